@@ -1,0 +1,148 @@
+"""The plain data that flows through the pipeline.
+
+fetch -> parse -> normalise -> match -> dedup/story -> outbox -> deliver. Every stage takes and
+returns these frozen dataclasses, so the pure stages (matching, story clustering) are testable
+without a loop, a socket or a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+FIELDS = ("title", "summary")
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """One entry of the feeds file: an outlet's RSS/Atom address and how often to poll it."""
+
+    name: str
+    url: str
+    interval: int = 120
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One entry of one feed, normalised: plain-text title and summary, UTC time.
+
+    `keys` are the identities the item can be recognised by, best first (a guid scoped to the
+    outlet's site, the canonical link, a title fingerprint as last resort). The store treats an
+    item as known when any of its keys is known, so a feed that drops its guids or adds tracking
+    parameters to its links does not make an old item new.
+    """
+
+    keys: tuple[str, ...]
+    title: str
+    summary: str
+    link: str
+    source: str
+    feed_url: str
+    published: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return self.keys[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """What a watchlist entry asks for: the canonical form, its aliases and options."""
+
+    term: str
+    aliases: tuple[str, ...] = ()
+    fuzzy: bool = True
+    exclude: tuple[str, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Watchlist:
+    """A named set of terms (one file of the watchlists folder, or one subscriber's /watch term)."""
+
+    name: str
+    terms: tuple[Term, ...]
+    title: str = ""
+    fields: tuple[str, ...] = FIELDS
+    path: str = ""
+
+    @property
+    def display(self) -> str:
+        return self.title or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One mention of a term in one field of an item: what matched, where, and how well."""
+
+    watchlist: str
+    term: str
+    matched: str
+    score: float
+    field: str = "title"
+    start: int = 0
+    end: int = 0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "watchlist": self.watchlist,
+            "term": self.term,
+            "matched": self.matched,
+            "score": round(self.score, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One message owed to one subscriber about one story (a row of the outbox).
+
+    `kind` is "alert" for the first message and "update" when later outlets joined a story that
+    was already delivered. `also` lists those later outlets.
+    """
+
+    id: int
+    subscriber_id: int
+    chat_id: str
+    kind: str
+    story_id: str
+    title: str
+    url: str
+    source: str
+    published: datetime | None
+    matches: tuple[Match, ...]
+    also: tuple[str, ...] = ()
+    message_id: int | None = None
+    language: str = "it"
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers of a feed between polls.
+
+    `url` is where to fetch it now (a permanent redirect replaces the configured address),
+    `etag`/`last_modified` make the next request conditional, and `failures`/`retry_at` hold the
+    exponential backoff. `polled_at` is None until the first successful poll: the items a feed
+    lists at that first poll are its backlog and alert no one.
+    """
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    failures: int = 0
+    retry_at: datetime | None = None
+    polled_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """Someone alerts are delivered to: a Telegram chat (private, group, channel) or the console."""
+
+    id: int
+    chat_id: str
+    kind: str = "private"
+    language: str = "it"
+    active: bool = True
+    muted_until: datetime | None = None
