@@ -1,0 +1,177 @@
+"""`newsbot` command line: run, poll --once, match, check (see the README's option table)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import Settings
+
+EPILOG = """environment: TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, DATABASE_URL, NEWSBOT_FEEDS,
+NEWSBOT_WATCHLISTS, NEWSBOT_CONSOLE, NEWSBOT_ADMINS, NEWSBOT_HTTP, LOG_LEVEL (a flag wins over its
+variable; a .env file in the working directory is read too). Without a token, alerts go to the console."""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    opts = common.add_argument_group("common options")
+    opts.add_argument(
+        "--feeds",
+        type=Path,
+        metavar="PATH",
+        help="feeds file (env NEWSBOT_FEEDS; default ./feeds.yaml, else the shipped list)",
+    )
+    opts.add_argument(
+        "--watchlists",
+        type=Path,
+        metavar="DIR",
+        help="folder of watchlist files (env NEWSBOT_WATCHLISTS; default ./watchlists)",
+    )
+    opts.add_argument(
+        "--db",
+        metavar="URL",
+        help="state store (env DATABASE_URL; default sqlite:///newsbot.db, in ./data/ "
+        "when it exists); postgresql://… for several replicas",
+    )
+    opts.add_argument(
+        "--console",
+        action="store_true",
+        help="deliver to standard output instead of Telegram (env NEWSBOT_CONSOLE=1; "
+        "on when no token is set)",
+    )
+    opts.add_argument(
+        "--json", action="store_true", help="machine output: one JSON object per line"
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="newsbot",
+        description="Alerts for Italian sports news: polls RSS feeds, matches watchlists, "
+        "delivers one alert per story to Telegram subscribers (or the console).",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "run",
+        parents=[common],
+        epilog=EPILOG,
+        help="the service: poll on schedule, deliver, answer subscribers, serve /healthz",
+        description="Poll every feed on its interval, match, dedup and deliver alerts; "
+        "answer Telegram subscribers; serve /healthz and /metrics. "
+        "SIGTERM or SIGINT stops it cleanly within 10 s.",
+    )
+    poll = sub.add_parser(
+        "poll",
+        parents=[common],
+        epilog=EPILOG,
+        help="one poll cycle of every feed, deliver, exit",
+        description="One poll cycle of every feed (same code path as run), "
+        "deliver, exit. Exit code 0 even when some feeds failed; "
+        "2 when nothing could run (bad configuration).",
+    )
+    poll.add_argument(
+        "--once",
+        action="store_true",
+        required=True,
+        help="poll each feed once and exit (required; `newsbot run` polls forever)",
+    )
+    match = sub.add_parser(
+        "match",
+        parents=[common],
+        epilog=EPILOG,
+        help="show what each TEXT (or stdin line) matches, and why",
+        description="Match each TEXT (or each line of standard input when none "
+        "is given) against the watchlists; show the terms, the "
+        "matched words and the score.",
+    )
+    match.add_argument("texts", nargs="*", metavar="TEXT", help="headline(s) to match")
+    sub.add_parser(
+        "check",
+        parents=[common],
+        epilog=EPILOG,
+        help="validate the feeds file and every watchlist",
+        description="Validate the feeds file and every watchlist; print each problem "
+        "as path:line: message; exit 1 if any.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    if args.command == "check":
+        return cmd_check(args, settings)
+    if args.command == "match":
+        return cmd_match(args, settings)
+    from bot import service  # imported late: check and match need no network stack
+
+    service.setup_logging(settings)
+    if args.command == "poll":
+        return asyncio.run(service.poll_once(settings, args))
+    return asyncio.run(service.run(settings, args))
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.feeds import check_feeds
+    from bot.watchlists import check_watchlists
+
+    feeds_path = settings.feeds_path(args.feeds)
+    problems = check_feeds(feeds_path) + check_watchlists(settings.watchlists_dir(args.watchlists))
+    for problem in problems:
+        print(json.dumps(dataclasses.asdict(problem), ensure_ascii=False) if args.json else problem)
+    if not problems and not args.json:
+        print(f"ok: {feeds_path} and {settings.watchlists_dir(args.watchlists)} are valid")
+    return 1 if problems else 0
+
+
+def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.match import Matcher
+    from bot.watchlists import load_watchlists
+
+    watchlists, problems = load_watchlists(settings.watchlists_dir(args.watchlists))
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if not watchlists:
+        print("no valid watchlist found: nothing to match against", file=sys.stderr)
+        return 2
+    matcher = Matcher(watchlists)
+    texts = args.texts or (line.rstrip("\n") for line in sys.stdin)
+    for text in texts:
+        if not text.strip() and not args.texts:
+            continue
+        found = matcher.match_text(text)
+        if args.json:
+            line = {"text": text, "matches": [m.as_json() for m in found]}
+            print(json.dumps(line, ensure_ascii=False), flush=True)
+        else:
+            print(_match_table(text, found), flush=True)
+    return 0
+
+
+def _match_table(text: str, found: Sequence[object]) -> str:
+    lines = [text]
+    if not found:
+        return text + "\n  (no match)\n"
+    rows = [("watchlist", "term", "matched", "score", "span")] + [
+        (m.watchlist, m.term, m.matched, f"{m.score:.1f}", f"{m.field} {m.start}-{m.end}")  # type: ignore[attr-defined]
+        for m in found
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines += [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Runtime settings: environment variables (and `.env`), overridden by command-line flags.
+
+Every option of the contract is one field here, so the CLI, `run` and the tests resolve defaults
+in one place. The token is a SecretStr: it never prints, in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_API_URL = "https://api.telegram.org"
+
+
+class Settings(BaseSettings):
+    """The environment as the contract names it (`TELEGRAM_BOT_TOKEN`, `DATABASE_URL`, …)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = DEFAULT_API_URL
+    newsbot_admins: str = ""
+    newsbot_http: str = "127.0.0.1:8080"
+    newsbot_feeds: Path | None = None
+    newsbot_watchlists: Path = Path("watchlists")
+    newsbot_console: bool = False
+    newsbot_webhook_url: str | None = None
+    newsbot_webhook_listen: str = "0.0.0.0:8443"
+    database_url: str | None = None
+    log_level: str = "INFO"
+    log_format: str = "text"
+    poll_concurrency: int = Field(default=8, ge=1, le=64)
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def token(self) -> str | None:
+        return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+    @property
+    def admins(self) -> frozenset[int]:
+        """Telegram user ids allowed to use admin commands; junk entries are ignored."""
+        ids = (part.strip() for part in self.newsbot_admins.split(","))
+        return frozenset(int(p) for p in ids if p.lstrip("-").isdigit())
+
+    def feeds_path(self, flag: Path | None = None) -> Path:
+        """The feeds file: the flag, NEWSBOT_FEEDS, ./feeds.yaml, else the list shipped with us."""
+        if flag is not None:
+            return flag
+        if self.newsbot_feeds is not None:
+            return self.newsbot_feeds
+        local = Path("feeds.yaml")
+        if local.is_file():
+            return local
+        return Path(str(resources.files("bot") / "feeds.yaml"))
+
+    def watchlists_dir(self, flag: Path | None = None) -> Path:
+        return flag if flag is not None else self.newsbot_watchlists
+
+    def db_url(self, flag: str | None = None) -> str:
+        """The store: the flag, DATABASE_URL, else SQLite in ./data/ when that folder exists."""
+        if flag:
+            return flag
+        if self.database_url:
+            return self.database_url
+        if Path("data").is_dir():
+            return "sqlite:///data/newsbot.db"
+        return "sqlite:///newsbot.db"
+
+    def console(self, flag: bool = False) -> bool:
+        """Console delivery when asked for, and always when there is no token to talk to Telegram."""
+        return flag or self.newsbot_console or self.token is None

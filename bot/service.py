@@ -1,0 +1,119 @@
+"""Wiring of the long-running service and of `poll --once`: no logic of its own.
+
+Each stage lives in its module; this file opens the store, loads the configuration, and connects
+the pipeline to the scheduler, the delivery (console or Telegram), the health server and the
+reloader, then stops them in order on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from contextlib import suppress
+from pathlib import Path
+
+from bot.config import Settings
+from bot.console import ConsoleDelivery
+from bot.fetch import make_client
+from bot.pipeline import Pipeline, utcnow
+from bot.registry import Registry
+from bot.store import Store
+
+log = logging.getLogger("newsbot")
+
+EXIT_BAD_CONFIG = 2
+
+
+def setup_logging(settings: Settings) -> None:
+    """Logs go to standard error, so standard output carries only alerts (and JSON lines)."""
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level.upper(), logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "httpcore", "apscheduler.executors.default"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def open_store(settings: Settings, args: argparse.Namespace) -> Store:
+    url = settings.db_url(args.db)
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return Store.open(url)
+
+
+def make_registry(settings: Settings, args: argparse.Namespace, store: Store) -> Registry:
+    return Registry(
+        settings.feeds_path(args.feeds),
+        settings.watchlists_dir(args.watchlists),
+        watched_terms=store.watched_terms,
+    )
+
+
+def enable_console(store: Store, console: bool) -> None:
+    """The console is a subscriber of every watchlist, active only while console mode is on."""
+    subscriber = store.console_subscriber()
+    store.subscribe(subscriber.id, "all", "*")
+    store.set_active(subscriber.id, console)
+
+
+async def poll_once(settings: Settings, args: argparse.Namespace) -> int:
+    """One cycle over every feed, then deliver what it produced; 2 only if nothing could run."""
+    store = open_store(settings, args)
+    try:
+        registry = make_registry(settings, args, store)
+        outcome = registry.load()
+        if not registry.feeds:
+            for problem in outcome.problems:
+                print(problem, file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        console = settings.console(args.console)
+        enable_console(store, console)
+        async with make_client() as client:
+            pipeline = Pipeline(store, client, registry.matcher)
+            await pipeline.poll_all(registry.feeds, concurrency=settings.poll_concurrency)
+            if console:
+                ConsoleDelivery(store, utcnow, as_json=args.json).deliver_pending()
+            else:
+                await deliver_telegram_once(settings, store, registry)
+        return 0
+    finally:
+        store.close()
+
+
+async def deliver_telegram_once(settings: Settings, store: Store, registry: Registry) -> None:
+    from bot.telegram.app import deliver_once
+
+    await deliver_once(settings, store, registry)
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> int:
+    """The service until SIGTERM/SIGINT."""
+    from bot.runner import Runner
+
+    store = open_store(settings, args)
+    registry = make_registry(settings, args, store)
+    outcome = registry.load()
+    if not registry.feeds:
+        for problem in outcome.problems:
+            print(problem, file=sys.stderr)
+        store.close()
+        return EXIT_BAD_CONFIG
+    runner = Runner(settings, args, store, registry)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGHUP, runner.request_reload)
+    try:
+        await runner.start()
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.stop()
+        store.close()
+    return 0
