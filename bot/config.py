@@ -74,5 +74,5 @@ class Settings(BaseSettings):
         return "sqlite:///newsbot.db"
 
     def console(self, flag: bool = False) -> bool:
-        """Console delivery when asked for, and always when there is no token to talk to Telegram."""
+        """Console delivery when asked for, and always when there is no Telegram token."""
         return flag or self.newsbot_console or self.token is None

@@ -173,7 +173,7 @@ class Pipeline:
                 metrics.ITEMS.labels(feed=feed.name, kind=kind).inc(n)
         if backlog and result.backlog_items:
             log.info(
-                "feed %r first poll: %d items taken as already seen (no alerts for a new feed's backlog)",
+                "feed %r first poll: %d items taken as seen (a new feed's backlog alerts no one)",
                 feed.name,
                 result.backlog_items,
             )
