@@ -1,0 +1,62 @@
+"""Settings: environment and .env resolve the contract's defaults; flags win."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+
+
+def test_defaults_without_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = Settings()
+    assert s.token is None and s.console()
+    assert s.db_url() == "sqlite:///newsbot.db"
+    assert s.watchlists_dir() == Path("watchlists")
+    assert s.feeds_path().name == "feeds.yaml" and s.feeds_path().is_file()
+    assert s.telegram_api_url == "https://api.telegram.org"
+    assert s.newsbot_http == "127.0.0.1:8080"
+
+
+def test_data_folder_and_local_feeds_file_are_preferred(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n")
+    s = Settings()
+    assert s.db_url() == "sqlite:///data/newsbot.db"
+    assert s.feeds_path() == Path("feeds.yaml")
+
+
+def test_flags_win_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///env.db")
+    monkeypatch.setenv("NEWSBOT_FEEDS", "/env/feeds.yaml")
+    s = Settings()
+    assert s.db_url() == "sqlite:///env.db"
+    assert s.db_url("sqlite:///flag.db") == "sqlite:///flag.db"
+    assert s.feeds_path() == Path("/env/feeds.yaml")
+    assert s.feeds_path(Path("flag.yaml")) == Path("flag.yaml")
+
+
+def test_token_from_dotenv_turns_console_off_and_stays_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    token = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789"
+    (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN={token}\nNEWSBOT_ADMINS=42, 7,junk\n")
+    s = Settings()
+    assert s.token == token
+    assert not s.console() and s.console(True)
+    assert token not in repr(s) and token not in str(s.model_dump())
+    assert s.admins == frozenset({42, 7})
+
+
+def test_console_env_and_blank_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "  ")
+    assert Settings().token is None
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:x")
+    monkeypatch.setenv("NEWSBOT_CONSOLE", "1")
+    assert Settings().console()
