@@ -11,25 +11,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.feeds import load_feeds
 from bot.match import Matcher, personal_watchlist
 from bot.models import Feed, Watchlist
+from bot.reload import ReloadOutcome
 from bot.watchlists import load_watchlists
 from bot.yamlfile import ConfigError, Problem
 
 log = logging.getLogger("newsbot.config")
-
-
-@dataclass(slots=True)
-class LoadOutcome:
-    """The result of one (re)load, kept for /stats and the reload log line."""
-
-    ok: bool
-    problems: list[Problem] = field(default_factory=list)
-    summary: str = ""
 
 
 class Registry:
@@ -46,13 +37,13 @@ class Registry:
         self.watched_terms = watched_terms
         self.feeds: list[Feed] = []
         self.watchlists: list[Watchlist] = []
-        self.last: LoadOutcome | None = None
+        self.last: ReloadOutcome | None = None
         self._matcher: Matcher | None = None
         self._matcher_key: tuple[int, frozenset[str]] | None = None
         self._version = 0
         self._lock = threading.Lock()
 
-    def load(self) -> LoadOutcome:
+    def load(self) -> ReloadOutcome:
         """Read both sources; apply them only if all is valid, else keep what was in force."""
         problems: list[Problem] = []
         try:
@@ -73,11 +64,11 @@ class Registry:
                 )
             else:
                 summary = f"refused: {len(problems)} problem(s); the last good version stays"
-            outcome = LoadOutcome(False, problems, summary)
+            outcome = ReloadOutcome(False, problems, summary)
             log.warning("configuration %s", summary)
         else:
             self._apply(feeds, watchlists)
-            outcome = LoadOutcome(True, [], f"{len(feeds)} feeds, {len(watchlists)} watchlists")
+            outcome = ReloadOutcome(True, [], f"{len(feeds)} feeds, {len(watchlists)} watchlists")
             log.info("configuration loaded: %s", outcome.summary)
         self.last = outcome
         return outcome

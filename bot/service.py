@@ -12,7 +12,6 @@ import asyncio
 import logging
 import signal
 import sys
-from contextlib import suppress
 from pathlib import Path
 
 from bot.config import Settings
@@ -28,14 +27,10 @@ EXIT_BAD_CONFIG = 2
 
 
 def setup_logging(settings: Settings) -> None:
-    """Logs go to standard error, so standard output carries only alerts (and JSON lines)."""
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level.upper(), logging.INFO),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """Logs go to standard error (standard output carries only alerts); the token is redacted."""
+    from bot.logs import setup_logging as configure
+
+    configure(settings.log_level, settings.log_format, secrets=[settings.token])
 
 
 def open_store(settings: Settings, args: argparse.Namespace) -> Store:
@@ -107,8 +102,6 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    with suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGHUP, runner.request_reload)
     try:
         await runner.start()
         await stop.wait()

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["feedserver"]  # the loopback feed server fixture `feed_server`
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 REAL_FEEDS = SHARED / "feeds" / "real"

@@ -1,0 +1,175 @@
+"""The long-running service: wires scheduler, pipeline, delivery, health and reload together.
+
+Nothing here decides anything a stage module could: the Runner starts components, routes events
+between them (a poll that produced alerts wakes the delivery), and stops them in order so that
+SIGTERM loses nothing: in-flight polls finish or are cancelled between item transactions, and an
+alert is marked sent in the step that sends it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from contextlib import suppress
+from typing import Any
+
+from bot import metrics
+from bot.config import Settings
+from bot.console import ConsoleDelivery
+from bot.fetch import make_client
+from bot.health import parse_listen, serve
+from bot.models import Feed
+from bot.pipeline import FeedOutcome, Pipeline, utcnow
+from bot.registry import Registry
+from bot.reload import Reloader, ReloadOutcome
+from bot.scheduler import Scheduler
+from bot.service import enable_console
+from bot.store import Store
+
+log = logging.getLogger("newsbot.run")
+
+STOP_GRACE_S = 7.0
+LEADER_CHECK_S = 15.0
+DELIVERY_TICK_S = 2.0
+PRUNE_EVERY_S = 6 * 3600
+
+
+class Runner:
+    """One replica of the service."""
+
+    def __init__(
+        self, settings: Settings, args: argparse.Namespace, store: Store, registry: Registry
+    ) -> None:
+        self.settings = settings
+        self.args = args
+        self.store = store
+        self.registry = registry
+        self.console = settings.console(args.console)
+        self.client = make_client()
+        self.pipeline = Pipeline(store, self.client, registry.matcher)
+        self.scheduler = Scheduler(self._poll)
+        self.reloader = Reloader([registry.feeds_path, registry.watchlists_dir], self._reload)
+        self.leader = False
+        self.telegram: Any = None
+        self._console_delivery = ConsoleDelivery(store, utcnow, as_json=args.json)
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._http: asyncio.Server | None = None
+        self._wake = asyncio.Event()
+
+    async def start(self) -> None:
+        await asyncio.to_thread(enable_console, self.store, self.console)
+        listen = parse_listen(self.settings.newsbot_http)
+        if listen:
+            self._http = await serve(*listen, self.health)
+        self.scheduler.start()
+        await self._check_leadership()
+        self.scheduler.add_periodic(self._check_leadership, LEADER_CHECK_S, "leader")
+        self.scheduler.add_periodic(self._prune, PRUNE_EVERY_S, "prune")
+        if self.console:
+            self.scheduler.add_periodic(self._deliver_console, DELIVERY_TICK_S, "deliver")
+        else:
+            from bot.telegram.app import TelegramService
+
+            self.telegram = TelegramService(self.settings, self.store, self.registry, self.reload)
+            await self.telegram.start()
+        await self.reloader.start()
+        log.info(
+            "newsbot running: %d feeds, delivery to %s",
+            len(self.registry.feeds),
+            "console" if self.console else "Telegram",
+        )
+
+    async def stop(self) -> None:
+        """Stop taking work, let in-flight polls finish (bounded), then close everything."""
+        await self.reloader.stop()
+        self.scheduler.shutdown()
+        if self._in_flight:
+            _, pending = await asyncio.wait(self._in_flight, timeout=STOP_GRACE_S)
+            for task in pending:
+                task.cancel()
+            with suppress(asyncio.CancelledError):
+                await asyncio.gather(*pending, return_exceptions=True)
+        if self.telegram is not None:
+            await self.telegram.stop()
+        if self._http is not None:
+            self._http.close()
+            await self._http.wait_closed()
+        await self.client.aclose()
+
+    async def reload(self) -> ReloadOutcome:
+        """Forced reload (the admin's /reload)."""
+        return await self.reloader.trigger("admin")
+
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy when the scheduler runs and the store answers."""
+        details: dict[str, Any] = {"scheduler": self.scheduler.running, "leader": self.leader}
+        try:
+            depth = await asyncio.to_thread(self.store.outbox_depth)
+            states = await asyncio.to_thread(self.store.feed_states)
+            store_ok = True
+        except Exception as exc:  # the probe must say 503, whatever broke
+            log.warning("health check: store unavailable: %s", exc)
+            depth, states, store_ok = None, {}, False
+        details["store"] = store_ok
+        details["outbox_depth"] = depth
+        details["feeds"] = {
+            feed.name: {
+                "last_poll": st.polled_at.isoformat()
+                if (st := states.get(feed.url)) and st.polled_at
+                else None,
+                "failures": st.failures if st else 0,
+                "last_error": st.last_error if st else None,
+            }
+            for feed in self.registry.feeds
+        }
+        if depth is not None:
+            metrics.OUTBOX_DEPTH.set(depth)
+        return self.scheduler.running and store_ok, details
+
+    async def _poll(self, feed: Feed) -> FeedOutcome | None:
+        if not self.leader:
+            return None
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            outcome = await self.pipeline.poll_feed(feed)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+        if outcome.ingest and (outcome.ingest.alerts or outcome.ingest.updates):
+            await self._deliver_now()
+        return outcome
+
+    async def _deliver_now(self) -> None:
+        if self.console:
+            await self._deliver_console()
+        elif self.telegram is not None:
+            self.telegram.wake()
+
+    async def _deliver_console(self) -> None:
+        await asyncio.to_thread(self._console_delivery.deliver_pending)
+
+    async def _reload(self) -> ReloadOutcome:
+        outcome = await asyncio.to_thread(self.registry.load)
+        if outcome.ok and self.leader:
+            self.scheduler.set_feeds(self.registry.feeds)
+        return outcome
+
+    async def _check_leadership(self) -> None:
+        """One replica polls; the others take over when its lock is released (it died)."""
+        leader = await asyncio.to_thread(self.store.try_leader)
+        if leader and not self.leader:
+            log.info("this replica is the poll leader")
+            self.scheduler.set_feeds(self.registry.feeds)
+        elif self.leader and not leader:
+            log.warning("lost the poll leadership")
+            self.scheduler.set_feeds([])
+        self.leader = leader
+        metrics.LEADER.set(1 if leader else 0)
+
+    async def _prune(self) -> None:
+        removed = await asyncio.to_thread(self.store.prune, utcnow())
+        if removed:
+            log.info("pruned %d old rows", removed)

@@ -1,0 +1,341 @@
+"""The four commands as a user runs them: real processes, a loopback feed server, a temp store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+from feedserver import FeedServer
+
+ROOT = Path(__file__).resolve().parents[1]
+WATCHLISTS = ROOT / "watchlists"
+SEED = "Milan, Allegri indica il nome: assalto a Palestra dell’Atalanta"
+
+
+def rss(*items: tuple[str, str, str]) -> bytes:
+    """A small RSS 2.0 document; each item is (title, link, pubDate)."""
+    body = "".join(
+        f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid>"
+        f"<pubDate>{date}</pubDate><description>{t}.</description></item>"
+        for t, link, date in items
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>Test</title><link>https://example.org/</link>{body}</channel></rss>"
+    ).encode()
+
+
+OLD = [
+    (
+        "Juventus, allenamento a porte chiuse",
+        "https://www.tmw.example/juve-1",
+        "Fri, 10 Oct 2025 08:00:00 +0200",
+    ),
+    (
+        "Napoli, Conte studia il turnover",
+        "https://www.tmw.example/napoli-1",
+        "Fri, 10 Oct 2025 08:30:00 +0200",
+    ),
+    (
+        "Palestra, il Milan ci pensa ancora",
+        "https://www.tmw.example/old-palestra",
+        "Fri, 10 Oct 2025 07:00:00 +0200",
+    ),
+]
+NEW = (
+    "Milan, Allegri indica il nome: assalto a Palestra dell&#8217;Atalanta",
+    "https://www.tmw.example/palestra?utm_source=rss",
+    "Fri, 10 Oct 2025 11:12:00 +0200",
+)
+
+
+def newsbot(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
+    full_env.pop("DATABASE_URL", None)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def feeds_file(tmp_path: Path, feeds: dict[str, str], interval: int = 60) -> Path:
+    lines = [f"defaults:\n  interval: {interval}\nfeeds:"]
+    for name, url in feeds.items():
+        lines.append(f"  - name: {name}\n    url: {url}")
+    path = tmp_path / "feeds.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def poll(tmp_path: Path, feeds: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return newsbot(
+        [
+            "poll",
+            "--once",
+            "--console",
+            "--json",
+            "--feeds",
+            str(feeds),
+            "--watchlists",
+            str(WATCHLISTS),
+            "--db",
+            f"sqlite:///{tmp_path / 'state.db'}",
+            *extra,
+        ],
+        cwd=tmp_path,
+    )
+
+
+def json_lines(out: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_help_lists_commands_and_options(tmp_path: Path) -> None:
+    top = newsbot(["--help"], cwd=tmp_path)
+    assert top.returncode == 0
+    for command in ("run", "poll", "match", "check"):
+        assert command in top.stdout
+    sub = newsbot(["poll", "--help"], cwd=tmp_path)
+    for option in ("--once", "--feeds", "--watchlists", "--db", "--console", "--json"):
+        assert option in sub.stdout
+    assert "TELEGRAM_BOT_TOKEN" in sub.stdout
+
+
+def test_check_passes_on_shipped_files_and_reports_path_line(tmp_path: Path) -> None:
+    ok = newsbot(["check", "--watchlists", str(WATCHLISTS)], cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad_dir = tmp_path / "lists"
+    bad_dir.mkdir()
+    (bad_dir / "milan.yaml").write_text("name: milan\nterms:\n  - Milan\n  - colour: red\n")
+    bad_feeds = tmp_path / "bad.yaml"
+    bad_feeds.write_text("feeds:\n  - name: A\n    url: notaurl\n")
+    bad = newsbot(["check", "--feeds", str(bad_feeds), "--watchlists", str(bad_dir)], cwd=tmp_path)
+    assert bad.returncode == 1
+    assert f"{bad_feeds}:3: " in bad.stdout
+    assert f"{bad_dir / 'milan.yaml'}:4: " in bad.stdout
+
+
+def test_match_json_reports_canonical_terms(tmp_path: Path) -> None:
+    out = newsbot(
+        [
+            "match",
+            "--json",
+            "--watchlists",
+            str(WATCHLISTS),
+            SEED,
+            "Oggi seduta in palestra per i rossoneri",
+        ],
+        cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+    first, second = json_lines(out.stdout)
+    assert first["text"] == SEED
+    terms = {m["term"] for m in first["matches"]}  # type: ignore[union-attr]
+    assert {"Milan", "Atalanta"} <= terms
+    assert any("Palestra" in str(t) for t in terms)
+    assert all(set(m) == {"watchlist", "term", "matched", "score"} for m in first["matches"])  # type: ignore[union-attr]
+    assert not any("Palestra" in str(m["term"]) for m in second["matches"])  # type: ignore[union-attr]
+
+
+def test_match_reads_stdin_and_prints_a_table(tmp_path: Path) -> None:
+    out = newsbot(
+        ["match", "--watchlists", str(WATCHLISTS)],
+        cwd=tmp_path,
+        stdin=SEED + "\nNessuna squadra qui\n",
+    )
+    assert out.returncode == 0, out.stderr
+    assert "watchlist" in out.stdout and "Palestra" in out.stdout
+    assert "(no match)" in out.stdout
+
+
+def test_backlog_then_one_alert_then_nothing(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.set("/tmw.xml", rss(*OLD), etag='"v1"')
+    feeds = feeds_file(tmp_path, {"Tuttomercatoweb": feed_server.url("/tmw.xml")})
+
+    first = poll(tmp_path, feeds)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == "", "a new feed's backlog alerts no one"
+
+    feed_server.set("/tmw.xml", rss(NEW, *OLD), etag='"v2"')
+    second = poll(tmp_path, feeds)
+    assert second.returncode == 0, second.stderr
+    (alert,) = json_lines(second.stdout)
+    assert alert["event"] == "alert" and alert["subscriber"] == "console"
+    assert alert["title"] == SEED
+    assert alert["source"] == "Tuttomercatoweb"
+    assert alert["published"] == "2025-10-10T09:12:00+00:00"
+    assert str(alert["url"]).startswith("https://www.tmw.example/palestra")
+    assert alert["story"]
+    assert {"Palestra", "Milan", "Atalanta"} <= {
+        str(m["term"]).split()[-1] for m in alert["matches"]
+    }  # type: ignore[union-attr]
+
+    third = poll(tmp_path, feeds)
+    assert third.returncode == 0 and third.stdout == "", "unchanged feeds print nothing"
+    assert feed_server.requests("/tmw.xml")[-1].get("if-none-match") == '"v2"'
+
+    feed_server.set("/tmw.xml", rss(NEW, *OLD[1:]), etag='"v3"')  # reordered, an item dropped
+    assert poll(tmp_path, feeds).stdout == ""
+
+
+def test_failing_feeds_warn_and_others_still_deliver(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    feed_server.set("/ok.xml", rss(*OLD))
+    feed_server.set("/gone.xml", b"not here", status=404)
+    feed_server.set("/broken.xml", b"oops", status=500)
+    feed_server.set("/garbage.xml", b"<rss><channel><item><title>Milan")
+    feeds = feeds_file(
+        tmp_path,
+        {
+            "Good": feed_server.url("/ok.xml"),
+            "Gone": feed_server.url("/gone.xml"),
+            "Broken": feed_server.url("/broken.xml"),
+            "Garbage": feed_server.url("/garbage.xml"),
+            "Refused": feed_server.closed_url("/x.xml"),
+        },
+    )
+    first = poll(tmp_path, feeds)
+    assert first.returncode == 0, first.stderr
+    feed_server.set("/ok.xml", rss(NEW, *OLD))
+    second = poll(tmp_path, feeds)
+    assert second.returncode == 0
+    assert len(json_lines(second.stdout)) == 1
+    for name in ("Gone", "Broken", "Refused"):
+        assert name in second.stderr
+    assert "Traceback" not in first.stderr + second.stderr
+
+
+def test_bad_feeds_file_exits_2_with_path_line(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - name: A\n    url: nope\n")
+    out = poll(tmp_path, feeds)
+    assert out.returncode == 2
+    assert f"{feeds}:3:" in out.stderr
+
+
+def test_real_snapshots_poll_cleanly(
+    tmp_path: Path, feed_server: FeedServer, real_feeds: Path
+) -> None:
+    """Each real outlet snapshot, served as a feed: backlog first, then a later snapshot alerts."""
+    pairs = {
+        "Tuttomercatoweb": (
+            "prospect-tuttomercatoweb-2026-02-23.xml",
+            "prospect-tuttomercatoweb-2026-03-06.xml",
+        ),
+        "Corriere dello Sport": (
+            "prospect-corrieredellosport-2026-02-15.xml",
+            "prospect-corrieredellosport-2026-03-06.xml",
+        ),
+        "Tuttosport": ("prospect-tuttosport-2026-02-05.xml", "prospect-tuttosport-2026-03-03.xml"),
+        "Il Napolista": (
+            "prospect-ilnapolista-2026-02-15.xml",
+            "prospect-ilnapolista-2026-03-06.xml",
+        ),
+    }
+    for name, (before, _) in pairs.items():
+        feed_server.set(f"/{name}.xml", (real_feeds / before).read_bytes())
+    feeds = feeds_file(tmp_path, {n: feed_server.url(f"/{n}.xml") for n in pairs})
+    assert poll(tmp_path, feeds).stdout == ""
+    for name, (_, after) in pairs.items():
+        feed_server.set(f"/{name}.xml", (real_feeds / after).read_bytes())
+    out = poll(tmp_path, feeds)
+    assert out.returncode == 0, out.stderr
+    alerts = json_lines(out.stdout)
+    assert alerts, "later snapshots mention followed clubs"
+    for alert in alerts:
+        assert "<p>" not in str(alert["title"]) and "&lt;" not in str(alert["title"])
+    titles = " ".join(str(a["title"]) for a in alerts)
+    assert "Palestra" in titles or "Dybala" in titles
+    assert poll(tmp_path, feeds).stdout == ""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_run_serves_health_and_stops_on_sigterm(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.set("/tmw.xml", rss(*OLD))
+    feeds = feeds_file(tmp_path, {"Tuttomercatoweb": feed_server.url("/tmw.xml")})
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
+    env["NEWSBOT_HTTP"] = f"127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--console",
+            "--json",
+            "--feeds",
+            str(feeds),
+            "--watchlists",
+            str(WATCHLISTS),
+            "--db",
+            f"sqlite:///{tmp_path / 'state.db'}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        health = _wait_for_health(port, proc)
+        assert health["store"] is True and "Tuttomercatoweb" in health["feeds"]
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "newsbot_polls_total" in metrics
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        assert time.monotonic() - started < 10
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def _wait_for_health(port: int, proc: subprocess.Popen[str]) -> dict[str, object]:
+    """Wait (bounded) until the service answers /healthz 200 with the feed polled once."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"newsbot run exited early: {proc.communicate()[1]}")
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            body = answer.json()
+            feeds = body.get("feeds", {})
+            if answer.status_code == 200 and all(f.get("last_poll") for f in feeds.values()):
+                return body  # type: ignore[no-any-return]
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    pytest.fail("newsbot run never became healthy")
