@@ -1,0 +1,123 @@
+"""The ingest stage: parsed items + their matches -> known items, stories and outbox rows.
+
+One transaction per item. The item row, all of its keys, its story assignment and the outbox
+rows it causes commit together, so a crash at any point leaves either the whole item (with every
+alert it owes) or nothing (and the next poll sees it as new again). The outbox's unique
+(subscriber, story) constraint makes a replay harmless.
+
+- An item is known when ANY of its keys is known (guid, canonical link, title fingerprint):
+  an edited headline, a dropped guid or a link with tracking parameters is not a new item.
+- Backlog (a feed's first successful poll): items are stored as known and join stories, but owe
+  no one an alert and flag no update.
+- A new item either starts a story (alerts for the subscribers it matches) or joins a story from
+  another outlet: subscribers already owed that story get the outlet in `also` (an update of a
+  delivered message, at most `MAX_EDITS` times), subscribers it newly matches get an alert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from bot import faults, stories
+from bot.models import Feed, Item, Match
+from bot.store import MAX_EDITS, Store
+
+MatchFn = Callable[[Item], list[Match]]
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """Counts of one feed's items after one poll."""
+
+    new_items: int = 0
+    known_items: int = 0
+    backlog_items: int = 0
+    alerts: int = 0
+    updates: int = 0
+
+    def add(self, other: IngestResult) -> None:
+        for name in self.__slots__:  # type: ignore[attr-defined]
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def story_id_for(item: Item) -> str:
+    """A stable story id: derived from the first item's best key, the same on every replica."""
+    return hashlib.sha1(item.key.encode()).hexdigest()[:20]
+
+
+def ingest(
+    store: Store,
+    feed: Feed,
+    items: Sequence[Item],
+    match: MatchFn,
+    *,
+    now: datetime,
+    backlog: bool,
+    window_hours: int = stories.WINDOW_HOURS,
+) -> IngestResult:
+    """Store `items` of `feed`, assign stories and queue the alerts they owe (see module doc).
+
+    Items are taken oldest first, so the first outlet of a story is the one its alert shows.
+    """
+    total = IngestResult()
+    ordered = sorted(items, key=lambda it: it.published or now)
+    for item in ordered:
+        if not item.keys:
+            continue
+        with store.transaction() as conn:
+            one = _ingest_one(store, conn, item, match, now, backlog, window_hours)
+            faults.checkpoint(faults.DEDUP_BEFORE_COMMIT)
+        faults.checkpoint(faults.DEDUP_AFTER_COMMIT)
+        total.add(one)
+    return total
+
+
+def _ingest_one(
+    store: Store,
+    conn: Connection,
+    item: Item,
+    match: MatchFn,
+    now: datetime,
+    backlog: bool,
+    window_hours: int,
+) -> IngestResult:
+    if store.known_item_in(conn, item.keys, now) is not None:
+        return IngestResult(known_items=1)
+    item_id = store.add_item_in(conn, item, now=now, backlog=backlog)
+    faults.checkpoint(faults.DEDUP_AFTER_ITEM_INSERT)
+    matches = match(item)
+    published = item.published or now
+    names = stories.name_tokens(m.term for m in matches)
+    key_names = stories.title_names(item.title) | names
+    window = timedelta(hours=window_hours)
+    candidates = store.story_candidates_in(conn, key_names, published - window, published + window)
+    story_id = stories.find_story(
+        item.title, names, published, candidates, source=item.source, window_hours=window_hours
+    )
+    result = IngestResult(backlog_items=1) if backlog else IngestResult(new_items=1)
+    if story_id is None:
+        story_id = story_id_for(item)
+        store.create_story_in(
+            conn, story_id, item, item_id, key_names, published=published, now=now
+        )
+    else:
+        new_outlet = store.join_story_in(conn, story_id, item_id, item.source, now)
+        if new_outlet and not backlog:
+            result.updates = store.flag_update_in(
+                conn, story_id, item.source, now=now, max_edits=MAX_EDITS
+            )
+    if backlog or not matches:
+        return result
+    followers = store.subscribers_for({m.watchlist for m in matches}, conn)
+    if followers:
+        also = store.story_sources_in(conn, story_id)[1:]
+        for sub_id, watchlists in sorted(followers.items()):
+            relevant = [m for m in matches if m.watchlist in watchlists]
+            if store.enqueue_in(conn, sub_id, story_id, relevant, also=also, now=now):
+                result.alerts += 1
+    return result

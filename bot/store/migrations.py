@@ -1,0 +1,81 @@
+"""Versioned schema: numbered steps from the first release on, applied in order, each once.
+
+A database records its version in `schema_version`. `migrate()` runs every step above that
+version, each in its own transaction together with the version bump, so a crash mid-upgrade
+leaves the database at the last completed step and the next start resumes there.
+
+Rules for a new step: append `N: function` to `MIGRATIONS`, write the DDL explicitly
+(`op_add_column`-style SQL or `Table.create` for a new table); never edit an earlier step, since
+databases in the field already ran it. Several replicas may start at once on PostgreSQL: the
+upgrade holds a transaction-scoped advisory lock, so one migrates and the others wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, select, text
+
+from bot.store import schema
+
+Step = Callable[[Connection], None]
+
+
+def _v1_initial(conn: Connection) -> None:
+    """First release: feeds, stories, items with their keys, subscribers, outbox."""
+    schema.metadata.create_all(conn, tables=list(schema.V1_TABLES))
+
+
+MIGRATIONS: dict[int, Step] = {
+    1: _v1_initial,
+}
+
+LATEST = max(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer newsbot; running old code on it could corrupt it."""
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL advisory locks, derived from a name."""
+    digest = hashlib.sha1(name.encode()).digest()[:8]
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def current_version(conn: Connection) -> int:
+    """The database's schema version; 0 for an empty database."""
+    schema.schema_version.create(conn, checkfirst=True)
+    row = conn.execute(select(schema.schema_version.c.version).limit(1)).first()
+    return int(row[0]) if row else 0
+
+
+def _set_version(conn: Connection, version: int) -> None:
+    table = schema.schema_version
+    now = datetime.now(UTC)
+    updated = conn.execute(table.update().values(version=version, migrated_at=now))
+    if updated.rowcount == 0:
+        conn.execute(table.insert().values(id=1, version=version, migrated_at=now))
+
+
+def migrate(engine: Engine, steps: dict[int, Step] | None = None) -> int:
+    """Bring the database up to the latest version; returns the version reached."""
+    steps = MIGRATIONS if steps is None else steps
+    latest = max(steps)
+    while True:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key("newsbot-migrate")}
+                )
+            version = current_version(conn)
+            if version > latest:
+                raise SchemaTooNew(
+                    f"database schema is version {version}, this newsbot knows up to {latest}"
+                )
+            if version == latest:
+                return version
+            steps[version + 1](conn)
+            _set_version(conn, version + 1)

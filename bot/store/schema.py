@@ -1,0 +1,207 @@
+"""The tables of the state store (SQLAlchemy Core), as of the latest schema version.
+
+This module describes the current shape; `migrations.py` is what creates and upgrades real
+databases, one numbered step at a time. A change here must come with a new migration step.
+
+Times are stored in UTC. SQLite has no time zone type, so `UTCDateTime` stores naive UTC and
+hands back aware datetimes: every comparison in SQL is then between values of one format.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("migrated_at", UTCDateTime, nullable=False),
+)
+
+# Keyed by the feed's address as configured; `fetch_url` follows permanent redirects.
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("url", String(2000), primary_key=True),
+    Column("fetch_url", String(2000), nullable=False),
+    Column("etag", String(500)),
+    Column("last_modified", String(100)),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("retry_at", UTCDateTime),
+    Column("polled_at", UTCDateTime),
+    Column("last_error", Text),
+)
+
+stories = Table(
+    "stories",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("url", Text, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("published", UTCDateTime, nullable=False),
+    # JSON list of every outlet, first one first; JSON list of folded names (for clustering).
+    Column("sources", Text, nullable=False),
+    Column("names", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+Index("ix_stories_published", stories.c.published)
+Index("ix_stories_created_at", stories.c.created_at)
+
+# One row per (story, name): lets clustering fetch only stories sharing a name with an item.
+story_names = Table(
+    "story_names",
+    metadata,
+    Column("story_id", String(40), ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("published", UTCDateTime, nullable=False),
+    UniqueConstraint("story_id", "name", name="uq_story_names"),
+)
+Index("ix_story_names_name", story_names.c.name, story_names.c.published)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feed_url", String(2000), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("link", Text, nullable=False),
+    Column("published", UTCDateTime),
+    Column("story_id", String(40), ForeignKey("stories.id", ondelete="SET NULL")),
+    Column("backlog", Boolean, nullable=False, default=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+Index("ix_items_seen_at", items.c.seen_at)
+Index("ix_items_story_id", items.c.story_id)
+
+# Every identity an item was ever seen with. Outlives its item row (a tombstone) so an item that
+# drops out of a feed and comes back is still known; `last_seen` is refreshed while it is listed.
+item_keys = Table(
+    "item_keys",
+    metadata,
+    Column("key", String(700), primary_key=True),
+    Column("item_id", Integer, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+)
+Index("ix_item_keys_last_seen", item_keys.c.last_seen)
+Index("ix_item_keys_item_id", item_keys.c.item_id)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("chat_id", String(100), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False, default="private"),
+    Column("language", String(10), nullable=False, default="it"),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("muted_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(10), nullable=False),
+    Column("value", String(500), nullable=False),
+    UniqueConstraint("subscriber_id", "kind", "value", name="uq_subscriptions"),
+)
+
+# One row per (subscriber, story): the unique constraint IS the "never twice" guarantee.
+# status: pending -> sent | dropped; a sent row goes back to pending with kind "update" when a
+# later outlet joins its story (at most `edits` times). `revision` counts content changes so a
+# change made while a message is in flight is not marked as delivered.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("story_id", String(40), nullable=False),
+    Column("kind", String(10), nullable=False, default="alert"),
+    Column("status", String(10), nullable=False, default="pending"),
+    Column("matches", Text, nullable=False),
+    Column("also", Text, nullable=False, default="[]"),
+    Column("edits", Integer, nullable=False, default=0),
+    Column("revision", Integer, nullable=False, default=0),
+    Column("message_id", Integer),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    UniqueConstraint("subscriber_id", "story_id", name="uq_outbox_subscriber_story"),
+)
+Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt)
+Index("ix_outbox_story", outbox.c.story_id)
+Index("ix_outbox_sent_at", outbox.c.sent_at)
+
+V1_TABLES = (
+    feeds,
+    stories,
+    story_names,
+    items,
+    item_keys,
+    subscribers,
+    subscriptions,
+    outbox,
+)

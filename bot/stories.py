@@ -1,0 +1,265 @@
+"""Story clustering: is this headline the same news as one seen in the last two days?
+
+Pure functions over plain data (no database, no clock). An item joins an earlier story when a
+different outlet tells the same news within the window (48 h by default); otherwise it starts a
+new story. Subscribers get one alert per story, and later outlets become "Anche su: …" updates.
+
+Precision matters more than recall: a wrong merge hides a piece of news from the subscriber
+(it becomes one more outlet in an old message), while a missed merge only costs one extra alert.
+So the decision asks for evidence beyond a shared club:
+
+- names are the matched canonical terms plus capitalised words of the title (proper nouns);
+  clubs, national teams, competitions, cities and newspapers are *weak* names, because a club
+  appears in dozens of unrelated headlines a day;
+- two specific names in common (Gattuso + Verratti, Chivu + Kalulu), or one specific name and
+  a shared content word (Dybala + ginocchio), make the same story;
+- two clubs in common make the same story only with the same score (one match report), never
+  a transfer rumour vs a match report naming the same two clubs;
+- different scores (2-1 vs 0-1) are always different stories;
+- the same outlet twice is the same story only when the headline is nearly identical (a
+  re-post); an outlet's second article on a topic is news of its own.
+
+`tests/test_stories.py` measures precision and recall on labelled real headline pairs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.text import fold, tokenize
+
+WINDOW_HOURS = 48
+
+
+def _words(text: str) -> frozenset[str]:
+    """A word list written as text, folded like headlines are."""
+    return frozenset(fold(w) for w in text.split())
+
+
+STEM = 5  # words compare by their first letters: espulsione/espulso, ginocchio/ginocchi
+
+STOPWORDS = _words(
+    """
+    il lo la i gli le l un uno una di d a da in con su per tra fra e ed o od ma che chi cui
+    non si ci ne del dello della dei degli delle dell al allo alla ai agli alle all dal dallo
+    dalla dai dagli dalle dall nel nello nella nei negli nelle nell sul sullo sulla sui sugli
+    sulle sull col coi e' è sono era ha hanno ho hai abbiamo avere essere stato stata come
+    piu più poi gia già ancora anche solo sempre mai ora oggi ieri domani dopo prima contro
+    verso senza sotto sopra dove quando perche perché cosa questo questa questi queste quello
+    quella quelli quelle suo sua suoi sue loro mio mia tuo tua nostro nostra tutto tutti tutte
+    molto poco tanto altro altra altri ecco c se no si sì va fa fare può puo deve ci vi mi ti
+    io tu lui lei noi voi essi the a an of to in for and on with is at by from as its it be
+    vs v
+    """
+)
+
+# Words every sports headline uses: sharing them says nothing about the news.
+GENERIC = _words(
+    """
+    calcio partita partite gara gare gol goal squadra squadre mercato calciomercato serie
+    ufficiale ufficialita news notizia notizie ultime ultimissime ultim prima pagina pagine
+    apertura intervista video diretta live tifosi tifoso giocatore giocatori allenatore mister
+    club societa società presidente campionato stagione giornata match vittoria sconfitta
+    pareggio punti punto oggi stasera domani settimana anni anno minuti minuto tempo casa
+    trasferta quotidiano quotidiani titolo titola scrive dice parla parole annuncio
+    clamoroso clamorosa svolta retroscena ecco cosa dove come quando grande grandi nuovo nuova
+    primo secondo terzo contro pronostico quote
+    """
+)
+
+# Proper nouns too common to identify a story on their own: clubs and their short names,
+# national teams, competitions, cities, stadiums, newspapers and broadcasters.
+WEAK_NAMES = _words(
+    """
+    Inter Internazionale Milan Juventus Juve Napoli Roma Lazio Atalanta Dea Fiorentina Viola
+    Bologna Torino Toro Genoa Sampdoria Samp Udinese Lecce Cagliari Verona Hellas Parma Como
+    Empoli Monza Sassuolo Cremonese Pisa Venezia Salernitana Frosinone Spezia Bari Palermo
+    Cesena Pescara Catanzaro Modena Reggiana Brescia Cittadella Sudtirol Mantova Ternana
+    Entella Avellino Benevento Carrarese Real Madrid Barcellona Barcelona Atletico Bayern
+    Borussia Dortmund Psg Paris Liverpool Chelsea Arsenal Tottenham Manchester City United Utd
+    Newcastle West Ham Aston Villa Benfica Porto Sporting Ajax Galatasaray Marsiglia Lione Lens
+    Monaco Leverkusen Celtic Rangers Italia Italy Azzurri Nazionale Francia Spagna Germania
+    Inghilterra Argentina Brasile Portogallo Olanda Belgio Croazia Serie A B C Champions League
+    Europa Conference Coppa Supercoppa Liga Premier Bundesliga Ligue Mondiale Mondiali Mondial
+    Europei Euro Scudetto Var Uefa Fifa Figc Lega Milano Firenze Bergamo Genova San Siro Meazza
+    Olimpico Maradona Stadium Stadio Allianz Arena Dall Ara Franchi Gazzetta Corriere Sport
+    Tuttosport Repubblica Messaggero Mattino Stampa Leggo QS Secolo XIX Eco Romanista Giornale
+    Libero Tempo Dazn Sky Rai Mediaset Tmw Tuttomercatoweb Calciomercato Football Napolista CM
+    """
+)
+
+_SCORE = re.compile(r"(?<![\w.])(\d{1,2})\s*[-–—:]\s*(\d{1,2})(?![\w.])")
+_SENTENCE_END = frozenset('.:!?;«»"“”')
+
+
+@dataclass(frozen=True, slots=True)
+class StoryKey:
+    """What clustering compares for one headline: word stems, names, scores, time, outlet."""
+
+    words: frozenset[str]
+    names: frozenset[str]
+    scores: frozenset[str]
+    published: datetime | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCandidate:
+    """A recent story an item may join: its first headline, names, time and outlets so far."""
+
+    story_id: str
+    title: str
+    names: frozenset[str]
+    published: datetime
+    sources: frozenset[str] = frozenset()
+
+
+def _stem(word: str) -> str:
+    return word[:STEM]
+
+
+def content_words(title: str) -> frozenset[str]:
+    """Stems of the title's meaningful words (no stop words, no generic football words)."""
+    return frozenset(
+        _stem(t.text)
+        for t in tokenize(title)
+        if len(t.text) >= 3
+        and not t.text.isdigit()
+        and t.text not in STOPWORDS
+        and t.text not in GENERIC
+    )
+
+
+def scores(title: str) -> frozenset[str]:
+    """Match scores written in the title ("3-2", "0-1"), which pin down one match."""
+    return frozenset(f"{a}-{b}" for a, b in _SCORE.findall(title.replace("″", "")))
+
+
+def title_names(title: str) -> frozenset[str]:
+    """Folded proper nouns of a headline: capitalised words that are not sentence starters.
+
+    The first word of a sentence is capitalised anyway, so it counts only when it looks like
+    a subject ("Dybala, oggi la verità", "Chiellini: …"), is a known club, or opens a full name
+    ("Giacomo Bonaventura"). An all-caps headline carries no capitalisation signal.
+    """
+    tokens = tokenize(title)
+    if not tokens or all(t.upper for t in tokens if t.text.isalpha()):
+        return frozenset()
+    names: set[str] = set()
+    for i, tok in enumerate(tokens):
+        word = tok.text
+        if not tok.capitalised or len(word) < 2 or word in STOPWORDS or word.isdigit():
+            continue
+        gap = title[tokens[i - 1].end : tok.start] if i else ""
+        starts_sentence = i == 0 or any(c in _SENTENCE_END for c in gap)
+        if not starts_sentence or word in WEAK_NAMES:
+            names.add(word)
+            continue
+        after = title[tok.end : tokens[i + 1].start] if i + 1 < len(tokens) else ""
+        opens_name = (
+            i + 1 < len(tokens)
+            and tokens[i + 1].capitalised
+            and tokens[i + 1].text not in WEAK_NAMES
+            and after.strip() == ""
+        )
+        if after.strip()[:1] in (",", ":") or opens_name:
+            names.add(word)
+    return frozenset(names)
+
+
+def name_tokens(terms: Iterable[str]) -> frozenset[str]:
+    """Matched canonical terms as folded name tokens ("Paulo Dybala" -> paulo, dybala)."""
+    return frozenset(t.text for term in terms for t in tokenize(term) if t.text not in STOPWORDS)
+
+
+def story_key(
+    title: str,
+    names: Iterable[str] = (),
+    published: datetime | None = None,
+    source: str = "",
+) -> StoryKey:
+    """The comparison key of a headline; `names` are extra names (matched terms, folded)."""
+    return StoryKey(
+        words=content_words(title),
+        names=title_names(title) | frozenset(names),
+        scores=scores(title),
+        published=published,
+        source=source,
+    )
+
+
+def _within(a: datetime | None, b: datetime | None, window_hours: float) -> bool:
+    if a is None or b is None:
+        return True
+    return abs(a - b) <= timedelta(hours=window_hours)
+
+
+def similarity(a: StoryKey, b: StoryKey) -> float:
+    """Share of the shorter headline's word stems found in the other (0..1)."""
+    if not a.words or not b.words:
+        return 0.0
+    return len(a.words & b.words) / min(len(a.words), len(b.words))
+
+
+def same_story(a: StoryKey, b: StoryKey, *, window_hours: float = WINDOW_HOURS) -> bool:
+    """Whether two headlines tell the same news (see the module docstring for the rules)."""
+    if not _within(a.published, b.published, window_hours):
+        return False
+    if a.scores and b.scores and not (a.scores & b.scores):
+        return False
+    sim = similarity(a, b)
+    if a.source and a.source == b.source:
+        return sim >= 0.8
+    shared = a.names & b.names
+    strong = shared - WEAK_NAMES
+    name_stems = {_stem(n) for n in a.names | b.names}
+    shared_words = (a.words & b.words) - name_stems
+    if len(strong) >= 2:
+        return True
+    if strong and shared_words and sim >= 0.25:
+        return True
+    if len(shared) >= 2 and a.scores & b.scores:
+        return True
+    return bool(shared) and sim >= 0.6
+
+
+def _score(a: StoryKey, b: StoryKey) -> float:
+    """How strongly two keys agree, to pick the best of several matching stories."""
+    shared = a.names & b.names
+    return 2.0 * len(shared - WEAK_NAMES) + len(shared) + similarity(a, b)
+
+
+def find_story(
+    item_title: str,
+    names: frozenset[str],
+    published: datetime | None,
+    candidates: Sequence[StoryCandidate],
+    *,
+    source: str = "",
+    window_hours: float = WINDOW_HOURS,
+) -> str | None:
+    """The id of the candidate story this headline belongs to, or None for a new story.
+
+    `names` are folded extra names (matched terms); a candidate's `names` are all the names
+    of its first headline. An outlet already in a candidate story joins it only with a
+    nearly identical headline (see `same_story`).
+    """
+    key = story_key(item_title, names, published, source)
+    best: tuple[float, str] | None = None
+    for cand in candidates:
+        other = StoryKey(
+            words=content_words(cand.title),
+            names=cand.names,
+            scores=scores(cand.title),
+            published=cand.published,
+            source=source if source and source in cand.sources else "",
+        )
+        if not same_story(key, other, window_hours=window_hours):
+            continue
+        score = _score(key, other)
+        if best is None or score > best[0]:
+            best = (score, cand.story_id)
+    return best[1] if best else None
