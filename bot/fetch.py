@@ -1,0 +1,326 @@
+"""The fetch stage: every feed of a cycle over HTTP, concurrently, politely and within bounds.
+
+Outlets are slow, move their feeds, answer 5xx for hours and occasionally serve a video instead
+of XML. So every request has connect/read timeouts and an overall deadline, the body is capped
+while it streams (a huge or endless body is cut off, not downloaded first), validators make the
+next request conditional (a 304 costs no parsing), redirects are followed by hand so that a
+permanent one can be remembered, and a failing feed backs off exponentially instead of being
+hammered every cycle. No fault of the network or the server raises: it becomes an "error"
+result with a one-line message that the operator can read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+import httpx
+
+from bot.models import Feed, FeedState
+
+MAX_BACKOFF = timedelta(hours=6)
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
+)
+
+
+def _version() -> str:
+    try:
+        return version("newsbot")
+    except PackageNotFoundError:
+        return "0"
+
+
+USER_AGENT = f"newsbot/{_version()} (+https://github.com/newsbot)"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one poll of one feed brought back.
+
+    `moved_to` is set when the feed answered with a permanent redirect (301/308) and the new
+    address worked: the next poll should go there. `error` is a one-line human message.
+    """
+
+    feed: Feed
+    status: Literal["ok", "not_modified", "error"]
+    body: bytes = b""
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    final_url: str = ""
+    moved_to: str | None = None
+    http_status: int | None = None
+    error: str | None = None
+    elapsed: float = 0.0
+
+
+class _BodyTooLarge(Exception):
+    """The body passed the size cap while streaming."""
+
+
+def make_client(*, connect_timeout: float = 5, read_timeout: float = 15) -> httpx.AsyncClient:
+    """An HTTP client for feeds: real User-Agent, timeouts, no automatic redirects.
+
+    Redirects are followed by `fetch` itself, which needs to see each hop to tell permanent
+    moves from temporary ones.
+    """
+    timeout = httpx.Timeout(
+        connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout
+    )
+    return httpx.AsyncClient(
+        timeout=timeout,
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+        limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+    )
+
+
+def _megabytes(size: int) -> str:
+    value = size / 1_000_000
+    return f"{value:g} MB" if value >= 1 else f"{size // 1000} kB"
+
+
+def _conditional_headers(state: FeedState | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if state and state.etag:
+        headers["If-None-Match"] = state.etag
+    if state and state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def describe_error(exc: BaseException, client: httpx.AsyncClient | None = None) -> str:
+    """One line an operator understands: "timeout after 15s", "connection refused", ..."""
+    timeout = client.timeout if client is not None else None
+    if isinstance(exc, httpx.ConnectTimeout):
+        seconds = f" after {timeout.connect:g}s" if timeout and timeout.connect else ""
+        return f"connect timeout{seconds}"
+    if isinstance(exc, httpx.TimeoutException):
+        seconds = f" after {timeout.read:g}s" if timeout and timeout.read else ""
+        return f"timeout{seconds}"
+    if isinstance(exc, httpx.ConnectError | OSError):
+        return _describe_connect_error(exc)
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return f"invalid URL: {exc}".splitlines()[0]
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"protocol error: {exc}".splitlines()[0]
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _describe_connect_error(exc: BaseException) -> str:
+    text = str(exc)
+    chain: BaseException | None = exc
+    while chain is not None:
+        if isinstance(chain, OSError) and chain.errno == errno.ECONNREFUSED:
+            return "connection refused"
+        chain = chain.__cause__ or chain.__context__
+    lowered = text.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return "host name not found"
+    if "temporary failure in name resolution" in lowered:
+        return "host name not found (DNS)"
+    return f"connection failed: {text}".splitlines()[0] if text else "connection failed"
+
+
+def _error(feed: Feed, started: float, message: str, **kw: Any) -> FetchResult:
+    return FetchResult(
+        feed=feed, status="error", error=message, elapsed=time.monotonic() - started, **kw
+    )
+
+
+async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    """The body, or _BodyTooLarge as soon as it passes `max_bytes` (decoded size)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _BodyTooLarge
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in response.aiter_bytes():
+        received += len(chunk)
+        if received > max_bytes:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def fetch(
+    client: httpx.AsyncClient,
+    feed: Feed,
+    state: FeedState | None,
+    *,
+    max_bytes: int = 5_000_000,
+    max_redirects: int = 5,
+    deadline: float | None = 60.0,
+) -> FetchResult:
+    """Poll one feed at its current address; never raises for network, HTTP or size faults.
+
+    Sends the saved validators, follows at most `max_redirects` redirects, caps the body at
+    `max_bytes` while streaming, and gives up after `deadline` seconds in total (a server that
+    drips one byte per read timeout would otherwise hold the feed forever).
+    """
+    started = time.monotonic()
+    try:
+        async with asyncio.timeout(deadline):
+            return await _fetch(client, feed, state, max_bytes, max_redirects, started)
+    except TimeoutError:
+        return _error(feed, started, f"no complete answer within {deadline:g}s")
+    except _BodyTooLarge:
+        return _error(feed, started, f"body larger than {_megabytes(max_bytes)}")
+    except (httpx.HTTPError, OSError, ValueError) as exc:
+        return _error(feed, started, describe_error(exc, client))
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
+    feed: Feed,
+    state: FeedState | None,
+    max_bytes: int,
+    max_redirects: int,
+    started: float,
+) -> FetchResult:
+    url = state.url if state and state.url else feed.url
+    headers = _conditional_headers(state)
+    moved_to: str | None = None
+    still_permanent = True
+    for _hop in range(max_redirects + 1):
+        async with client.stream("GET", url, headers=headers) as response:
+            location = response.headers.get("location")
+            if response.status_code in REDIRECT_STATUSES and location:
+                still_permanent = still_permanent and response.status_code in PERMANENT_REDIRECTS
+                url = urljoin(url, location.strip())
+                moved_to = url if still_permanent else moved_to
+                continue
+            return await _final_result(feed, response, url, moved_to, max_bytes, started)
+    return _error(feed, started, f"too many redirects (more than {max_redirects})")
+
+
+async def _final_result(
+    feed: Feed,
+    response: httpx.Response,
+    url: str,
+    moved_to: str | None,
+    max_bytes: int,
+    started: float,
+) -> FetchResult:
+    code = response.status_code
+    common: dict[str, Any] = {
+        "final_url": url,
+        "http_status": code,
+        "etag": response.headers.get("etag"),
+        "last_modified": response.headers.get("last-modified"),
+        "content_type": response.headers.get("content-type"),
+    }
+    if code == 304:
+        elapsed = time.monotonic() - started
+        return FetchResult(feed, "not_modified", moved_to=moved_to, elapsed=elapsed, **common)
+    if code >= 400 or code < 200 or code in REDIRECT_STATUSES:
+        reason = response.reason_phrase or httpx.codes.get_reason_phrase(code)
+        return _error(feed, started, f"HTTP {code} {reason}".strip(), **common)
+    body = await _read_capped(response, max_bytes)
+    elapsed = time.monotonic() - started
+    return FetchResult(feed, "ok", body=body, moved_to=moved_to, elapsed=elapsed, **common)
+
+
+async def fetch_all(
+    client: httpx.AsyncClient,
+    jobs: Sequence[tuple[Feed, FeedState | None]],
+    *,
+    concurrency: int = 8,
+    **kw: Any,
+) -> list[FetchResult]:
+    """Fetch every (feed, state) job, at most `concurrency` at a time; results in job order.
+
+    One feed's failure, even an unexpected exception, never costs the others their results.
+    """
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(feed: Feed, state: FeedState | None) -> FetchResult:
+        async with gate:
+            started = time.monotonic()
+            try:
+                return await fetch(client, feed, state, **kw)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                return _error(feed, started, f"unexpected {describe_error(exc)}")
+
+    return list(await asyncio.gather(*(one(feed, state) for feed, state in jobs)))
+
+
+def backoff_delay(failures: int, interval: int) -> timedelta:
+    """The rest after `failures` consecutive failures: interval x 2^failures, at most 6 h."""
+    if failures <= 0:
+        return timedelta(0)
+    seconds = max(1, interval) * 2 ** min(failures, 30)
+    return min(timedelta(seconds=seconds), MAX_BACKOFF)
+
+
+def next_state(
+    state: FeedState | None,
+    result: FetchResult,
+    now: datetime,
+    interval: int,
+    *,
+    jitter: float = 0.0,
+) -> FeedState:
+    """The feed's state after `result`.
+
+    ok: new validators saved, failures cleared, polled_at set. not_modified: the same, keeping
+    the old validators the 304 did not repeat. error: one more failure and a retry time that
+    grows exponentially from `interval`, capped at 6 h (plus up to `jitter` x delay at random,
+    so feeds that failed together do not retry together). A permanent redirect that worked
+    replaces the address.
+    """
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    base = state or FeedState(url=result.feed.url)
+    url = result.moved_to or base.url
+    if result.status == "ok":
+        return replace(
+            base,
+            url=url,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            failures=0,
+            retry_at=None,
+            polled_at=now,
+            last_error=None,
+        )
+    if result.status == "not_modified":
+        return replace(
+            base,
+            url=url,
+            etag=result.etag or base.etag,
+            last_modified=result.last_modified or base.last_modified,
+            failures=0,
+            retry_at=None,
+            polled_at=now,
+            last_error=None,
+        )
+    failures = base.failures + 1
+    delay = backoff_delay(failures, interval)
+    if jitter > 0:
+        delay += delay * random.uniform(0, jitter)
+    return replace(base, url=url, failures=failures, retry_at=now + delay, last_error=result.error)
+
+
+def is_due(state: FeedState | None, now: datetime) -> bool:
+    """False while the feed is resting after failures; the poll interval is the scheduler's job."""
+    if state is None or state.retry_at is None:
+        return True
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    retry_at = state.retry_at if state.retry_at.tzinfo else state.retry_at.replace(tzinfo=UTC)
+    return now >= retry_at
