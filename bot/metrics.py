@@ -1,0 +1,109 @@
+"""Every Prometheus metric newsbot exports, defined once so each stage just imports and counts.
+
+Usage from any stage: ``from bot import metrics`` then e.g.
+``metrics.POLLS.labels(feed=feed.name, outcome="ok").inc()``.
+
+The metrics live in prometheus-client's *default* registry (``prometheus_client.REGISTRY``) on
+purpose: it already carries the process and platform collectors (memory, CPU, open file
+descriptors, Python GC), which are what an operator checks first when a long-running bot
+misbehaves. ``bot.health`` serves exactly that registry on ``/metrics``. Label values are feed
+names and watchlist names (bounded, admin-controlled); never put a chat id, a URL or a token in a
+label.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+#: The registry ``/metrics`` serves (the default one, see the module docstring).
+METRICS_REGISTRY: CollectorRegistry = REGISTRY
+
+#: Allowed label values, documented here so callers and tests agree on the spelling.
+POLL_OUTCOMES = ("ok", "not_modified", "error")
+ITEM_KINDS = ("new", "known", "backlog")
+ALERT_OUTCOMES = ("sent", "failed", "retried", "dropped", "updated")
+RELOAD_OUTCOMES = ("ok", "invalid")
+
+# A feed poll is one HTTP request plus parsing: usually under a second, up to the fetch timeout.
+_POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+# One delivery attempt is one Bot API call; a 429 wait (retry_after) can stretch it to a minute.
+_DELIVERY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+POLLS = Counter(
+    "newsbot_polls",
+    "Feed polls, by feed and outcome (ok, not_modified, error).",
+    ["feed", "outcome"],
+)
+FETCH_ERRORS = Counter(
+    "newsbot_fetch_errors",
+    "Feed polls that failed (network, HTTP status, unparseable body), by feed.",
+    ["feed"],
+)
+ITEMS = Counter(
+    "newsbot_items",
+    "Feed items seen, by feed and kind: new, known (seen before), backlog (first poll of a feed).",
+    ["feed", "kind"],
+)
+MATCHES = Counter(
+    "newsbot_matches",
+    "Items that matched a watchlist, by watchlist.",
+    ["watchlist"],
+)
+ALERTS = Counter(
+    "newsbot_alerts",
+    "Alert delivery attempts by outcome: sent, failed, retried, dropped, updated (message edited).",
+    ["outcome"],
+)
+OUTBOX_DEPTH = Gauge(
+    "newsbot_outbox_depth",
+    "Alerts waiting in the store to be delivered.",
+)
+POLL_SECONDS = Histogram(
+    "newsbot_poll_seconds",
+    "Duration of one feed poll (fetch and parse), in seconds.",
+    buckets=_POLL_BUCKETS,
+)
+DELIVERY_SECONDS = Histogram(
+    "newsbot_delivery_seconds",
+    "Duration of one alert delivery attempt (the Bot API call, including rate-limit waits).",
+    buckets=_DELIVERY_BUCKETS,
+)
+RELOADS = Counter(
+    "newsbot_reloads",
+    "Reloads of feeds file and watchlists by outcome: ok, or invalid (refused, last good kept).",
+    ["outcome"],
+)
+SKIPPED_RUNS = Counter(
+    "newsbot_skipped_runs",
+    "Scheduler runs that were missed or skipped (previous run still going, or too late), by job.",
+    ["job"],
+)
+LEADER = Gauge(
+    "newsbot_leader",
+    "1 when this replica currently holds the leader role (runs the scheduled polls), else 0.",
+)
+
+
+def forget_feed(feed: str) -> None:
+    """Drop every series labelled with `feed`.
+
+    Called after a reload removes a feed, so dashboards stop showing a feed that no longer exists
+    instead of carrying its last values forever.
+    """
+    for outcome in POLL_OUTCOMES:
+        _remove(POLLS, feed, outcome)
+    _remove(FETCH_ERRORS, feed)
+    for kind in ITEM_KINDS:
+        _remove(ITEMS, feed, kind)
+
+
+def forget_watchlist(watchlist: str) -> None:
+    """Drop the match series of a watchlist that a reload removed."""
+    _remove(MATCHES, watchlist)
+
+
+def _remove(metric: Counter, *labels: str) -> None:
+    with contextlib.suppress(KeyError):  # that combination was never recorded
+        metric.remove(*labels)
