@@ -191,7 +191,7 @@ def parse_time(raw: str | None, parsed: time.struct_time | None = None) -> datet
     if moment is None and parsed is not None:
         try:
             moment = datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-        except (OverflowError, ValueError, OSError):
+        except (OverflowError, ValueError, OSError, TypeError):
             moment = None
     if moment is None:
         return None
@@ -221,7 +221,8 @@ def published_time(entry: Mapping, fetched_at: datetime) -> datetime | None:
     """The entry's publication time in UTC; a time in the future is clamped to the fetch time."""
     moment = None
     for name in ("published", "updated", "created"):
-        moment = parse_time(_text(entry.get(name)), entry.get(f"{name}_parsed"))
+        parsed = _field(entry, f"{name}_parsed")
+        moment = parse_time(_text(_field(entry, name)), parsed)  # type: ignore[arg-type]
         if moment is not None:
             break
     if moment is None or moment < EARLIEST_PLAUSIBLE:
@@ -233,6 +234,11 @@ def published_time(entry: Mapping, fetched_at: datetime) -> datetime | None:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _field(entry: Mapping, name: str) -> object:
+    """entry[name] without feedparser's deprecated updated->published aliasing (and warning)."""
+    return dict.get(entry, name) if isinstance(entry, dict) else entry.get(name)
 
 
 def _is_web_url(value: str) -> bool:
@@ -256,7 +262,8 @@ def identity_keys(entry: Mapping, link: str, title: str, feed: Feed, site: str) 
     keys: list[str] = []
     canonical_link = canonical_url(link) if link else ""
     guid = _text(entry.get("id")).strip()
-    if guid and not (_is_web_url(guid) and canonical_url(guid) == canonical_link):
+    permalink = guid == link or (_is_web_url(guid) and canonical_url(guid) == canonical_link)
+    if guid and not permalink:
         keys.append(f"guid:{site}:{guid}")
     if canonical_link:
         keys.append(f"url:{canonical_link}")

@@ -159,9 +159,8 @@ def _parse(body: bytes, feed: Feed, content_type: str | None, fetched_at: dateti
         if (item := item_from_entry(entry, feed, site=site, fetched_at=fetched_at)) is not None
     ]
     warning = _bozo_warning(parsed)
-    if not items and not parsed.get("version"):
-        warning = warning or "not an RSS or Atom feed"
-        warning = f"{warning}; no items read"
+    if not items and (warning or not parsed.get("version")):
+        warning = f"{warning or 'not an RSS or Atom feed'}; no items read"
     elif warning:
         warning = f"{warning}; {len(items)} items read"
     if decoded.note:
