@@ -1,0 +1,410 @@
+"""Finding watchlist terms in headlines, the way an Italian football fan would judge it.
+
+A term matches a window of whole words of the text, word by word (see `token_edits`):
+- words are compared folded (case, accents, ø/ł/ı/ß…), so Nicolò = Nicolo;
+- a long word tolerates typos (one edit from 6 letters, two from 11), a short one must be exact;
+- a capitalised term word is a proper noun: it needs a capitalised word in the text (an all-caps
+  headline is capitalised throughout), so "Palestra" is not "in palestra";
+- a fuzzy match that lands on an ordinary word ("allegro" for Allegri) is a different word, not a
+  typo, unless it is the Italian inflection of a lower-case nickname (nerazzurri/nerazzurro).
+
+The `Matcher` indexes every term word once (exact and SymSpell-style deletion keys), so a
+headline costs a few dictionary lookups per word whatever the number of terms. `scan_reference`
+does the same job by trying every term at every position; tests check that both agree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
+
+from bot.lexicon import is_common_word
+from bot.models import FIELDS, Match, Term, Watchlist
+from bot.text import Token, fold, tokenize
+
+MIN_FUZZY_LENGTH = 6  # shorter words must match exactly: Inter, Roma, Milan, Leao
+TWO_EDITS_LENGTH = 11  # from this length two edits are tolerated
+MAX_EDITS = 2
+INFLECTION_VOWELS = frozenset("aeio")
+
+
+def tolerance(word: str, fuzzy: bool = True) -> int:
+    """Edits tolerated in a term word: none for short words or numbers, more for long ones."""
+    if not fuzzy or len(word) < MIN_FUZZY_LENGTH or any(c.isdigit() for c in word):
+        return 0
+    return 1 if len(word) < TWO_EDITS_LENGTH else 2
+
+
+@dataclass(frozen=True, slots=True)
+class TermWord:
+    """One word of a term as written by the admin, with the rules that apply to it."""
+
+    text: str
+    capitalised: bool
+    edits: int
+    inflects: bool
+    after_dash: bool = False
+
+
+Pattern = tuple[TermWord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who asked for a pattern: a watchlist entry (canonical term, excludes, fields)."""
+
+    watchlist: str
+    term: str
+    excludes: tuple[Pattern, ...]
+    fields: tuple[str, ...]
+
+
+def dashes_before(text: str, tokens: Sequence[Token]) -> list[bool]:
+    """For each token, whether a dash separates it from the previous one.
+
+    "Inter-Milan" is a fixture, "Inter Milan" is a club: words that a term writes apart must
+    not be joined by a dash in the text (a dash in the term accepts either).
+    """
+    return [
+        i > 0 and "-" in fold(text[tokens[i - 1].end : tok.start]) for i, tok in enumerate(tokens)
+    ]
+
+
+def term_words(phrase: str, fuzzy: bool, proper_nouns: bool = True) -> Pattern:
+    """Compile one spelling (the term or an alias) into the words a text window must match."""
+    tokens = tokenize(phrase)
+    return tuple(
+        TermWord(
+            text=tok.text,
+            capitalised=proper_nouns and tok.capitalised,
+            edits=tolerance(tok.text, fuzzy),
+            inflects=fuzzy and not tok.capitalised,
+            after_dash=dash,
+        )
+        for tok, dash in zip(tokens, dashes_before(phrase, tokens), strict=True)
+    )
+
+
+def compile_term(watchlist: Watchlist, term: Term) -> Iterator[tuple[Pattern, Owner]]:
+    """Every spelling of `term` (itself and its aliases) with the entry it reports as."""
+    excludes = tuple(
+        words
+        for words in (term_words(x, fuzzy=False, proper_nouns=False) for x in term.exclude)
+        if words
+    )
+    owner = Owner(watchlist.name, term.term, excludes, tuple(watchlist.fields))
+    for spelling in (term.term, *term.aliases):
+        pattern = term_words(spelling, term.fuzzy)
+        if pattern:
+            yield pattern, owner
+
+
+def is_inflection(a: str, b: str) -> bool:
+    """Same word with a different Italian final vowel: nerazzurri / nerazzurro / nerazzurra."""
+    return (
+        len(a) == len(b)
+        and a[:-1] == b[:-1]
+        and a[-1] in INFLECTION_VOWELS
+        and b[-1] in INFLECTION_VOWELS
+    )
+
+
+def token_edits(word: TermWord, token: Token) -> int | None:
+    """Edits needed for `token` to count as `word`, or None when it does not count at all."""
+    if word.capitalised and not token.capitalised:
+        return None
+    if token.text == word.text:
+        return 0
+    if word.edits == 0:
+        return None
+    distance = OSA.distance(word.text, token.text, score_cutoff=word.edits)
+    if distance > word.edits:
+        return None
+    if is_common_word(token.text) and not (word.inflects and is_inflection(word.text, token.text)):
+        return None
+    return distance
+
+
+def window_score(pattern: Pattern, window: Sequence[Token], edits: int) -> float:
+    """100 for an exact match, else the similarity of the folded words (rapidfuzz ratio)."""
+    if edits == 0:
+        return 100.0
+    return fuzz.ratio(" ".join(w.text for w in pattern), " ".join(t.text for t in window))
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A pattern found at token position `index` in a text, before owners are applied."""
+
+    pattern: Pattern
+    index: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """A text split into tokens, with what separates each token from the previous one."""
+
+    text: str
+    tokens: list[Token]
+    dashes: list[bool]
+
+    @classmethod
+    def of(cls, text: str) -> Words:
+        tokens = tokenize(text)
+        return cls(text, tokens, dashes_before(text, tokens))
+
+
+def _is_excluded(owner: Owner, words: Words, start: int, end: int) -> bool:
+    """True when [start, end) lies inside one of the owner's exclude phrases in this text."""
+    for phrase in owner.excludes:
+        for i in range(len(words.tokens)):
+            hit = window_hit(phrase, words, i)
+            if hit is None:
+                continue
+            ex_start, ex_end = words.tokens[i].start, words.tokens[i + len(phrase) - 1].end
+            if ex_start <= start and end <= ex_end:
+                return True
+    return False
+
+
+def _keep_widest(matches: Iterable[Match]) -> list[Match]:
+    """At most one Match per (watchlist, term, field, span); a span inside a wider one of the
+    same term (alias "Pulisic" inside "Christian Pulisic") is the same mention, so it goes."""
+    best: dict[tuple[str, str, str, int, int], Match] = {}
+    for m in matches:
+        key = (m.watchlist, m.term, m.field, m.start, m.end)
+        if key not in best or m.score > best[key].score:
+            best[key] = m
+    kept: list[Match] = []
+    for m in sorted(best.values(), key=lambda m: (m.start - m.end, m.start)):
+        if not any(
+            k.watchlist == m.watchlist
+            and k.term == m.term
+            and k.field == m.field
+            and k.start <= m.start
+            and m.end <= k.end
+            for k in kept
+        ):
+            kept.append(m)
+    return sorted(kept, key=_match_order)
+
+
+def _match_order(m: Match) -> tuple[int, int, int, str, str]:
+    field_rank = FIELDS.index(m.field) if m.field in FIELDS else len(FIELDS)
+    return (field_rank, m.start, m.end, m.watchlist, m.term)
+
+
+def hits_to_matches(
+    words: Words,
+    field: str,
+    hits: Iterable[Hit],
+    owners: dict[Pattern, list[Owner]],
+) -> list[Match]:
+    """Turn pattern hits into Matches for every owner that looks in `field` and does not
+    exclude the span."""
+    out: list[Match] = []
+    for hit in hits:
+        first, last = words.tokens[hit.index], words.tokens[hit.index + len(hit.pattern) - 1]
+        for owner in owners[hit.pattern]:
+            if field not in owner.fields or _is_excluded(owner, words, first.start, last.end):
+                continue
+            out.append(
+                Match(
+                    watchlist=owner.watchlist,
+                    term=owner.term,
+                    matched=words.text[first.start : last.end],
+                    score=hit.score,
+                    field=field,
+                    start=first.start,
+                    end=last.end,
+                )
+            )
+    return out
+
+
+def window_hit(pattern: Pattern, words: Words, index: int) -> Hit | None:
+    """The hit of `pattern` at `index`, if every word of the window counts as its term word."""
+    tokens = words.tokens
+    if index + len(pattern) > len(tokens):
+        return None
+    total = 0
+    for j, word in enumerate(pattern):
+        if j and words.dashes[index + j] and not word.after_dash:
+            return None
+        edits = token_edits(word, tokens[index + j])
+        if edits is None:
+            return None
+        total += edits
+    window = tokens[index : index + len(pattern)]
+    return Hit(pattern, index, window_score(pattern, window, total))
+
+
+def collect_owners(watchlists: Sequence[Watchlist]) -> dict[Pattern, list[Owner]]:
+    """Every distinct pattern and the watchlist entries that own it (owners kept unique)."""
+    owners: dict[Pattern, list[Owner]] = defaultdict(list)
+    for watchlist in watchlists:
+        for term in watchlist.terms:
+            for pattern, owner in compile_term(watchlist, term):
+                if owner not in owners[pattern]:
+                    owners[pattern].append(owner)
+    return dict(owners)
+
+
+def _fields_of(title: str, summary: str) -> tuple[tuple[str, str], ...]:
+    return (("title", title), ("summary", summary))
+
+
+def scan_reference(watchlists: Sequence[Watchlist], title: str, summary: str = "") -> list[Match]:
+    """The obviously-correct matcher: every pattern tried at every word position.
+
+    Its cost grows with the number of terms; it exists to check the index against.
+    """
+    owners = collect_owners(watchlists)
+    out: list[Match] = []
+    for field, text in _fields_of(title, summary):
+        words = Words.of(text)
+        hits = [
+            hit
+            for pattern in owners
+            for i in range(len(words.tokens))
+            if (hit := window_hit(pattern, words, i)) is not None
+        ]
+        out.extend(hits_to_matches(words, field, hits, owners))
+    return _keep_widest(out)
+
+
+def deletion_keys(word: str, depth: int) -> set[str]:
+    """`word` and every string made by deleting up to `depth` of its characters (SymSpell).
+
+    Two words within `depth` edits (insert, delete, substitute, transpose) share a key when
+    each side deletes up to `depth` characters, so these keys find every fuzzy candidate.
+    """
+    keys = {word}
+    for k in range(1, min(depth, len(word) - 1) + 1):
+        for positions in combinations(range(len(word)), k):
+            keys.add("".join(c for i, c in enumerate(word) if i not in positions))
+    return keys
+
+
+def _text_depth(word: str) -> int:
+    """Deletions needed on a text word to meet any term word it could be a typo of."""
+    if len(word) >= TWO_EDITS_LENGTH - MAX_EDITS:
+        return MAX_EDITS
+    return 1 if len(word) >= MIN_FUZZY_LENGTH - 1 else 0
+
+
+class Matcher:
+    """All watchlists compiled into one index; build once per watchlist change, reuse per item."""
+
+    def __init__(self, watchlists: Sequence[Watchlist]) -> None:
+        self._owners = collect_owners(watchlists)
+        self._size = len({(o.watchlist, fold(o.term)) for os in self._owners.values() for o in os})
+        words: dict[TermWord, int] = {}
+        self._by_first: dict[int, list[Pattern]] = defaultdict(list)
+        for pattern in self._owners:
+            first = words.setdefault(pattern[0], len(words))
+            self._by_first[first].append(pattern)
+        self._words: list[TermWord] = list(words)
+        self._exact: dict[str, list[int]] = defaultdict(list)
+        self._fuzzy: dict[str, list[int]] = defaultdict(list)
+        for word, wid in words.items():
+            self._exact[word.text].append(wid)
+            if word.edits:
+                for key in deletion_keys(word.text, word.edits):
+                    self._fuzzy[key].append(wid)
+        self._exact = dict(self._exact)
+        self._fuzzy = dict(self._fuzzy)
+
+    @property
+    def size(self) -> int:
+        """Distinct terms indexed: one per (watchlist, canonical term), aliases not counted."""
+        return self._size
+
+    def _first_word_candidates(self, token: Token) -> set[int]:
+        found = set(self._exact.get(token.text, ()))
+        if self._fuzzy:
+            for key in deletion_keys(token.text, _text_depth(token.text)):
+                found.update(self._fuzzy.get(key, ()))
+        return found
+
+    def _hits(self, words: Words) -> Iterator[Hit]:
+        for i, token in enumerate(words.tokens):
+            for wid in self._first_word_candidates(token):
+                if token_edits(self._words[wid], token) is None:
+                    continue
+                for pattern in self._by_first[wid]:
+                    hit = window_hit(pattern, words, i)
+                    if hit is not None:
+                        yield hit
+
+    def match(self, title: str, summary: str = "") -> list[Match]:
+        """Every mention of every term in the fields each watchlist looks at, sorted by field
+        then position; at most one Match per (watchlist, term, field, span)."""
+        out: list[Match] = []
+        for field, text in _fields_of(title, summary):
+            if not text:
+                continue
+            words = Words.of(text)
+            out.extend(hits_to_matches(words, field, self._hits(words), self._owners))
+        return _keep_widest(out)
+
+    def match_text(self, text: str) -> list[Match]:
+        """Match one free text as a title (for `newsbot match`)."""
+        return self.match(text)
+
+
+def personal_watchlist(term: str) -> Watchlist:
+    """A subscriber's `/watch X`: a one-term watchlist named "watch:" + the folded term."""
+    clean = " ".join(term.split())
+    return Watchlist(name="watch:" + fold(clean), terms=(Term(term=clean),), title=clean)
+
+
+def describe_term(term: str, lang: str = "it") -> str:
+    """How `/watch term` will behave, in the subscriber's language: proper noun or not, how
+    many typos are tolerated, whether every word is needed."""
+    words = term_words(" ".join(term.split()), fuzzy=True)
+    if not words:
+        return "Nessuna parola da cercare." if lang != "en" else "There is no word to look for."
+    shown = " ".join(term.split())
+    proper = any(w.capitalised for w in words)
+    edits = max(w.edits for w in words)
+    texts = _DESCRIBE["en" if lang == "en" else "it"]
+    parts = [
+        texts["proper" if proper else "common"].format(
+            term=shown, upper=shown.upper(), lower=shown.lower()
+        ),
+        texts[f"edits{edits}"],
+    ]
+    if len(words) > 1:
+        parts.append(texts["words"])
+    return " ".join(parts)
+
+
+_DESCRIBE: dict[str, dict[str, str]] = {
+    "it": {
+        "proper": "«{term}» è un nome proprio: troverò «{term}» e «{upper}», non «{lower}» "
+        "scritto in minuscolo dentro una frase.",
+        "common": "«{term}» è scritto in minuscolo: troverò la parola in qualunque forma, "
+        "anche «{upper}» (scrivilo con l'iniziale maiuscola se è un nome proprio).",
+        "edits0": "È corto: cerco solo la parola esatta, accenti a parte.",
+        "edits1": "Tollero un errore di battitura.",
+        "edits2": "Tollero fino a due errori di battitura.",
+        "words": "Servono tutte le parole, nell'ordine.",
+    },
+    "en": {
+        "proper": "“{term}” is a proper noun: I will find “{term}” and “{upper}”, not “{lower}” "
+        "written in lower case inside a sentence.",
+        "common": "“{term}” is written in lower case: I will find the word in any form, "
+        "“{upper}” too (capitalise it if it is a name).",
+        "edits0": "It is short: only the exact word counts, accents aside.",
+        "edits1": "I tolerate one typo.",
+        "edits2": "I tolerate up to two typos.",
+        "words": "All its words are needed, in order.",
+    },
+}

@@ -1,0 +1,127 @@
+"""Text normalisation for matching, keeping offsets back into the original text.
+
+Headlines arrive with typographic apostrophes (dell’Atalanta), en dashes (Juve–Milan), accents
+(Nicolò, Koné) and letters that Unicode decomposition leaves alone (Ø, ł, ı, ß, æ, đ). Matching
+compares folded words, but a match must still point at the exact characters the reader saw, so
+folding is done character by character and every token remembers its span in the original.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Letters NFKD does not decompose into base letter + combining mark. Folded to what an Italian
+# reader would type on a plain keyboard.
+_SPECIAL_LETTERS = {
+    "ø": "o",
+    "Ø": "o",
+    "ł": "l",
+    "Ł": "l",
+    "ı": "i",
+    "ß": "ss",
+    "ẞ": "ss",
+    "æ": "ae",
+    "Æ": "ae",
+    "œ": "oe",
+    "Œ": "oe",
+    "đ": "d",
+    "Đ": "d",
+    "ð": "d",
+    "Ð": "d",
+    "þ": "th",
+    "Þ": "th",
+    "ħ": "h",
+    "Ħ": "h",
+    "ŧ": "t",
+    "Ŧ": "t",
+    "ŀ": "l",
+    "Ŀ": "l",
+    "ĸ": "k",
+    "ŉ": "n",
+}
+
+# Every apostrophe-like and dash-like character, unified so that folded text is predictable.
+_APOSTROPHES = "'’‘‛`´ʼʹʻʽ′＇"
+_DASHES = "-‐‑‒–—―−﹘﹣－"
+
+
+@lru_cache(maxsize=8192)
+def _fold_char(ch: str) -> str:
+    """Fold one character: NFKC, special letters, accents stripped, casefolded."""
+    if ch in _APOSTROPHES:
+        return "'"
+    if ch in _DASHES:
+        return "-"
+    out = []
+    for c in unicodedata.normalize("NFKC", ch):
+        c = _SPECIAL_LETTERS.get(c, c)
+        for d in unicodedata.normalize("NFKD", c.casefold()):
+            if unicodedata.combining(d) or unicodedata.category(d) == "Cf":
+                continue
+            out.append(_SPECIAL_LETTERS.get(d, d))
+    return "".join(out)
+
+
+def fold(s: str) -> str:
+    """Casefold, strip accents (also ø ł ı ß æ đ) and unify apostrophes and dashes.
+
+    Used for keys and comparisons (watchlist names, /watch terms); it keeps punctuation, so
+    `fold("Dell’Atalanta")` is `"dell'atalanta"`.
+    """
+    return "".join(_fold_char(ch) for ch in s)
+
+
+def _is_word(folded: str) -> bool:
+    return folded != "" and all(c.isalnum() for c in folded)
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word of a text: folded `text`, its span [start, end) and `raw` form in the original."""
+
+    text: str
+    start: int
+    end: int
+    raw: str
+    capitalised: bool
+    upper: bool
+
+
+def _make_token(original: str, start: int, end: int, folded: list[str]) -> Token:
+    raw = original[start:end]
+    first_letter = next((c for c in raw if c.isalpha()), "")
+    return Token(
+        text="".join(folded),
+        start=start,
+        end=end,
+        raw=raw,
+        capitalised=first_letter.isupper() or first_letter.istitle(),
+        upper=raw.isupper(),
+    )
+
+
+def tokenize(s: str) -> list[Token]:
+    """Split `s` into words; anything that folds to a non-alphanumeric character is a boundary.
+
+    So apostrophes (all'Inter), dashes (Juve-Milan), possessives (Milan's) and punctuation all
+    separate words. Combining marks (an accent typed as a separate code point) fold to nothing
+    and stay inside the word they decorate.
+    """
+    tokens: list[Token] = []
+    start = -1
+    folded: list[str] = []
+    for i, ch in enumerate(s):
+        f = _fold_char(ch)
+        if _is_word(f) or (f == "" and start >= 0):
+            if start < 0:
+                start = i
+            folded.append(f)
+            continue
+        if start >= 0:
+            tokens.append(_make_token(s, start, i, folded))
+            start, folded = -1, []
+    if start >= 0:
+        tokens.append(_make_token(s, start, len(s), folded))
+    return [t for t in tokens if t.text]

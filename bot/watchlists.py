@@ -1,0 +1,206 @@
+"""The watchlists folder: one YAML file per list, validated so admins see `path:line: message`.
+
+A broken file must not take the bot down: `load_watchlists` returns the lists that are valid and
+the problems of the others (which are skipped). `newsbot check` prints the same problems.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+from bot.models import FIELDS, Term, Watchlist
+from bot.text import fold, tokenize
+from bot.yamlfile import ConfigError, Located, Problem, load_file, validate
+
+SUFFIXES = (".yaml", ".yml")
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+class TermEntry(BaseModel):
+    """A mapping entry of `terms:`; a plain string entry is read as `{term: <string>}`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    term: StrictStr
+    aliases: list[StrictStr] = Field(default_factory=list)
+    fuzzy: StrictBool = True
+    exclude: list[StrictStr] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mapping_or_string(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError(
+                f"a term is a string or a mapping with 'term', not {type(value).__name__}"
+            )
+        return value
+
+
+class WatchlistFile(BaseModel):
+    """The whole file. Unknown keys are errors: a typo like `alias:` must not be ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr | None = None
+    title: StrictStr = ""
+    fields: list[Literal["title", "summary"]] = Field(default_factory=lambda: list(FIELDS))
+    terms: list[TermEntry]
+
+    @field_validator("terms", mode="before")
+    @classmethod
+    def _plain_strings_are_terms(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"term": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _simple_name(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_PATTERN.match(value):
+            raise ValueError(
+                "name must be lower-case letters, digits, '-', '_' or '.' (it is typed in "
+                "/subscribe)"
+            )
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _some_fields(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("fields must list at least one of: title, summary")
+        return list(dict.fromkeys(value))
+
+
+def _spelling_key(text: str) -> tuple[str, ...]:
+    """Two spellings that fold to the same words are the same term for the matcher."""
+    return tuple(t.text for t in tokenize(text))
+
+
+def _entry_problems(doc: Located, model: WatchlistFile) -> list[Problem]:
+    """Empty terms, aliases or excludes, and spellings repeated anywhere in the list."""
+    problems: list[Problem] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for i, entry in enumerate(model.terms):
+        spellings = [(("terms", i, "term"), entry.term)]
+        spellings += [(("terms", i, "aliases", j), a) for j, a in enumerate(entry.aliases)]
+        raw = doc.data["terms"][i]
+        if isinstance(raw, str):
+            spellings[0] = (("terms", i), entry.term)
+        for loc, text in spellings:
+            key = _spelling_key(text)
+            line = doc.line_of(loc)
+            if not key:
+                problems.append(Problem(doc.path, line, f"empty term {text!r}"))
+            elif key in seen:
+                problems.append(
+                    Problem(
+                        doc.path,
+                        line,
+                        f"duplicate term {text!r} (already listed at line {seen[key]})",
+                    )
+                )
+            else:
+                seen[key] = line
+        for j, phrase in enumerate(entry.exclude):
+            if not _spelling_key(phrase):
+                loc = ("terms", i, "exclude", j)
+                problems.append(doc.problem(loc, f"empty exclude phrase {phrase!r}"))
+    return problems
+
+
+def _to_watchlist(path: Path, model: WatchlistFile) -> Watchlist:
+    return Watchlist(
+        name=model.name or fold(path.stem),
+        title=model.title,
+        fields=tuple(model.fields),
+        path=str(path),
+        terms=tuple(
+            Term(
+                term=" ".join(e.term.split()),
+                aliases=tuple(" ".join(a.split()) for a in e.aliases),
+                fuzzy=e.fuzzy,
+                exclude=tuple(" ".join(x.split()) for x in e.exclude),
+            )
+            for e in model.terms
+        ),
+    )
+
+
+def load_watchlist_file(path: Path) -> tuple[Watchlist, int]:
+    """One file as a Watchlist plus the line of its name; ConfigError lists all its problems."""
+    doc = load_file(path)
+    if doc.data is None:
+        raise ConfigError([Problem(str(path), 1, "empty watchlist file: 'terms' is required")])
+    model = validate(WatchlistFile, doc)
+    problems = _entry_problems(doc, model)
+    if problems:
+        raise ConfigError(problems)
+    watchlist = _to_watchlist(path, model)
+    return _with_term_lines(watchlist, doc), doc.line_of(("name",))
+
+
+def _with_term_lines(watchlist: Watchlist, doc: Located) -> Watchlist:
+    terms = tuple(
+        Term(t.term, t.aliases, t.fuzzy, t.exclude, line=doc.line_of(("terms", i)))
+        for i, t in enumerate(watchlist.terms)
+    )
+    return Watchlist(watchlist.name, terms, watchlist.title, watchlist.fields, watchlist.path)
+
+
+def watchlist_files(folder: Path) -> list[Path]:
+    """The list files of `folder`, in name order (hidden and backup files ignored)."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
+    """Every valid list of `folder`, plus the problems of the files that were skipped.
+
+    Files are read in name order; when two files declare the same list name the later one is
+    the problem (subscribers subscribe by name, so one of them would be unreachable).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return [], [Problem(str(folder), 1, "watchlists folder not found")]
+    lists: list[Watchlist] = []
+    problems: list[Problem] = []
+    first_seen: dict[str, str] = {}
+    for path in watchlist_files(folder):
+        try:
+            watchlist, name_line = load_watchlist_file(path)
+        except ConfigError as exc:
+            problems.extend(sorted(exc.problems, key=lambda p: p.line))
+            continue
+        if watchlist.name in first_seen:
+            problems.append(
+                Problem(
+                    str(path),
+                    name_line,
+                    f"duplicate list name {watchlist.name!r} "
+                    f"(also in {first_seen[watchlist.name]})",
+                )
+            )
+            continue
+        first_seen[watchlist.name] = str(path)
+        lists.append(watchlist)
+    return lists, problems
+
+
+def check_watchlists(folder: Path) -> list[Problem]:
+    """Problems of the watchlists folder, for `newsbot check` (empty when all is well)."""
+    return load_watchlists(folder)[1]
