@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -332,3 +333,16 @@ def test_new_feed_is_due_and_first_state_uses_the_configured_url() -> None:
     assert is_due(None, NOW)
     state = next_state(None, _error_result(feed), NOW, 120)
     assert state.url == feed.url and state.failures == 1 and state.polled_at is None
+
+
+async def test_gzip_body_is_decoded_and_a_gzip_bomb_hits_the_cap(
+    feed_server: FeedServer, client: httpx.AsyncClient
+) -> None:
+    feed_server.set("/gz", gzip.compress(RSS), headers={"Content-Encoding": "gzip"})
+    feed_server.set("/bomb", gzip.compress(b" " * 5_000_000), headers={"Content-Encoding": "gzip"})
+
+    small = await fetch(client, feed_at(feed_server, "/gz"), None)
+    bomb = await fetch(client, feed_at(feed_server, "/bomb"), None, max_bytes=1_000_000)
+
+    assert (small.status, small.body) == ("ok", RSS)
+    assert (bomb.status, bomb.error) == ("error", "body larger than 1 MB")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.items import clean_summary, item_from_entry, plain_text
 from bot.models import Feed
@@ -223,3 +225,10 @@ def test_entry_without_title_and_link_is_dropped() -> None:
     assert item_from_entry({"summary": "solo testo"}, FEED, site="x", fetched_at=FETCHED) is None
     untitled = item_from_entry({"link": LINK}, FEED, site="x", fetched_at=FETCHED)
     assert untitled is not None and untitled.title == ""
+
+
+@given(st.text(max_size=300))
+def test_plain_text_is_always_tidy(text: str) -> None:
+    cleaned = plain_text(text)
+    assert cleaned == cleaned.strip()
+    assert "  " not in cleaned and "\n" not in cleaned

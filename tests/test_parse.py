@@ -15,6 +15,8 @@ import httpx
 import psutil
 import pytest
 from feedserver import FeedServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bot.parse
 from bot.fetch import fetch, make_client
@@ -293,3 +295,34 @@ def test_future_dates_clamp_to_fetch_time_by_default() -> None:
     future = next(item for item in result.items if item.title.startswith("Dal futuro"))
     assert future.published is not None
     assert before - timedelta(seconds=1) <= future.published <= datetime.now(UTC)
+
+
+def test_feedparser_never_fetches_anything(feed_server: FeedServer) -> None:
+    """Given bytes, feedparser neither follows a URL, nor loads a DTD or an external entity."""
+    feed_server.set("/feed", b'<rss version="2.0"><channel><item><title>x</title></item></channel>')
+    feed_server.set("/dtd", b'<!ENTITY boom "BOOM">', headers={"Content-Type": "text/plain"})
+    feed_server.set("/entity", b"BOOM", headers={"Content-Type": "text/plain"})
+    feed = Feed(name="Sneaky", url=feed_server.url("/feed"))
+    with_references = f"""<?xml version="1.0"?>
+<!DOCTYPE rss SYSTEM "{feed_server.url("/dtd")}" [
+<!ENTITY ext SYSTEM "{feed_server.url("/entity")}">
+]>
+<rss version="2.0"><channel><item><title>a &ext; b</title>
+<link>https://x.it/1</link></item></channel></rss>""".encode()
+
+    as_url = parse_bytes(feed_server.url("/feed").encode(), feed)
+    referenced = parse_bytes(with_references, feed)
+
+    assert as_url.items == [] and as_url.warning
+    assert [item.link for item in referenced.items] == ["https://x.it/1"]
+    assert "BOOM" not in referenced.items[0].title
+    for path in ("/feed", "/dtd", "/entity"):
+        assert feed_server.requests(path) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2000))
+def test_any_bytes_parse_without_raising(body: bytes) -> None:
+    result = parse_bytes(body, Feed(name="Fuzz", url="https://x.it/rss"))
+    assert isinstance(result.items, list)
+    assert result.warning is None or "\n" not in result.warning
