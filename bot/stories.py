@@ -28,8 +28,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
-from bot.text import fold, tokenize
+from bot.text import Token, fold, tokenize
 
 WINDOW_HOURS = 48
 
@@ -39,7 +40,8 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(fold(w) for w in text.split())
 
 
-STEM = 5  # words compare by their first letters: espulsione/espulso, ginocchio/ginocchi
+STEM = 6  # words compare by their first letters: espulsione/espulso, ginocchio/ginocchi
+SAME_WORDS = 0.3  # share of content words that, with one specific name, makes one story
 
 STOPWORDS = _words(
     """
@@ -52,7 +54,7 @@ STOPWORDS = _words(
     quella quelli quelle suo sua suoi sue loro mio mia tuo tua nostro nostra tutto tutti tutte
     molto poco tanto altro altra altri ecco c se no si sì va fa fare può puo deve ci vi mi ti
     io tu lui lei noi voi essi the a an of to in for and on with is at by from as its it be
-    vs v
+    vs v de van von der dos el
     """
 )
 
@@ -97,13 +99,23 @@ _SENTENCE_END = frozenset('.:!?;«»"“”')
 
 @dataclass(frozen=True, slots=True)
 class StoryKey:
-    """What clustering compares for one headline: word stems, names, scores, time, outlet."""
+    """What clustering compares for one headline.
+
+    `words`: stems of the content words (no names, stop words or generic football words);
+    `names`: folded proper nouns; `maybe`: capitalised sentence starters, which count as names
+    only when the other headline has them as names ("Chivu difende…" vs "…Padre Chivu");
+    `groups`: names that belong together ("Sal Da Vinci", "Paulo Dybala") so one full name
+    counts once; `scores`: match scores; plus the time and the outlet.
+    """
 
     words: frozenset[str]
     names: frozenset[str]
-    scores: frozenset[str]
+    scores: frozenset[str] = frozenset()
     published: datetime | None = None
     source: str = ""
+    maybe: frozenset[str] = frozenset()
+    groups: tuple[frozenset[str], ...] = ()
+    speaker: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,24 +130,93 @@ class StoryCandidate:
 
 
 def _stem(word: str) -> str:
-    return word[:STEM]
-
-
-def content_words(title: str) -> frozenset[str]:
-    """Stems of the title's meaningful words (no stop words, no generic football words)."""
-    return frozenset(
-        _stem(t.text)
-        for t in tokenize(title)
-        if len(t.text) >= 3
-        and not t.text.isdigit()
-        and t.text not in STOPWORDS
-        and t.text not in GENERIC
-    )
+    """Italian inflection changes the ending: voleva/volevo, espulso/espulsione, ginocchio/i."""
+    return (word.rstrip("aeiou") or word)[:STEM]
 
 
 def scores(title: str) -> frozenset[str]:
     """Match scores written in the title ("3-2", "0-1"), which pin down one match."""
     return frozenset(f"{a}-{b}" for a, b in _SCORE.findall(title.replace("″", "")))
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    names: frozenset[str]
+    maybe: frozenset[str]
+    groups: tuple[frozenset[str], ...]
+    words: frozenset[str]
+    speaker: frozenset[str]
+
+
+def _starts_sentence(title: str, tokens: list[Token], i: int) -> bool:
+    gap = title[tokens[i - 1].end : tokens[i].start] if i else ""
+    return i == 0 or any(c in _SENTENCE_END for c in gap)
+
+
+def _name_class(title: str, tokens: list[Token], i: int) -> str | None:
+    """ "name", "maybe" (a capitalised sentence starter) or None for one token."""
+    tok = tokens[i]
+    word = tok.text
+    if not tok.capitalised or len(word) < 2 or word in STOPWORDS or word.isdigit():
+        return None
+    if not _starts_sentence(title, tokens, i) or word in WEAK_NAMES:
+        return "name"
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    after = title[tok.end : nxt.start] if nxt else ""
+    opens_name = (
+        nxt is not None
+        and nxt.capitalised
+        and nxt.text not in WEAK_NAMES
+        and nxt.text not in STOPWORDS
+        and after.strip() == ""
+    )
+    if after.strip()[:1] in (",", ":") or opens_name:
+        return "name"
+    return "maybe"
+
+
+@lru_cache(maxsize=4096)
+def _analyse(title: str) -> _Analysis:
+    tokens = tokenize(title)
+    all_caps = all(t.upper for t in tokens if t.text.isalpha())
+    names: set[str] = set()
+    maybe: set[str] = set()
+    groups: list[set[str]] = []
+    speaker: frozenset[str] = frozenset()
+    run_open = opens_title = False
+    for i, tok in enumerate(tokens):
+        cls = None if all_caps else _name_class(title, tokens, i)
+        if cls == "name":
+            names.add(tok.text)
+        elif cls == "maybe":
+            maybe.add(tok.text)
+        gap = title[tokens[i - 1].end : tok.start] if i else ""
+        joined = run_open and gap.strip() == "" and tok.capitalised
+        if cls is not None:
+            if joined and groups:
+                groups[-1].add(tok.text)
+            else:
+                groups.append({tok.text})
+                opens_title = opens_title or i == 0
+            run_open = True
+        else:
+            run_open = joined  # a capitalised particle ("Da", "De") keeps a name going
+        if len(groups) == 1 and opens_title and run_open and not speaker:
+            nxt = tokens[i + 1].start if i + 1 < len(tokens) else len(title)
+            if title[tok.end : nxt].lstrip().startswith(":") and not groups[0] & WEAK_NAMES:
+                speaker = frozenset(groups[0])
+    name_stems = {_stem(n) for n in names}
+    words = frozenset(
+        _stem(t.text)
+        for t in tokens
+        if len(t.text) >= 3
+        and not t.text.isdigit()
+        and t.text not in STOPWORDS
+        and t.text not in GENERIC
+        and _stem(t.text) not in name_stems
+    )
+    groups_ = tuple(frozenset(g) for g in groups)
+    return _Analysis(frozenset(names), frozenset(maybe), groups_, words, speaker)
 
 
 def title_names(title: str) -> frozenset[str]:
@@ -145,29 +226,12 @@ def title_names(title: str) -> frozenset[str]:
     a subject ("Dybala, oggi la verità", "Chiellini: …"), is a known club, or opens a full name
     ("Giacomo Bonaventura"). An all-caps headline carries no capitalisation signal.
     """
-    tokens = tokenize(title)
-    if not tokens or all(t.upper for t in tokens if t.text.isalpha()):
-        return frozenset()
-    names: set[str] = set()
-    for i, tok in enumerate(tokens):
-        word = tok.text
-        if not tok.capitalised or len(word) < 2 or word in STOPWORDS or word.isdigit():
-            continue
-        gap = title[tokens[i - 1].end : tok.start] if i else ""
-        starts_sentence = i == 0 or any(c in _SENTENCE_END for c in gap)
-        if not starts_sentence or word in WEAK_NAMES:
-            names.add(word)
-            continue
-        after = title[tok.end : tokens[i + 1].start] if i + 1 < len(tokens) else ""
-        opens_name = (
-            i + 1 < len(tokens)
-            and tokens[i + 1].capitalised
-            and tokens[i + 1].text not in WEAK_NAMES
-            and after.strip() == ""
-        )
-        if after.strip()[:1] in (",", ":") or opens_name:
-            names.add(word)
-    return frozenset(names)
+    return _analyse(title).names
+
+
+def content_words(title: str) -> frozenset[str]:
+    """Stems of the title's meaningful words (no names, stop words or generic words)."""
+    return _analyse(title).words
 
 
 def name_tokens(terms: Iterable[str]) -> frozenset[str]:
@@ -181,13 +245,19 @@ def story_key(
     published: datetime | None = None,
     source: str = "",
 ) -> StoryKey:
-    """The comparison key of a headline; `names` are extra names (matched terms, folded)."""
+    """The comparison key of a headline; `names` are extra folded names (matched terms)."""
+    found = _analyse(title)
+    extra = frozenset(names)
+    groups = found.groups + tuple(frozenset({n}) for n in extra - found.names - found.maybe)
     return StoryKey(
-        words=content_words(title),
-        names=title_names(title) | frozenset(names),
+        words=found.words,
+        names=found.names | extra,
         scores=scores(title),
         published=published,
         source=source,
+        maybe=found.maybe - extra,
+        groups=groups,
+        speaker=found.speaker,
     )
 
 
@@ -198,10 +268,34 @@ def _within(a: datetime | None, b: datetime | None, window_hours: float) -> bool
 
 
 def similarity(a: StoryKey, b: StoryKey) -> float:
-    """Share of the shorter headline's word stems found in the other (0..1)."""
+    """Share of the shorter headline's content words found in the other (0..1)."""
     if not a.words or not b.words:
         return 0.0
     return len(a.words & b.words) / min(len(a.words), len(b.words))
+
+
+def shared_names(a: StoryKey, b: StoryKey) -> frozenset[str]:
+    """Names both headlines mention (a sentence starter counts if the other calls it a name)."""
+    return (a.names & b.names) | (a.names & b.maybe) | (a.maybe & b.names)
+
+
+def _distinct(groups: tuple[frozenset[str], ...], names: frozenset[str]) -> int:
+    return sum(1 for g in groups if g & names)
+
+
+def _strong_count(a: StoryKey, b: StoryKey, strong: frozenset[str]) -> int:
+    """How many different specific names two headlines share (a full name counts once)."""
+    if not a.groups or not b.groups:
+        return len(strong)
+    return min(_distinct(a.groups, strong), _distinct(b.groups, strong))
+
+
+def _other_speaker(a: StoryKey, b: StoryKey) -> bool:
+    """`a` quotes someone ("Pavan: …") whom `b` does not mention: two people's words."""
+    if not a.speaker:
+        return False
+    mentioned = b.names | b.maybe | b.words
+    return not any(n in mentioned or _stem(n) in mentioned for n in a.speaker)
 
 
 def same_story(a: StoryKey, b: StoryKey, *, window_hours: float = WINDOW_HOURS) -> bool:
@@ -210,25 +304,26 @@ def same_story(a: StoryKey, b: StoryKey, *, window_hours: float = WINDOW_HOURS) 
         return False
     if a.scores and b.scores and not (a.scores & b.scores):
         return False
+    if _other_speaker(a, b) or _other_speaker(b, a):
+        return False
     sim = similarity(a, b)
     if a.source and a.source == b.source:
-        return sim >= 0.8
-    shared = a.names & b.names
-    strong = shared - WEAK_NAMES
-    name_stems = {_stem(n) for n in a.names | b.names}
-    shared_words = (a.words & b.words) - name_stems
-    if len(strong) >= 2:
+        return sim >= 0.8 and shared_names(a, b) >= (a.names | b.names)
+    shared = shared_names(a, b)
+    strong = _strong_count(a, b, shared - WEAK_NAMES)
+    common_words = len(a.words & b.words)
+    if strong >= 3 or (strong >= 2 and common_words >= 1):
         return True
-    if strong and shared_words and sim >= 0.25:
+    if strong >= 1 and common_words >= 1 and sim >= SAME_WORDS:
         return True
     if len(shared) >= 2 and a.scores & b.scores:
         return True
-    return bool(shared) and sim >= 0.6
+    return bool(shared) and sim >= 0.6 and common_words >= 2
 
 
 def _score(a: StoryKey, b: StoryKey) -> float:
     """How strongly two keys agree, to pick the best of several matching stories."""
-    shared = a.names & b.names
+    shared = shared_names(a, b)
     return 2.0 * len(shared - WEAK_NAMES) + len(shared) + similarity(a, b)
 
 
@@ -243,19 +338,24 @@ def find_story(
 ) -> str | None:
     """The id of the candidate story this headline belongs to, or None for a new story.
 
-    `names` are folded extra names (matched terms); a candidate's `names` are all the names
-    of its first headline. An outlet already in a candidate story joins it only with a
-    nearly identical headline (see `same_story`).
+    `names` are folded extra names (matched terms); a candidate's `names` are the names
+    stored with its first headline. An outlet already in a candidate story joins it only with
+    a nearly identical headline (see `same_story`).
     """
     key = story_key(item_title, names, published, source)
     best: tuple[float, str] | None = None
     for cand in candidates:
+        found = _analyse(cand.title)
         other = StoryKey(
-            words=content_words(cand.title),
+            words=found.words,
             names=cand.names,
             scores=scores(cand.title),
             published=cand.published,
             source=source if source and source in cand.sources else "",
+            maybe=found.maybe - cand.names,
+            groups=found.groups
+            + tuple(frozenset({n}) for n in cand.names - found.names - found.maybe),
+            speaker=found.speaker,
         )
         if not same_story(key, other, window_hours=window_hours):
             continue

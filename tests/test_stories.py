@@ -1,0 +1,216 @@
+"""Story clustering: measured on labelled pairs of real Italian headlines, plus the rules.
+
+`tests/corpus/story_pairs.tsv` holds pairs labelled "same" (one piece of news told by two
+outlets) or "diff" (different news, often about the same people or clubs). A side is either
+`file#index` into the real feed snapshots (../shared/feeds/real: the index-th <item> of a feed,
+or the index-th row of a headlines .tsv) or a headline written here. Only pairs from different
+outlets are labelled: an outlet's second article is news of its own by design.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from bot.stories import (
+    StoryCandidate,
+    find_story,
+    same_story,
+    scores,
+    story_key,
+    title_names,
+)
+
+CORPUS = Path(__file__).parent / "corpus" / "story_pairs.tsv"
+REF = re.compile(r"^(?P<file>[\w.-]+\.(?:xml|tsv))#(?P<index>\d+)$")
+T0 = datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Headline:
+    title: str
+    published: datetime | None
+    source: str
+
+
+def _clean(title: str) -> str:
+    """The snapshots wrap some titles in escaped <p> tags: unescape, strip tags, trim."""
+    return re.sub(r"<[^>]+>", "", html.unescape(title)).strip()
+
+
+@cache
+def _feed(path: Path) -> list[Headline]:
+    if path.suffix == ".tsv":
+        with path.open(encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        return [Headline(r["headline"], None, r["outlet"]) for r in rows]
+    outlet = path.stem.split("-")[1]
+    return [
+        Headline(
+            _clean(item.findtext("title") or ""),
+            parsedate_to_datetime(item.findtext("pubDate") or ""),
+            outlet,
+        )
+        for item in ET.parse(path).getroot().iter("item")
+    ]
+
+
+def _side(text: str, real: Path, written_source: str) -> Headline:
+    ref = REF.match(text)
+    if ref is None:
+        return Headline(text, None, written_source)
+    return _feed(real / ref["file"])[int(ref["index"])]
+
+
+def _pairs(real: Path) -> list[tuple[bool, Headline, Headline, str]]:
+    pairs = []
+    for line in CORPUS.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        label, a, b, note = line.split("\t")
+        assert label in ("same", "diff"), line
+        pairs.append((label == "same", _side(a, real, "A"), _side(b, real, "B"), note))
+    return pairs
+
+
+def _decide(a: Headline, b: Headline) -> bool:
+    return same_story(
+        story_key(a.title, published=a.published, source=a.source),
+        story_key(b.title, published=b.published, source=b.source),
+    )
+
+
+def test_labelled_pairs_precision_and_recall(real_feeds: Path) -> None:
+    pairs = _pairs(real_feeds)
+    assert len(pairs) >= 150
+    assert all(a.source != b.source for _, a, b, _ in pairs), "only cross-outlet pairs"
+    tp = fp = fn = 0
+    mistakes = []
+    for truth, a, b, note in pairs:
+        said = _decide(a, b)
+        tp += truth and said
+        fp += said and not truth
+        fn += truth and not said
+        if said != truth:
+            mistakes.append(
+                f"{'FP' if said else 'FN'}: {a.title[:60]!r} ~ {b.title[:60]!r} ({note})"
+            )
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    positives = sum(1 for p in pairs if p[0])
+    print(
+        f"\nstory pairs: {len(pairs)} ({positives} same, {len(pairs) - positives} diff); "
+        f"precision {precision:.3f}, recall {recall:.3f}"
+    )
+    print("\n".join(mistakes))
+    assert precision >= 0.95, mistakes
+    assert recall >= 0.6, mistakes
+
+
+def test_real_cross_outlet_stories_merge_and_their_neighbours_do_not(real_feeds: Path) -> None:
+    """The Dybala story of 2026-03-06 as three outlets told it, among that morning's news."""
+    tmw = _feed(real_feeds / "prospect-tuttomercatoweb-2026-03-06.xml")
+    cds = _feed(real_feeds / "prospect-corrieredellosport-2026-03-06.xml")
+    cands = [
+        StoryCandidate(f"tmw{i}", h.title, title_names(h.title), h.published, frozenset({"TMW"}))
+        for i, h in enumerate(tmw)
+    ]
+    dybala = cds[8]
+    assert find_story(dybala.title, frozenset(), dybala.published, cands, source="CdS") in {
+        "tmw4",
+        "tmw7",
+    }
+    tottenham = cds[1]
+    assert find_story(tottenham.title, frozenset(), tottenham.published, cands) is None
+
+
+def test_transfer_rumour_merges_but_a_match_report_on_the_same_clubs_stays_apart() -> None:
+    rumour = story_key("Milan e Juventus su Alaba, derby di mercato per il difensore", source="A")
+    other_take = story_key("Alaba, derby tra Juve e Milan per il difensore del Real", source="B")
+    report = story_key("Milan-Juventus 1-1: Pulisic risponde a Vlahovic", source="C")
+    assert same_story(rumour, other_take)
+    assert not same_story(rumour, report)
+    assert not same_story(other_take, report)
+
+
+def test_matched_terms_count_as_names() -> None:
+    """A watchlist term found in the text names the story even when written in lower case."""
+    a = story_key("la joya si ferma ancora: ginocchio ko", {"dybala"}, source="A")
+    b = story_key("Dybala, il ginocchio preoccupa la Roma", source="B")
+    assert same_story(a, b)
+    assert not same_story(story_key("la joya si ferma ancora: ginocchio ko", source="A"), b)
+
+
+def test_different_scores_are_different_matches() -> None:
+    assert scores("Atalanta-Napoli 2-1, pagelle") == {"2-1"}
+    assert scores("gol dello 0-2″") == {"0-2"}
+    assert scores("stagione 2025-26") == frozenset()
+    a = story_key("Inter-Juventus 3-2, Bastoni e Zielinski decisivi", source="A")
+    b = story_key("Juventus-Inter 1-1, Bastoni e Zielinski in gol", source="B")
+    assert not same_story(a, b)
+
+
+def test_window_limits_a_story() -> None:
+    a = story_key("Dybala, lesione al ginocchio: si opera", published=T0, source="A")
+    b_title = "Roma, Dybala si opera al ginocchio"
+    assert same_story(a, story_key(b_title, published=T0 + timedelta(hours=47), source="B"))
+    assert not same_story(a, story_key(b_title, published=T0 + timedelta(hours=49), source="B"))
+    assert not same_story(
+        a, story_key(b_title, published=T0 + timedelta(hours=13), source="B"), window_hours=12
+    )
+
+
+def test_same_outlet_joins_only_with_a_nearly_identical_headline() -> None:
+    """A re-post is one story; the outlet's next article on the topic is news of its own."""
+    first = story_key(
+        "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione", source="TMW"
+    )
+    repost = story_key(
+        "Roma, il ginocchio tormenta ancora Dybala: si va verso l’operazione ", source="TMW"
+    )
+    follow_up = story_key(
+        "Roma ancora in ansia per il ginocchio di Dybala: operazione vicina", source="TMW"
+    )
+    assert same_story(first, repost)
+    assert not same_story(first, follow_up)
+
+
+def test_a_quote_from_someone_else_is_another_story() -> None:
+    a = story_key("Massimo Pavan: Partita durata fino all'espulsione di Kalulu", source="A")
+    b = story_key(
+        "L'espulsione di Kalulu e le parole di Chivu: il ginocchio non c'entra", source="B"
+    )
+    assert not same_story(a, b)
+
+
+def test_names_skip_sentence_starters_but_keep_subjects_and_full_names() -> None:
+    assert title_names("Altro stop della Joya. Leggo in prima pagina") == {"joya", "leggo"}
+    assert "dybala" in title_names("Roma in ansia per Dybala")
+    assert "dybala" in title_names("Dybala, oggi la verità")
+    assert {"giacomo", "bonaventura"} <= title_names("Giacomo Bonaventura si ritira")
+    assert title_names("FUGA INTER, FURIA JUVE") == frozenset()
+
+
+@pytest.mark.parametrize("count", [0, 1])
+def test_find_story_prefers_the_closest_candidate(count: int) -> None:
+    cands = [
+        StoryCandidate("roma", "Roma, vittoria a Genova", frozenset({"roma", "genova"}), T0),
+        StoryCandidate(
+            "dybala",
+            "Dybala, lesione al ginocchio: si opera",
+            frozenset({"dybala"}),
+            T0,
+            frozenset({"TMW"}),
+        ),
+    ][count:]
+    got = find_story("Roma, Dybala si opera al ginocchio", frozenset(), T0, cands, source="CdS")
+    assert got == "dybala"
