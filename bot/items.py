@@ -36,7 +36,7 @@ EARLIEST_PLAUSIBLE = datetime(1995, 1, 1, tzinfo=UTC)
 MAX_SUMMARY_CHARS = 2000
 _MAX_UNESCAPE_ROUNDS = 3
 
-_TAG_RE = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
+_TAG_RE = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>|<!--.*?-->", re.DOTALL)
 _ENTITY_RE = re.compile(r"&(#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 _INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACE_RE = re.compile(r"\s+")

@@ -77,11 +77,14 @@ def decode_feed(body: bytes, content_type: str | None = None) -> Decoded:
     otherwise the declared single-byte charset is used, with ISO-8859-1 read as Windows-1252,
     and Windows-1252 when nothing usable is declared.
     """
+    body = body.removeprefix(codecs.BOM_UTF8)
     declared = declared_charset(body, content_type)
     text, used = _decode(body, declared)
     note = None
     declared_codec = _codec_name(declared) if declared else None
-    if declared and declared_codec != _codec_name(used):
+    if used == "utf-16":
+        pass  # announced by its byte-order mark, which outranks any declaration
+    elif declared and declared_codec != _codec_name(used):
         if not (declared in _LATIN1_ALIASES and used == "windows-1252"):
             note = f"declared charset {declared} but the bytes are {used}"
     elif not declared and used != "utf-8":

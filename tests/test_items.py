@@ -46,6 +46,7 @@ def normalise(**fields: object):
         ("AT&T & Co", "AT&T & Co"),
         ("<p>uno</p><p>due</p><br/>tre", "uno due tre"),
         ("<script>alert(1)</script>Titolo", "Titolo"),
+        ("<!-- wp:paragraph -->Ciao<!-- /wp -->", "Ciao"),
         ("", ""),
     ],
 )
