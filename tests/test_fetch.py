@@ -346,3 +346,13 @@ async def test_gzip_body_is_decoded_and_a_gzip_bomb_hits_the_cap(
 
     assert (small.status, small.body) == ("ok", RSS)
     assert (bomb.status, bomb.error) == ("error", "body larger than 1 MB")
+
+
+async def test_overall_deadline_bounds_a_slow_answer(feed_server: FeedServer) -> None:
+    feed_server.set("/slow", RSS, delay=1.0)
+
+    async with make_client(read_timeout=5) as http:
+        result = await fetch(http, feed_at(feed_server, "/slow"), None, deadline=0.3)
+
+    assert (result.status, result.error) == ("error", "no complete answer within 0.3s")
+    assert result.elapsed < 0.9
