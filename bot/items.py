@@ -197,7 +197,10 @@ def parse_time(raw: str | None, parsed: time.struct_time | None = None) -> datet
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_naive_zone())
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 or 9999 shifted past the calendar's edge
+        return None
 
 
 def _parse_rfc822(text: str) -> datetime | None:
@@ -205,7 +208,7 @@ def _parse_rfc822(text: str) -> datetime | None:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
-    if moment is not None and moment.tzinfo is None and text.endswith(("-0000", "UT")):
+    if moment is not None and moment.tzinfo is None and text.endswith("-0000"):
         moment = moment.replace(tzinfo=UTC)  # UTC, where Python leaves the time naive
     return moment
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.items import clean_summary, item_from_entry, plain_text
+from bot.items import clean_summary, item_from_entry, parse_time, plain_text
 from bot.models import Feed
 
 FEED = Feed(name="Tuttosport", url="https://www.tuttosport.com/rss/calcio")
@@ -233,3 +233,10 @@ def test_plain_text_is_always_tidy(text: str) -> None:
     cleaned = plain_text(text)
     assert cleaned == cleaned.strip()
     assert "  " not in cleaned and "\n" not in cleaned
+
+
+@given(st.datetimes(timezones=st.none() | st.timezones()))
+def test_any_date_text_gives_utc_or_none(moment: datetime) -> None:
+    for text in (moment.isoformat(), moment.strftime("%a, %d %b %Y %H:%M:%S %z")):
+        parsed = parse_time(text)
+        assert parsed is None or parsed.utcoffset() == timedelta(0)
