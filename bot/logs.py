@@ -19,6 +19,7 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any, TextIO
 from urllib.parse import quote
 
@@ -167,6 +168,17 @@ def parse_level(value: str | int | None) -> int:
     return level
 
 
+def _log_uncaught(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """Uncaught exceptions go through logging too: Python's default hook would print the
+    traceback, token-bearing URLs included, straight to standard error."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    logging.getLogger("newsbot").critical("uncaught exception", exc_info=(exc_type, exc, tb))
+
+
 def setup_logging(
     level: str | int | None = None,
     fmt: str | None = None,
@@ -178,6 +190,7 @@ def setup_logging(
     `level` and `fmt` default to the LOG_LEVEL and LOG_FORMAT environment variables; `secrets`
     (the bot token) are registered for redaction, as is TELEGRAM_BOT_TOKEN from the environment.
     Calling it again replaces the handler it installed before rather than adding a second one.
+    Uncaught exceptions (sys.excepthook) are logged, hence redacted, too.
     """
     resolved_level = parse_level(level if level is not None else os.environ.get("LOG_LEVEL"))
     fmt_name = (fmt or os.environ.get("LOG_FORMAT") or "kv").strip().lower()
@@ -200,4 +213,5 @@ def setup_logging(
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(quiet)
     logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
     return handler

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -23,7 +24,7 @@ def _restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("LOG_LEVEL", raising=False)
     monkeypatch.delenv("LOG_FORMAT", raising=False)
     root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    handlers, level, hook = list(root.handlers), root.level, sys.excepthook
     quiet = {name: logging.getLogger(name).level for name in logs._QUIET_LOGGERS}
     yield
     root.handlers[:] = handlers
@@ -31,6 +32,7 @@ def _restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name, old in quiet.items():
         logging.getLogger(name).setLevel(old)
     logging.captureWarnings(False)
+    sys.excepthook = hook
 
 
 def configure(**kwargs: object) -> io.StringIO:
@@ -63,6 +65,17 @@ def test_exception_with_the_token_is_redacted_in_message_and_traceback() -> None
     assert "Traceback" in text and "ConnectError" in text  # the traceback is still there
     assert TOKEN not in text
     assert TOKEN.split(":")[1] not in text
+
+
+def test_an_uncaught_exception_is_logged_redacted_not_printed_raw() -> None:
+    out = configure(secrets=[TOKEN])
+    try:
+        raise RuntimeError(f"polling https://api.telegram.org/bot{TOKEN}/getUpdates died")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    text = out.getvalue()
+    assert "level=CRITICAL" in text and "RuntimeError" in text
+    assert TOKEN not in text
 
 
 def test_a_token_that_was_never_registered_is_still_redacted_by_shape() -> None:
