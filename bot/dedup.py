@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 
 from bot import faults, stories
 from bot.models import Feed, Item, Match
-from bot.store import MAX_EDITS, Store
+from bot.store import KEY_REFRESH, MAX_EDITS, Store
 
 MatchFn = Callable[[Item], list[Match]]
 
@@ -66,8 +66,13 @@ def ingest(
     """
     total = IngestResult()
     ordered = sorted(items, key=lambda it: it.published or now)
+    seen = store.known_keys(k for it in ordered for k in it.keys)
+    fresh_after = now - KEY_REFRESH
     for item in ordered:
         if not item.keys:
+            continue
+        if all(k in seen and seen[k] >= fresh_after for k in item.keys):
+            total.known_items += 1  # listed again, nothing new: no write at all
             continue
         with store.transaction() as conn:
             one = _ingest_one(store, conn, item, match, now, backlog, window_hours)

@@ -2,9 +2,9 @@
 
 The delivery guarantee (nothing lost, nothing sent twice) is only as good as the worst moment to
 die. `checkpoint(name)` kills the current process with SIGKILL (no cleanup, no `finally`, no
-atexit: the same as a power cut for the database's point of view, minus the OS cache) when the
-environment variable `NEWSBOT_CRASH_AT` equals `name`. In production the variable is unset and a
-checkpoint costs one dictionary lookup.
+atexit: for the database the same as a power cut, minus the OS cache) when the environment
+variable `NEWSBOT_CRASH_AT` equals `name` (or `name@N`: at its N-th pass). In production the
+variable is unset and a checkpoint costs one dictionary lookup.
 
 Checkpoint names in use (stage.moment):
 - dedup: `dedup.after_item_insert`, `dedup.before_commit`, `dedup.after_commit`
@@ -42,7 +42,21 @@ ALL = (
 )
 
 
+_hits: dict[str, int] = {}
+
+
 def checkpoint(name: str) -> None:
-    """SIGKILL this process if `NEWSBOT_CRASH_AT` names this point; otherwise do nothing."""
-    if os.environ.get(ENV) == name:
+    """SIGKILL this process if `NEWSBOT_CRASH_AT` names this point; otherwise do nothing.
+
+    `NEWSBOT_CRASH_AT=name` dies at the first pass, `name@3` at the third (to die in the
+    middle of a batch rather than at its start).
+    """
+    wanted = os.environ.get(ENV)
+    if not wanted:
+        return
+    target, _, nth = wanted.partition("@")
+    if target != name:
+        return
+    _hits[name] = _hits.get(name, 0) + 1
+    if _hits[name] >= int(nth or 1):
         os.kill(os.getpid(), signal.SIGKILL)
