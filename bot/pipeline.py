@@ -90,10 +90,11 @@ class Pipeline:
         self.max_bytes = max_bytes
         self.last_poll: dict[str, datetime] = {}
 
-    async def poll_feed(self, feed: Feed) -> FeedOutcome:
+    async def poll_feed(self, feed: Feed, *, respect_backoff: bool = True) -> FeedOutcome:
+        """Poll one feed; a feed in backoff after failures is skipped unless told otherwise."""
         started = time.perf_counter()
         state = await asyncio.to_thread(self.store.feed_state, feed.url)
-        if not is_due(state, self.clock()):
+        if respect_backoff and not is_due(state, self.clock()):
             return FeedOutcome(feed, "skipped")
         result = await fetch(self.client, feed, state, max_bytes=self.max_bytes)
         outcome = await self._absorb(feed, state, result)
@@ -102,13 +103,18 @@ class Pipeline:
         self.last_poll[feed.url] = self.clock()
         return outcome
 
-    async def poll_all(self, feeds: Sequence[Feed], *, concurrency: int = 8) -> CycleReport:
-        """Every feed once, at most `concurrency` at a time; one line of counts at the end."""
+    async def poll_all(
+        self, feeds: Sequence[Feed], *, concurrency: int = 8, respect_backoff: bool = True
+    ) -> CycleReport:
+        """Every feed once, at most `concurrency` at a time; one line of counts at the end.
+
+        `poll --once` is an explicit request to poll everything, so it ignores backoff.
+        """
         gate = asyncio.Semaphore(concurrency)
 
         async def bounded(feed: Feed) -> FeedOutcome:
             async with gate:
-                return await self.poll_feed(feed)
+                return await self.poll_feed(feed, respect_backoff=respect_backoff)
 
         report = CycleReport(list(await asyncio.gather(*(bounded(f) for f in feeds))))
         log.info("poll cycle %s", " ".join(f"{k}={v}" for k, v in report.summary().items()))

@@ -69,7 +69,9 @@ async def poll_once(settings: Settings, args: argparse.Namespace) -> int:
         enable_console(store, console)
         async with make_client() as client:
             pipeline = Pipeline(store, client, registry.matcher)
-            await pipeline.poll_all(registry.feeds, concurrency=settings.poll_concurrency)
+            await pipeline.poll_all(
+                registry.feeds, concurrency=settings.poll_concurrency, respect_backoff=False
+            )
             if console:
                 ConsoleDelivery(store, utcnow, as_json=args.json).deliver_pending()
             else:

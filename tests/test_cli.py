@@ -257,11 +257,12 @@ def test_real_snapshots_poll_cleanly(
         ),
     }
     for name, (before, _) in pairs.items():
-        feed_server.set(f"/{name}.xml", (real_feeds / before).read_bytes())
-    feeds = feeds_file(tmp_path, {n: feed_server.url(f"/{n}.xml") for n in pairs})
-    assert poll(tmp_path, feeds).stdout == ""
+        feed_server.set(f"/{slug(name)}.xml", (real_feeds / before).read_bytes())
+    feeds = feeds_file(tmp_path, {n: feed_server.url(f"/{slug(n)}.xml") for n in pairs})
+    first = poll(tmp_path, feeds)
+    assert first.returncode == 0 and first.stdout == "", first.stderr
     for name, (_, after) in pairs.items():
-        feed_server.set(f"/{name}.xml", (real_feeds / after).read_bytes())
+        feed_server.set(f"/{slug(name)}.xml", (real_feeds / after).read_bytes())
     out = poll(tmp_path, feeds)
     assert out.returncode == 0, out.stderr
     alerts = json_lines(out.stdout)
@@ -271,6 +272,10 @@ def test_real_snapshots_poll_cleanly(
     titles = " ".join(str(a["title"]) for a in alerts)
     assert "Palestra" in titles or "Dybala" in titles
     assert poll(tmp_path, feeds).stdout == ""
+
+
+def slug(name: str) -> str:
+    return name.lower().replace(" ", "-")
 
 
 def free_port() -> int:
