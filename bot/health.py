@@ -75,15 +75,39 @@ async def serve(host: str, port: int, health: HealthCheck, timeout: float = 5.0)
     Port 0 picks a free port; read it back with `bound_port(server)`.
     """
 
+    open_writers: set[asyncio.StreamWriter] = set()
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        open_writers.add(writer)
         # A connection still open at shutdown is cancelled; ending quietly avoids asyncio
         # logging a spurious "Exception in callback" for it (Python 3.11 streams quirk).
-        with contextlib.suppress(asyncio.CancelledError):
-            await _handle_connection(reader, writer, health, timeout)
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await _handle_connection(reader, writer, health, timeout)
+        finally:
+            open_writers.discard(writer)
 
     server = await asyncio.start_server(handle, host, port, limit=_MAX_LINE)
+    _close_connections_with(server, open_writers)
     log.info("health endpoint listening", extra={"listen": f"{host}:{bound_port(server)}"})
     return server
+
+
+def _close_connections_with(server: asyncio.Server, writers: set[asyncio.StreamWriter]) -> None:
+    """Make ``server.close()`` also hang up on clients still connected.
+
+    Since Python 3.12 ``wait_closed()`` waits for every open connection, so one idle client
+    (a stuck probe) could hold SIGTERM past its 10 s budget. Nothing a probe is owed is lost:
+    a request being answered finishes its write or the client retries.
+    """
+    close_listener = server.close
+
+    def close() -> None:
+        close_listener()
+        for writer in list(writers):
+            writer.close()
+
+    server.close = close  # type: ignore[method-assign]
 
 
 def bound_port(server: asyncio.Server) -> int:

@@ -187,6 +187,25 @@ async def test_json_body_is_valid_for_datetime_and_set_details(base_url: str, pr
     assert body["leaders"] == ["a"]
 
 
+async def test_closing_the_server_hangs_up_on_idle_clients(probe: Probe) -> None:
+    """An idle connection must not hold up shutdown (SIGTERM has a 10 s budget)."""
+    server = await serve("127.0.0.1", 0, probe)
+    base = f"http://127.0.0.1:{bound_port(server)}"
+    reader, writer = await asyncio.open_connection("127.0.0.1", bound_port(server))
+    writer.write(b"GET /healthz HTTP/1.1\r\n")  # headers never finished
+    await writer.drain()
+    # A later request being answered proves the idle connection was accepted before it.
+    assert (await get(base + "/healthz")).status_code == 200
+    server.close()
+    await asyncio.wait_for(server.wait_closed(), 2)
+    try:
+        hung_up = await asyncio.wait_for(reader.read(), 2) == b""
+    except ConnectionResetError:
+        hung_up = True
+    assert hung_up
+    writer.close()
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
