@@ -91,6 +91,7 @@ class Reloader:
         self._watch_task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[ReloadOutcome]] = set()
         self._sighup_installed = False
+        self._dirs: set[Path] = set()  # the watched paths that are folders (set at start)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -172,8 +173,9 @@ class Reloader:
     def _watch_roots(self) -> list[Path]:
         """Folders to watch: each directory itself, and the parent folder of each file."""
         roots: list[Path] = []
+        self._dirs = {path for path in self.paths if path.is_dir()}
         for path in self.paths:
-            root = path if path.is_dir() else path.parent
+            root = path if path in self._dirs else path.parent
             if not root.is_dir():
                 log.warning("cannot watch missing folder", extra={"path": str(root)})
                 continue
@@ -185,9 +187,11 @@ class Reloader:
         """A change matters if it is a watched file, or inside a watched folder and not junk
         (editor swap files, backups, VCS folders: watchfiles' DefaultFilter)."""
         path = Path(changed)
+        if path in self._dirs:
+            return False  # "folder modified" only echoes the file events that come with it
         if path in self.paths:
             return True
-        return path.parent in self.paths and _default_filter(change, changed)
+        return path.parent in self._dirs and _default_filter(change, changed)
 
     async def _watch(self, roots: list[Path]) -> None:
         while not self._stop.is_set():

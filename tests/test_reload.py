@@ -56,7 +56,12 @@ def config_dir(tmp_path: Path) -> Path:
     # watcher: it compares modification times in whole seconds, so an edit within the same
     # second as the file's creation would be invisible to it.
     an_hour_ago = time.time() - 3600
-    for path in (tmp_path / "feeds.yaml", tmp_path / "watchlists" / "milan.yaml"):
+    for path in (
+        tmp_path / "feeds.yaml",
+        tmp_path / "watchlists" / "milan.yaml",
+        tmp_path / "watchlists",
+        tmp_path,
+    ):
         os.utime(path, (an_hour_ago, an_hour_ago))
     return tmp_path
 
