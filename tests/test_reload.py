@@ -14,7 +14,7 @@ import pytest
 
 from bot import metrics
 from bot.reload import Reloader, ReloadOutcome
-from bot.yamlfile import Problem
+from bot.yamlfile import ConfigError, Problem, load_file
 
 WAIT_S = 5.0  # the product promise: a valid change applies within 5 s
 
@@ -210,3 +210,50 @@ async def test_a_missing_folder_is_reported_not_fatal(
     assert "cannot watch missing folder" in caplog.text
     assert (await reloader.trigger("/reload")).ok  # manual reloads still work
     await reloader.stop()
+
+
+class YamlConfig:
+    """A miniature of the real reload callback: parse the file, keep the last good version."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.current: object = None
+        self.changed = asyncio.Event()
+
+    def __call__(self) -> ReloadOutcome:
+        self.changed.set()
+        try:
+            doc = load_file(self.path)
+        except ConfigError as exc:
+            return ReloadOutcome(ok=False, problems=exc.problems, summary="refused")
+        self.current = doc.data
+        return ReloadOutcome(ok=True, summary="loaded")
+
+    async def next_change(self) -> None:
+        await asyncio.wait_for(self.changed.wait(), WAIT_S)
+        self.changed.clear()
+
+
+async def test_a_broken_edit_is_refused_at_its_line_and_the_fix_applies(
+    config_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    feeds = config_dir / "feeds.yaml"
+    config = YamlConfig(feeds)
+    config()  # the initial load, as at start-up
+    config.changed.clear()
+    reloader = Reloader([feeds], config, debounce_ms=100, handle_sighup=False)
+    await reloader.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.reload"):
+            feeds.write_text("feeds:\n  - name: A\n    url: [unclosed\n")
+            await config.next_change()
+        assert reloader.last_outcome is not None and not reloader.last_outcome.ok
+        assert f"{feeds}:4: invalid YAML" in caplog.text
+        assert config.current == {"feeds": []}  # the last good version stays in force
+
+        feeds.write_text("feeds:\n  - name: A\n    url: https://a.test/rss\n")
+        await config.next_change()
+        assert reloader.last_outcome is not None and reloader.last_outcome.ok
+        assert config.current == {"feeds": [{"name": "A", "url": "https://a.test/rss"}]}
+    finally:
+        await reloader.stop()
