@@ -160,13 +160,15 @@ class Reloader:
             )
         return outcome
 
-    def _spawn(self, reason: str) -> None:
-        """Fire-and-forget trigger (from a signal handler), tracked so stop() can await it."""
+    def _spawn(self, reason: str) -> asyncio.Task[ReloadOutcome] | None:
+        """Trigger in a task of its own (signal handler, watcher), tracked so that stop() lets
+        a reload in progress finish instead of cancelling it half-applied."""
         if self._stop.is_set():
-            return
+            return None
         task = asyncio.get_running_loop().create_task(self.trigger(reason))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        return task
 
     # -- watching --------------------------------------------------------------------------
 
@@ -207,7 +209,9 @@ class Reloader:
                     poll_delay_ms=self.poll_delay_ms,
                 ):
                     names = sorted({Path(p).name for _, p in changes})
-                    await self.trigger("changed: " + ", ".join(names))
+                    task = self._spawn("changed: " + ", ".join(names))
+                    if task is not None:
+                        await asyncio.shield(task)  # stop() cancels us, not the reload
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -27,9 +27,11 @@ class Recorder:
         self.outcome = ReloadOutcome(ok=True, summary="2 feeds, 3 watchlists")
         self.ran = asyncio.Event()
         self.gate: asyncio.Event | None = None
+        self.started = asyncio.Event()
 
     async def __call__(self) -> ReloadOutcome:
         self.calls += 1
+        self.started.set()
         if self.gate is not None:
             await self.gate.wait()
         self.ran.set()
@@ -177,6 +179,23 @@ async def test_triggers_during_a_reload_are_coalesced_into_one_more(config_dir: 
     assert all(o.ok for o in outcomes)
     assert outcomes[0].reason == "first"
     assert {o.reason for o in outcomes[1:]} == {"burst 0"}
+
+
+async def test_stop_lets_a_reload_in_progress_finish(
+    started: tuple[Reloader, Recorder], config_dir: Path
+) -> None:
+    """SIGTERM during a reload: the new configuration is applied whole, or not at all."""
+    reloader, recorder = started
+    recorder.gate = asyncio.Event()
+    (config_dir / "feeds.yaml").write_text("feeds: [changed]\n")
+    await asyncio.wait_for(recorder.started.wait(), WAIT_S)
+    stopping = asyncio.create_task(reloader.stop())
+    await asyncio.sleep(0)
+    assert not stopping.done()  # waiting for the reload, not cancelling it
+    recorder.gate.set()
+    await asyncio.wait_for(stopping, WAIT_S)
+    assert recorder.ran.is_set()
+    assert reloader.last_outcome is not None and reloader.last_outcome.ok
 
 
 async def test_sighup_forces_a_reload(config_dir: Path) -> None:
