@@ -1,0 +1,258 @@
+"""Every text the bot shows, in Italian (the default) and English.
+
+Why one table: a subscriber whose Telegram `language_code` starts with "en" gets English, everyone
+else Italian, and a missing translation must be a test failure rather than a KeyError in front of
+a user. Texts are HTML (the bot sends with parse_mode HTML): placeholders are escaped by `t()`
+unless the caller passes markup on purpose through `Markup`.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+LANGUAGES = ("it", "en")
+
+
+class Markup(str):
+    """A string that is already HTML: `t()` inserts it without escaping."""
+
+
+def language_of(code: str | None) -> str:
+    """Telegram's `language_code` ("en", "en-GB", "it", None…) to one of LANGUAGES."""
+    return "en" if (code or "").lower().startswith("en") else "it"
+
+
+def t(key: str, lang: str = "it", /, **values: object) -> str:
+    """The text `key` in `lang`, with `values` HTML-escaped (except `Markup`) and filled in."""
+    entry = TEXTS[key]
+    template = entry.get(lang) or entry["it"]
+    safe = {
+        k: v if isinstance(v, Markup) else escape(str(v), quote=False) for k, v in values.items()
+    }
+    return template.format(**safe)
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    # --- alerts -------------------------------------------------------------------------
+    "also_on": {"it": "anche su: {outlets}", "en": "also on: {outlets}"},
+    "unfollow_button": {"it": "🔕 Non seguire più {name}", "en": "🔕 Stop following {name}"},
+    "digest_head": {
+        "it": "📰 <b>{count} notizie per te</b>",
+        "en": "📰 <b>{count} stories for you</b>",
+    },
+    "digest_more": {
+        "it": "…e altre {count} in arrivo.",
+        "en": "…and {count} more on the way.",
+    },
+    # --- commands -----------------------------------------------------------------------
+    "start": {
+        "it": "👋 Ciao! Ti avviso quando le notizie sportive parlano di chi segui.\n\n"
+        "• /watch <i>nome</i> — segui un giocatore, un allenatore, una squadra\n"
+        "• /lists — liste già pronte (es. una squadra intera)\n"
+        "• /list — cosa segui\n• /help — tutti i comandi",
+        "en": "👋 Hi! I alert you when sports news mentions who you follow.\n\n"
+        "• /watch <i>name</i> — follow a player, a coach, a club\n"
+        "• /lists — ready-made lists (e.g. a whole club)\n"
+        "• /list — what you follow\n• /help — every command",
+    },
+    "help": {
+        "it": "<b>Comandi</b>\n"
+        "/watch <i>nome</i> — segui un nome (es. /watch Palestra)\n"
+        "/unwatch <i>nome</i> — smetti di seguirlo\n"
+        "/list — cosa segui (con i pulsanti per togliere)\n"
+        "/lists — le liste disponibili\n"
+        "/subscribe <i>lista</i> — segui una lista\n"
+        "/unsubscribe <i>lista</i> — lascia una lista\n"
+        "/mute [2h|1d|fino HH:MM] — pausa: gli avvisi arrivano dopo, in un riepilogo\n"
+        "/unmute — riprendi subito\n"
+        "/stop — non ricevere più nulla\n\n"
+        "Maiuscole contano: «Palestra» è il giocatore, non «in palestra».",
+        "en": "<b>Commands</b>\n"
+        "/watch <i>name</i> — follow a name (e.g. /watch Palestra)\n"
+        "/unwatch <i>name</i> — stop following it\n"
+        "/list — what you follow (with buttons to remove)\n"
+        "/lists — the available lists\n"
+        "/subscribe <i>list</i> — follow a list\n"
+        "/unsubscribe <i>list</i> — leave a list\n"
+        "/mute [2h|1d|until HH:MM] — pause: alerts arrive later, in a digest\n"
+        "/unmute — resume now\n"
+        "/stop — receive nothing more\n\n"
+        "Capitals matter: “Palestra” is the player, not “in palestra” (the gym).",
+    },
+    "admin_help": {
+        "it": "\n\n<b>Admin</b>: /stats — stato del servizio · /reload — ricarica le liste",
+        "en": "\n\n<b>Admin</b>: /stats — service status · /reload — reload the lists",
+    },
+    "watch_usage": {
+        "it": "Scrivi il nome da seguire dopo il comando, ad esempio:\n/watch Palestra",
+        "en": "Write the name to follow after the command, for example:\n/watch Palestra",
+    },
+    "watch_too_long": {
+        "it": "Troppo lungo: al massimo {limit} caratteri.",
+        "en": "Too long: at most {limit} characters.",
+    },
+    "watch_no_words": {
+        "it": "«{term}» non contiene lettere o cifre da cercare.",
+        "en": "“{term}” has no letters or digits to look for.",
+    },
+    "watch_control": {
+        "it": "Il nome contiene caratteri non validi.",
+        "en": "The name contains invalid characters.",
+    },
+    "watch_too_many": {
+        "it": "Segui già {limit} nomi, il massimo. Togline qualcuno con /list.",
+        "en": "You already follow {limit} names, the maximum. Remove some with /list.",
+    },
+    "watch_added": {
+        "it": "✅ Ora segui <b>{term}</b>.\n{how}",
+        "en": "✅ You now follow <b>{term}</b>.\n{how}",
+    },
+    "watch_already": {
+        "it": "Segui già <b>{term}</b>.\n{how}",
+        "en": "You already follow <b>{term}</b>.\n{how}",
+    },
+    "watch_recent": {
+        "it": "Le ultime notizie su {term} (24 ore):",
+        "en": "The latest stories about {term} (24 hours):",
+    },
+    "watch_no_recent": {
+        "it": "Nessuna notizia su {term} nelle ultime 24 ore: ti avviso alla prossima.",
+        "en": "No story about {term} in the last 24 hours: I'll tell you about the next one.",
+    },
+    "unwatch_usage": {
+        "it": "Scrivi il nome dopo il comando, ad esempio:\n/unwatch Palestra\n"
+        "Oppure usa i pulsanti di /list.",
+        "en": "Write the name after the command, for example:\n/unwatch Palestra\n"
+        "Or use the buttons of /list.",
+    },
+    "unwatch_done": {
+        "it": "🔕 Non segui più <b>{term}</b>.",
+        "en": "🔕 You no longer follow <b>{term}</b>.",
+    },
+    "unwatch_unknown": {
+        "it": "Non seguivi <b>{term}</b>. Vedi /list.",
+        "en": "You were not following <b>{term}</b>. See /list.",
+    },
+    "list_empty": {
+        "it": "Non segui ancora niente. Prova /watch Palestra oppure /lists.",
+        "en": "You follow nothing yet. Try /watch Palestra or /lists.",
+    },
+    "list_head": {
+        "it": "<b>Cosa segui</b> (tocca per togliere):",
+        "en": "<b>What you follow</b> (tap to remove):",
+    },
+    "list_muted": {"it": "🔇 In pausa fino a {until}.", "en": "🔇 Paused until {until}."},
+    "lists_empty": {
+        "it": "Non ci sono liste disponibili al momento.",
+        "en": "There are no lists available right now.",
+    },
+    "lists_head": {
+        "it": "<b>Liste disponibili</b> (tocca per seguire o lasciare):",
+        "en": "<b>Available lists</b> (tap to follow or leave):",
+    },
+    "subscribe_usage": {
+        "it": "Scrivi il nome della lista, ad esempio /subscribe {example}. Vedi /lists.",
+        "en": "Write the name of the list, for example /subscribe {example}. See /lists.",
+    },
+    "subscribe_unknown": {
+        "it": "Non conosco la lista «{name}». Vedi /lists.",
+        "en": "I don't know the list “{name}”. See /lists.",
+    },
+    "subscribe_done": {
+        "it": "✅ Ora segui la lista <b>{name}</b>.",
+        "en": "✅ You now follow the list <b>{name}</b>.",
+    },
+    "subscribe_already": {
+        "it": "Segui già la lista <b>{name}</b>.",
+        "en": "You already follow the list <b>{name}</b>.",
+    },
+    "unsubscribe_done": {
+        "it": "🔕 Hai lasciato la lista <b>{name}</b>.",
+        "en": "🔕 You left the list <b>{name}</b>.",
+    },
+    "unsubscribe_unknown": {
+        "it": "Non seguivi la lista «{name}».",
+        "en": "You were not following the list “{name}”.",
+    },
+    "mute_usage": {
+        "it": "Uso: /mute 2h, /mute 1d, /mute fino 18:30 (oppure /mute per 8 ore).",
+        "en": "Usage: /mute 2h, /mute 1d, /mute until 18:30 (or /mute for 8 hours).",
+    },
+    "mute_done": {
+        "it": "🔇 In pausa fino a {until}. Gli avvisi arriveranno dopo, in un riepilogo. "
+        "/unmute per riprendere.",
+        "en": "🔇 Paused until {until}. Alerts will arrive afterwards, in a digest. "
+        "/unmute to resume.",
+    },
+    "unmute_done": {"it": "🔔 Avvisi di nuovo attivi.", "en": "🔔 Alerts are on again."},
+    "stop_done": {
+        "it": "👋 Non ti invierò più nulla. /start per ricominciare: "
+        "quello che segui resta salvato.",
+        "en": "👋 I will send you nothing more. /start to begin again: what you follow is kept.",
+    },
+    "unknown_command": {
+        "it": "Non conosco questo comando. /help per l'elenco.",
+        "en": "I don't know that command. /help for the list.",
+    },
+    "free_text": {
+        "it": "Per seguire un nome scrivi /watch seguito dal nome, ad esempio:\n/watch {example}",
+        "en": "To follow a name write /watch followed by the name, for example:\n/watch {example}",
+    },
+    "group_admins_only": {
+        "it": "In un gruppo solo gli amministratori possono cambiare cosa segue il gruppo.",
+        "en": "In a group only its administrators can change what the group follows.",
+    },
+    "admins_only": {
+        "it": "Comando riservato agli amministratori del bot.",
+        "en": "Command reserved to the bot's administrators.",
+    },
+    "stats": {
+        "it": "<b>Stato</b>\nIscritti attivi: {subscribers}\nFeed: {feeds}\n"
+        "Avvisi oggi: {alerts_today}\nIn coda: {outbox}",
+        "en": "<b>Status</b>\nActive subscribers: {subscribers}\nFeeds: {feeds}\n"
+        "Alerts today: {alerts_today}\nQueued: {outbox}",
+    },
+    "reload_ok": {"it": "✅ Ricaricato: {summary}", "en": "✅ Reloaded: {summary}"},
+    "reload_problems": {
+        "it": "⚠️ {summary}\n{problems}",
+        "en": "⚠️ {summary}\n{problems}",
+    },
+    "reload_unavailable": {"it": "Ricarica non disponibile.", "en": "Reload is not available."},
+    "removed_term": {"it": "Tolto: {term}", "en": "Removed: {term}"},
+    "gone": {"it": "Già tolto.", "en": "Already removed."},
+    "subscribed_list": {"it": "Segui: {name}", "en": "Following: {name}"},
+    "unsubscribed_list": {"it": "Lasciata: {name}", "en": "Left: {name}"},
+}
+
+COMMANDS: dict[str, list[tuple[str, str]]] = {
+    "it": [
+        ("watch", "Segui un nome: /watch Palestra"),
+        ("unwatch", "Smetti di seguire un nome"),
+        ("list", "Cosa segui"),
+        ("lists", "Liste disponibili"),
+        ("subscribe", "Segui una lista"),
+        ("unsubscribe", "Lascia una lista"),
+        ("mute", "Pausa: /mute 2h, 1d, fino 18:30"),
+        ("unmute", "Riprendi gli avvisi"),
+        ("stop", "Non ricevere più nulla"),
+        ("help", "Aiuto"),
+        ("start", "Inizia"),
+    ],
+    "en": [
+        ("watch", "Follow a name: /watch Palestra"),
+        ("unwatch", "Stop following a name"),
+        ("list", "What you follow"),
+        ("lists", "Available lists"),
+        ("subscribe", "Follow a list"),
+        ("unsubscribe", "Leave a list"),
+        ("mute", "Pause: /mute 2h, 1d, until 18:30"),
+        ("unmute", "Resume alerts"),
+        ("stop", "Receive nothing more"),
+        ("help", "Help"),
+        ("start", "Start"),
+    ],
+}
