@@ -150,11 +150,19 @@ class Runner:
 
     async def _deliver_console(self) -> None:
         await asyncio.to_thread(self._console_delivery.deliver_pending)
+        metrics.OUTBOX_DEPTH.set(await asyncio.to_thread(self.store.outbox_depth))
 
     async def _reload(self) -> ReloadOutcome:
+        before_feeds = {f.name for f in self.registry.feeds}
+        before_lists = {w.name for w in self.registry.watchlists}
         outcome = await asyncio.to_thread(self.registry.load)
-        if outcome.ok and self.leader:
-            self.scheduler.set_feeds(self.registry.feeds)
+        if outcome.ok:
+            for name in before_feeds - {f.name for f in self.registry.feeds}:
+                metrics.forget_feed(name)
+            for name in before_lists - {w.name for w in self.registry.watchlists}:
+                metrics.forget_watchlist(name)
+            if self.leader:
+                self.scheduler.set_feeds(self.registry.feeds)
         return outcome
 
     async def _check_leadership(self) -> None:
