@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
@@ -35,13 +35,12 @@ INFLECTION_VOWELS = frozenset("aeio")
 
 def tolerance(word: str, fuzzy: bool = True) -> int:
     """Edits tolerated in a term word: none for short words or numbers, more for long ones."""
-    if not fuzzy or len(word) < MIN_FUZZY_LENGTH or any(c.isdigit() for c in word):
+    if not fuzzy or len(word) < MIN_FUZZY_LENGTH or not word.isalpha():
         return 0
     return 1 if len(word) < TWO_EDITS_LENGTH else 2
 
 
-@dataclass(frozen=True, slots=True)
-class TermWord:
+class TermWord(NamedTuple):
     """One word of a term as written by the admin, with the rules that apply to it."""
 
     text: str
@@ -54,8 +53,7 @@ class TermWord:
 Pattern = tuple[TermWord, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
+class Owner(NamedTuple):
     """Who asked for a pattern: a watchlist entry (canonical term, excludes, fields)."""
 
     watchlist: str
@@ -70,9 +68,11 @@ def dashes_before(text: str, tokens: Sequence[Token]) -> list[bool]:
     "Inter-Milan" is a fixture, "Inter Milan" is a club: words that a term writes apart must
     not be joined by a dash in the text (a dash in the term accepts either).
     """
-    return [
-        i > 0 and "-" in fold(text[tokens[i - 1].end : tok.start]) for i, tok in enumerate(tokens)
-    ]
+    dashes = [False] * len(tokens)
+    for i in range(1, len(tokens)):
+        gap = text[tokens[i - 1].end : tokens[i].start]
+        dashes[i] = gap != " " and "-" in fold(gap)
+    return dashes
 
 
 def term_words(phrase: str, fuzzy: bool, proper_nouns: bool = True) -> Pattern:
@@ -137,8 +137,7 @@ def window_score(pattern: Pattern, window: Sequence[Token], edits: int) -> float
     return fuzz.ratio(" ".join(w.text for w in pattern), " ".join(t.text for t in window))
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """A pattern found at token position `index` in a text, before owners are applied."""
 
     pattern: Pattern
@@ -286,9 +285,10 @@ def deletion_keys(word: str, depth: int) -> set[str]:
     each side deletes up to `depth` characters, so these keys find every fuzzy candidate.
     """
     keys = {word}
-    for k in range(1, min(depth, len(word) - 1) + 1):
-        for positions in combinations(range(len(word)), k):
-            keys.add("".join(c for i, c in enumerate(word) if i not in positions))
+    layer = {word}
+    for _ in range(depth):
+        layer = {w[:i] + w[i + 1 :] for w in layer if len(w) > 1 for i in range(len(w))}
+        keys |= layer
     return keys
 
 
@@ -311,15 +311,16 @@ class Matcher:
             first = words.setdefault(pattern[0], len(words))
             self._by_first[first].append(pattern)
         self._words: list[TermWord] = list(words)
-        self._exact: dict[str, list[int]] = defaultdict(list)
-        self._fuzzy: dict[str, list[int]] = defaultdict(list)
+        # key -> first word id; further ids sharing a key (rare) go to _more. One int per key
+        # instead of one list per key makes the build several times faster at 100k terms.
+        self._keys: dict[str, int] = {}
+        self._more: dict[str, list[int]] = defaultdict(list)
         for word, wid in words.items():
-            self._exact[word.text].append(wid)
-            if word.edits:
-                for key in deletion_keys(word.text, word.edits):
-                    self._fuzzy[key].append(wid)
-        self._exact = dict(self._exact)
-        self._fuzzy = dict(self._fuzzy)
+            for key in deletion_keys(word.text, word.edits):
+                if self._keys.setdefault(key, wid) != wid:
+                    self._more[key].append(wid)
+        self._more = dict(self._more)
+        self._fuzzy = any(word.edits for word in words)
 
     @property
     def size(self) -> int:
@@ -327,10 +328,14 @@ class Matcher:
         return self._size
 
     def _first_word_candidates(self, token: Token) -> set[int]:
-        found = set(self._exact.get(token.text, ()))
-        if self._fuzzy:
-            for key in deletion_keys(token.text, _text_depth(token.text)):
-                found.update(self._fuzzy.get(key, ()))
+        """Term words that `token` may count as: same folded text, or a shared deletion key."""
+        depth = _text_depth(token.text) if self._fuzzy else 0
+        found: set[int] = set()
+        for key in deletion_keys(token.text, depth):
+            wid = self._keys.get(key)
+            if wid is not None:
+                found.add(wid)
+                found.update(self._more.get(key, ()))
         return found
 
     def _hits(self, words: Words) -> Iterator[Hit]:

@@ -8,6 +8,7 @@ folding is done character by character and every token remembers its span in the
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -77,6 +78,24 @@ def _is_word(folded: str) -> bool:
     return folded != "" and all(c.isalnum() for c in folded)
 
 
+BOUNDARY, WORD, JOINER = 0, 1, 2
+_CHAR_INFO: dict[str, tuple[str, int]] = {}
+_CHAR_INFO_LIMIT = 200_000
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def _char_info(ch: str) -> tuple[str, int]:
+    """Folded form of `ch` and whether it is part of a word, a joiner (accent) or a boundary."""
+    info = _CHAR_INFO.get(ch)
+    if info is None:
+        folded = _fold_char(ch)
+        kind = WORD if _is_word(folded) else JOINER if folded == "" else BOUNDARY
+        info = (folded, kind)
+        if len(_CHAR_INFO) < _CHAR_INFO_LIMIT:
+            _CHAR_INFO[ch] = info
+    return info
+
+
 @dataclass(frozen=True, slots=True)
 class Token:
     """One word of a text: folded `text`, its span [start, end) and `raw` form in the original."""
@@ -109,12 +128,28 @@ def tokenize(s: str) -> list[Token]:
     separate words. Combining marks (an accent typed as a separate code point) fold to nothing
     and stay inside the word they decorate.
     """
+    if s.isascii():
+        return _tokenize_ascii(s)
+    return _tokenize_unicode(s)
+
+
+def _tokenize_ascii(s: str) -> list[Token]:
+    """Fast path, same result: in ASCII, folding is lower-casing and words are [A-Za-z0-9]+."""
+    out = []
+    for m in _ASCII_WORD.finditer(s):
+        raw = m.group()
+        capitalised = raw.lstrip("0123456789")[:1].isupper()
+        out.append(Token(raw.lower(), m.start(), m.end(), raw, capitalised, raw.isupper()))
+    return out
+
+
+def _tokenize_unicode(s: str) -> list[Token]:
     tokens: list[Token] = []
     start = -1
     folded: list[str] = []
     for i, ch in enumerate(s):
-        f = _fold_char(ch)
-        if _is_word(f) or (f == "" and start >= 0):
+        f, kind = _char_info(ch)
+        if kind == WORD or (kind == JOINER and start >= 0):
             if start < 0:
                 start = i
             folded.append(f)

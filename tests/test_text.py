@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import fold, tokenize
+from bot.text import _tokenize_ascii, _tokenize_unicode, fold, tokenize
 
 
 def words(text: str) -> list[str]:
@@ -83,3 +83,8 @@ def test_tokens_are_ordered_non_overlapping_slices(text: str) -> None:
 @given(st.text())
 def test_fold_is_idempotent(text: str) -> None:
     assert fold(fold(text)) == fold(text)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_ascii_fast_path_agrees_with_the_general_path(text: str) -> None:
+    assert _tokenize_ascii(text) == _tokenize_unicode(text)
