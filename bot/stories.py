@@ -16,8 +16,8 @@ So the decision asks for evidence beyond a shared club:
 - two clubs in common make the same story only with the same score (one match report), never
   a transfer rumour vs a match report naming the same two clubs;
 - different scores (2-1 vs 0-1) are always different stories;
-- the same outlet twice is the same story only when the headline is nearly identical (a
-  re-post); an outlet's second article on a topic is news of its own.
+- the same outlet twice is the same story only when the headline is nearly identical with the
+  same numbers (a re-post); an outlet's second article on a topic is news of its own.
 
 `tests/test_stories.py` measures precision and recall on labelled real headline pairs.
 """
@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from rapidfuzz import fuzz
+
 from bot.text import Token, fold, tokenize
 
 WINDOW_HOURS = 48
@@ -41,6 +43,7 @@ def _words(text: str) -> frozenset[str]:
 
 
 STEM = 6  # words compare by their first letters: espulsione/espulso, ginocchio/ginocchi
+REPOST_RATIO = 90  # rapidfuzz ratio of two headlines of one outlet that make one story
 SAME_WORDS = 0.3  # share of content words that, with one specific name, makes one story
 
 STOPWORDS = _words(
@@ -116,6 +119,7 @@ class StoryKey:
     maybe: frozenset[str] = frozenset()
     groups: tuple[frozenset[str], ...] = ()
     speaker: frozenset[str] = frozenset()
+    text: str = ""  # the folded headline, word by word (to recognise a re-post)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +262,7 @@ def story_key(
         maybe=found.maybe - extra,
         groups=groups,
         speaker=found.speaker,
+        text=folded_text(title),
     )
 
 
@@ -290,6 +295,21 @@ def _strong_count(a: StoryKey, b: StoryKey, strong: frozenset[str]) -> int:
     return min(_distinct(a.groups, strong), _distinct(b.groups, strong))
 
 
+@lru_cache(maxsize=4096)
+def folded_text(title: str) -> str:
+    """The headline as folded words separated by single spaces (punctuation dropped)."""
+    return " ".join(t.text for t in tokenize(title))
+
+
+def is_repost(a: str, b: str) -> bool:
+    """Two folded headlines of one outlet that differ only by a small edit (same numbers)."""
+    if not a or not b:
+        return False
+    digits_a = [w for w in a.split() if w.isdigit()]
+    digits_b = [w for w in b.split() if w.isdigit()]
+    return digits_a == digits_b and fuzz.ratio(a, b) >= REPOST_RATIO
+
+
 def _other_speaker(a: StoryKey, b: StoryKey) -> bool:
     """`a` quotes someone ("Pavan: …") whom `b` does not mention: two people's words."""
     if not a.speaker:
@@ -308,7 +328,7 @@ def same_story(a: StoryKey, b: StoryKey, *, window_hours: float = WINDOW_HOURS) 
         return False
     sim = similarity(a, b)
     if a.source and a.source == b.source:
-        return sim >= 0.8 and shared_names(a, b) >= (a.names | b.names)
+        return is_repost(a.text, b.text)
     shared = shared_names(a, b)
     strong = _strong_count(a, b, shared - WEAK_NAMES)
     common_words = len(a.words & b.words)
@@ -356,6 +376,7 @@ def find_story(
             groups=found.groups
             + tuple(frozenset({n}) for n in cand.names - found.names - found.maybe),
             speaker=found.speaker,
+            text=folded_text(cand.title),
         )
         if not same_story(key, other, window_hours=window_hours):
             continue

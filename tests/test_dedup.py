@@ -1,0 +1,412 @@
+"""Ingest -> outbox: no duplicate alert, one alert per story then updates, and crash safety."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from bot import faults
+from bot.dedup import IngestResult, ingest
+from bot.models import Alert, Feed, Item, Match
+from bot.store import MAX_EDITS, Store
+
+T0 = datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
+ROME = timezone(timedelta(hours=1))
+FEED = Feed("TMW", "https://www.tuttomercatoweb.com/rss/")
+WATCHLISTS = {"roma": ["Dybala", "Roma"], "juve": ["Juventus", "Vlahovic"], "milan": ["Milan"]}
+
+
+def fp(title: str, feed_url: str = FEED.url) -> str:
+    return f"fp:{feed_url}:{hashlib.sha1(title.encode()).hexdigest()}"
+
+
+def item(
+    guid: str | None,
+    title: str,
+    *,
+    source: str = "TMW",
+    url: str | None = None,
+    published: datetime = T0,
+    summary: str = "",
+) -> Item:
+    """An item with the keys the parser builds: scoped guid, canonical link, fingerprint."""
+    link = url or f"https://www.{source.lower()}.it/news/{guid or 'x'}"
+    keys = ([f"guid:{source.lower()}:{guid}"] if guid else []) + [f"url:{link}", fp(title)]
+    return Item(
+        keys=tuple(keys),
+        title=title,
+        summary=summary,
+        link=link,
+        source=source,
+        feed_url=FEED.url,
+        published=published,
+    )
+
+
+def match(it: Item) -> list[Match]:
+    """A stand-in matcher: each watchlist term found in the title (case-insensitive)."""
+    text = it.title.casefold()
+    found = [
+        Match(name, term, term, 100.0)
+        for name, terms in WATCHLISTS.items()
+        for term in terms
+        if term.casefold() in text
+    ]
+    if "dybala" in text:
+        found.append(Match("watch:dybala", "Dybala", "Dybala", 100.0))
+    return found
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(f"sqlite:///{tmp_path / 'newsbot.db'}")
+    console = s.console_subscriber()
+    s.subscribe(console.id, "all", "")
+    yield s
+    s.close()
+
+
+def poll(
+    store: Store, items: Sequence[Item], *, at: datetime = T0, backlog: bool = False
+) -> IngestResult:
+    return ingest(store, FEED, items, match, now=at, backlog=backlog)
+
+
+def deliver(store: Store, at: datetime = T0) -> list[Alert]:
+    """What a deliverer does: take what is due, 'send' it, mark it sent."""
+    alerts = store.pending_alerts(at, claim_for=60)
+    for n, alert in enumerate(alerts):
+        store.mark_sent(alert.id, message_id=alert.message_id or 1000 + n, now=at)
+    return alerts
+
+
+# ---------------------------------------------------------------- one feed's quirks
+
+
+def test_reorder_republish_edit_tracking_guidless_and_time_zones_never_alert_twice(
+    store: Store,
+) -> None:
+    a = item("101", "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione")
+    b = item("102", "La Juventus blinda Thuram: respinto l'assalto dell'Inter")
+    c = item("103", "Milan, Comotto in prestito in Serie A: pronto il nuovo step")
+    first = poll(store, [a, b])
+    assert (first.new_items, first.alerts) == (2, 2)
+    sent = deliver(store)
+
+    # Re-ordered, re-published with a new date in another time zone, headline edited.
+    a_republished = item("101", a.title, published=(T0 + timedelta(hours=3)).astimezone(ROME))
+    b_edited = item("102", "La Juventus blinda Thuram: respinto l'ultimo assalto dell'Inter")
+    second = poll(store, [c, b_edited, a_republished], at=T0 + timedelta(minutes=2))
+    assert (second.new_items, second.known_items, second.alerts) == (1, 2, 1)
+    sent += deliver(store)
+
+    # The feed drops its guids and adds tracking parameters (the parser canonicalises links,
+    # so the url key is unchanged), and edits a summary.
+    a_guidless = item(None, a.title, url=a.link, summary="nuovo sommario")
+    c_tracked = item(None, "Milan, Comotto in prestito in Serie A: il nuovo step", url=c.link)
+    third = poll(store, [a_guidless, c_tracked], at=T0 + timedelta(minutes=4))
+    assert (third.new_items, third.alerts, third.updates) == (0, 0, 0)
+
+    # Items disappear from the feed for a while, then come back.
+    poll(store, [], at=T0 + timedelta(hours=1))
+    back = poll(store, [b, a, c], at=T0 + timedelta(days=3))
+    assert (back.new_items, back.alerts) == (0, 0)
+    sent += deliver(store, T0 + timedelta(days=3))
+    assert sorted(x.title for x in sent) == sorted([a.title, b.title, c.title])
+    assert store.outbox_depth() == 0
+
+
+def test_a_feed_listing_the_same_items_every_poll_writes_nothing(store: Store) -> None:
+    items = [item(str(n), f"Notizia numero {n} sulla Roma") for n in range(10)]
+    poll(store, items)
+    again = poll(store, items, at=T0 + timedelta(minutes=2))
+    assert (again.known_items, again.new_items) == (10, 0)
+
+
+# ---------------------------------------------------------------- stories across outlets
+
+
+DYBALA_TMW = item("t1", "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione")
+DYBALA_CDS = item(
+    "c1",
+    "Dybala, oggi la verità: intervento in artroscopia per capire cosa ha il ginocchio",
+    source="CdS",
+    published=T0 + timedelta(minutes=40),
+)
+DYBALA_LEGGO = item(
+    "l1",
+    "Dybala, si opera il ginocchio: la Roma lo aspetta in aprile",
+    source="Leggo",
+    published=T0 + timedelta(hours=2),
+)
+
+
+def test_two_and_three_outlets_one_alert_then_updates(store: Store) -> None:
+    assert poll(store, [DYBALA_TMW]).alerts == 1
+    [alert] = deliver(store)
+    assert alert.kind == "alert" and alert.source == "TMW"
+
+    second = poll(store, [DYBALA_CDS], at=T0 + timedelta(hours=1))
+    assert (second.new_items, second.alerts, second.updates) == (1, 0, 1)
+    [update] = deliver(store, T0 + timedelta(hours=1))
+    assert (update.kind, update.story_id, update.also) == ("update", alert.story_id, ("CdS",))
+    assert update.message_id == 1000 and update.title == DYBALA_TMW.title
+
+    third = poll(store, [DYBALA_LEGGO], at=T0 + timedelta(hours=2))
+    assert (third.alerts, third.updates) == (0, 1)
+    [update] = deliver(store, T0 + timedelta(hours=2))
+    assert update.also == ("CdS", "Leggo")
+    assert store.stats(T0)["stories"] == 1
+
+
+def test_a_story_not_yet_delivered_is_enriched_not_repeated(store: Store) -> None:
+    result = poll(store, [DYBALA_CDS, DYBALA_TMW])  # one poll: taken oldest first
+    assert (result.alerts, result.updates) == (1, 0)
+    [alert] = deliver(store)
+    assert (alert.kind, alert.source, alert.also) == ("alert", "TMW", ("CdS",))
+    assert deliver(store, T0 + timedelta(hours=1)) == []
+
+
+def test_edits_per_story_and_subscriber_are_bounded(store: Store) -> None:
+    poll(store, [DYBALA_TMW])
+    deliver(store)
+    outlets = ["CdS", "Leggo", "Sky", "Gazzetta", "Tuttosport"]
+    updates = []
+    for n, outlet in enumerate(outlets, start=1):
+        at = T0 + timedelta(hours=n)
+        title = f"Dybala, il ginocchio fa ancora male: parla {outlet}"
+        poll(store, [item(f"{outlet}-1", title, source=outlet, published=at)], at=at)
+        updates += deliver(store, at)
+    assert len(updates) == MAX_EDITS
+    [story] = store.recent_stories(T0 - timedelta(hours=1))
+    assert story.sources == ("TMW", *outlets)  # later outlets are still recorded
+
+
+def test_a_different_story_naming_the_same_clubs_gets_its_own_alert(store: Store) -> None:
+    rumour = item("r1", "Milan e Juventus su Alaba, derby italiano per il difensore del Real")
+    other_take = item(
+        "r2", "Alaba, derby di mercato tra Juventus e Milan per il difensore", source="Sky"
+    )
+    report = item("m1", "Milan-Juventus 1-1: Pulisic risponde a Vlahovic", source="Gazzetta")
+    assert poll(store, [rumour]).alerts == 1
+    deliver(store)
+    assert poll(store, [other_take]).updates == 1
+    assert poll(store, [report]).alerts == 1
+    kinds = Counter(a.kind for a in deliver(store))
+    assert kinds == {"update": 1, "alert": 1}
+
+
+def test_a_later_outlet_that_matches_someone_new_alerts_them(store: Store) -> None:
+    fan = store.subscriber("55")
+    assert fan is not None
+    store.subscribe(fan.id, "list", "juve")
+    poll(store, [item("t1", "Vlahovic, problema all'adduttore: salta la Lazio")])
+    first = deliver(store)
+    assert {a.chat_id for a in first} == {"console", "55"}
+    store.subscribe(store.subscriber("66").id, "list", "roma")  # type: ignore[union-attr]
+    later = item("c1", "Roma-Juve, Vlahovic out per l'adduttore: salta la Lazio", source="CdS")
+    result = poll(store, [later], at=T0 + timedelta(hours=1))
+    assert (result.alerts, result.updates) == (1, 2)
+    got = {(a.chat_id, a.kind, a.also) for a in deliver(store, T0 + timedelta(hours=1))}
+    assert got == {
+        ("console", "update", ("CdS",)),
+        ("55", "update", ("CdS",)),
+        ("66", "alert", ("CdS",)),
+    }
+
+
+# ---------------------------------------------------------------- who gets what
+
+
+def test_each_subscriber_gets_the_matches_of_what_it_follows(store: Store) -> None:
+    fan, watcher = store.subscriber("1"), store.subscriber("2")
+    assert fan and watcher
+    store.subscribe(fan.id, "list", "juve")
+    store.subscribe(watcher.id, "term", "Dybala")
+    poll(store, [item("x", "Dybala e Vlahovic, sfida tra Roma e Juventus")])
+    by_chat = {a.chat_id: {m.watchlist for m in a.matches} for a in deliver(store)}
+    assert by_chat == {"console": {"roma", "juve"}, "1": {"juve"}, "2": {"watch:dybala"}}
+
+
+def test_backlog_is_known_but_alerts_no_one(store: Store) -> None:
+    first = poll(store, [DYBALA_TMW, item("b", "Vlahovic torna in gruppo")], backlog=True)
+    assert (first.backlog_items, first.new_items, first.alerts) == (2, 0, 0)
+    assert store.outbox_depth() == 0
+    # Another outlet's first poll lists the same story: still backlog, still nothing.
+    assert poll(store, [DYBALA_CDS], backlog=True).alerts == 0
+    # Afterwards only genuinely new items alert.
+    nxt = poll(
+        store,
+        [DYBALA_TMW, item("n", "Milan, Leao rinnova fino al 2030")],
+        at=T0 + timedelta(minutes=2),
+    )
+    assert (nxt.known_items, nxt.new_items, nxt.alerts) == (1, 1, 1)
+
+
+def test_recent_stories_let_a_new_watch_term_preview_the_last_day(store: Store) -> None:
+    for n in range(5):
+        at = T0 - timedelta(hours=6 * n)
+        poll(store, [item(f"d{n}", f"Dybala, aggiornamento numero {n}", published=at)], at=at)
+    poll(store, [item("old", "Dybala, notizia vecchia", published=T0 - timedelta(days=2))])
+    recent = store.recent_stories(T0 - timedelta(hours=24))
+    hits = [s for s in recent if "dybala" in s.title.casefold()][:3]
+    assert [s.title for s in hits] == [f"Dybala, aggiornamento numero {n}" for n in range(3)]
+    assert all(s.url.startswith("https://") and s.source == "TMW" for s in hits)
+
+
+# ---------------------------------------------------------------- retention
+
+
+def test_a_month_of_polling_keeps_the_database_bounded(tmp_path: Path) -> None:
+    """45 days of 2 feeds polled every 6 hours, each listing its last 10 items, pruned daily.
+
+    Stated bound: at most 31 days of items and stories (retention 30 days), item keys for at
+    most 38 days after the feed last listed the item (retention + 7 days of tombstones), and
+    the file does not grow in the second month: the database's size is set by the retention,
+    not by how long the bot has run.
+    """
+    store = Store.open(f"sqlite:///{tmp_path / 'newsbot.db'}", durable=False)
+    store.subscribe(store.console_subscriber().id, "all", "")
+    per_poll, polls_a_day, days, feeds = 1, 4, 45, ("TMW", "CdS")
+    per_day = per_poll * polls_a_day * len(feeds)
+    listed: dict[str, list[Item]] = {f: [] for f in feeds}
+    seen: dict[int, tuple[int, int, int, int]] = {}
+    for day in range(days):
+        for p in range(polls_a_day):
+            at = T0 + timedelta(days=day, hours=6 * p)
+            for f in feeds:
+                n = day * polls_a_day + p
+                title = f"{f} {n}: Vlahovic e il giocatore numero {n}"
+                new = [item(f"{f}-{n}-{k}", title, source=f, published=at) for k in range(per_poll)]
+                listed[f] = (new + listed[f])[:10]
+                ingest(store, FEED, listed[f], match, now=at, backlog=False)
+        end_of_day = T0 + timedelta(days=day, hours=23)
+        deliver(store, end_of_day)
+        store.prune(end_of_day)
+        stats = store.stats(end_of_day)
+        size = sum(p.stat().st_size for p in tmp_path.glob("newsbot.db*"))
+        seen[day] = (stats["items"], stats["stories"], len(_all_keys(store)), size)
+    items_, stories_, keys_, size_ = seen[days - 1]
+    print(f"\nday 30: {seen[30]}, day {days}: {seen[days - 1]} (items, stories, keys, bytes)")
+    assert items_ <= 31 * per_day and stories_ <= 31 * per_day
+    listed_days = 10 / (per_poll * polls_a_day) + 1  # an item stays in its feed's last 10
+    assert keys_ <= (38 + listed_days) * per_day * 3  # three keys per item
+    assert items_ == seen[30][0] and keys_ == seen[40][2]  # steady state: no growth
+    assert size_ <= seen[40][3] * 1.05 and size_ < 2_000_000
+    store.close()
+
+
+def _all_keys(store: Store) -> list[str]:
+    from sqlalchemy import select
+
+    from bot.store.schema import item_keys
+
+    with store.transaction() as conn:
+        return [r[0] for r in conn.execute(select(item_keys.c.key))]
+
+
+# ---------------------------------------------------------------- crash safety
+
+DRIVER = Path(__file__).with_name("crash_driver.py")
+WINDOW = {faults.DELIVER_AFTER_SEND, faults.STORE_BEFORE_MARK}  # sent, not yet recorded
+
+
+def _spec() -> dict[str, object]:
+    def js(it: Item) -> dict[str, object]:
+        return {
+            "keys": list(it.keys),
+            "title": it.title,
+            "source": it.source,
+            "link": it.link,
+            "published": (it.published or T0).isoformat(),
+        }
+
+    return {
+        "watchlists": {"roma": ["Dybala"], "juve": ["Vlahovic", "Juventus"]},
+        "subscribers": {"console": [["all", ""]], "42": [["list", "juve"]]},
+        "polls": [
+            [js(DYBALA_TMW), js(item("v1", "Vlahovic, problema all'adduttore: salta la Lazio"))],
+            [
+                js(DYBALA_CDS),
+                js(DYBALA_TMW),
+                js(item("j1", "La Juventus blinda Thuram: respinto l'assalto dell'Inter")),
+            ],
+            [js(DYBALA_LEGGO), js(item("v2", "Vlahovic, il rinnovo con la Juventus è lontano"))],
+        ],
+    }
+
+
+def _run(tmp: Path, crash_at: str | None, now: datetime) -> int:
+    env = {k: v for k, v in os.environ.items() if k != faults.ENV}
+    if crash_at:
+        env[faults.ENV] = crash_at
+    args = ["--db", tmp / "db.sqlite", "--polls", tmp / "polls.json", "--out", tmp / "out.jsonl"]
+    proc = subprocess.run(
+        [sys.executable, str(DRIVER), *map(str, args), "--now", now.isoformat()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode in (0, -9), proc.stderr
+    return proc.returncode
+
+
+def _scenario(root: Path, crash_at: str | None) -> tuple[int, list[str], dict[str, int]]:
+    tmp = root / (crash_at or "reference").replace("@", "_")
+    tmp.mkdir()
+    (tmp / "polls.json").write_text(json.dumps(_spec()), encoding="utf-8")
+    code = _run(tmp, crash_at, T0)
+    if crash_at:
+        assert _run(tmp, None, T0 + timedelta(minutes=10)) == 0  # restart, leases expired
+    lines = (tmp / "out.jsonl").read_text(encoding="utf-8").splitlines()
+    store = Store.open(f"sqlite:///{tmp / 'db.sqlite'}")
+    stats = store.stats(T0)
+    store.close()
+    return code, lines, stats
+
+
+CRASH_POINTS = [
+    *faults.ALL,
+    f"{faults.DEDUP_AFTER_ITEM_INSERT}@3",
+    f"{faults.DEDUP_BEFORE_COMMIT}@4",
+    f"{faults.DEDUP_AFTER_COMMIT}@2",
+    f"{faults.DELIVER_BEFORE_SEND}@3",
+    f"{faults.STORE_BEFORE_MARK}@4",
+    f"{faults.STORE_AFTER_MARK}@2",
+]
+
+
+def test_sigkill_at_every_checkpoint_then_restart_loses_nothing_and_repeats_nothing(
+    tmp_path: Path,
+) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = dict(
+            zip(
+                [None, *CRASH_POINTS],
+                pool.map(lambda p: _scenario(tmp_path, p), [None, *CRASH_POINTS]),
+                strict=True,
+            )
+        )
+    _, reference, ref_stats = results.pop(None)
+    assert Counter(json.loads(x)["kind"] for x in reference) == {"alert": 7, "update": 2}
+    for point, (code, lines, stats) in results.items():
+        assert code == -9, f"{point} was never reached"
+        assert stats == ref_stats, point
+        extra = Counter(lines) - Counter(reference)
+        missing = Counter(reference) - Counter(lines)
+        assert not missing, (point, missing)
+        if point.split("@")[0] in WINDOW:
+            assert sum(extra.values()) <= 1, (point, extra)  # the documented window
+        else:
+            assert not extra, (point, extra)
