@@ -9,6 +9,7 @@ and the memory the index holds, and rewrites the "Matching" section of docs/benc
 from __future__ import annotations
 
 import gc
+import os
 import platform
 import random
 import re
@@ -170,11 +171,13 @@ def table(rows: list[Row]) -> str:
 
 
 def section(rows: list[Row], n_headlines: int) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return f"""## Matching
 
-Written by `make bench` (`bench/bench_match.py`) on {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())},
-Python {platform.python_version()}, rapidfuzz {rapidfuzz.__version__}, {platform.machine()},
-{platform.system()}. Numbers are from one run on one machine: compare rows, not machines.
+Written by `make bench` (`bench/bench_match.py`) on {when}: Python {platform.python_version()},
+rapidfuzz {rapidfuzz.__version__}, {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs.
+Numbers are from one run on one machine (other processes may share it): compare rows, not
+machines.
 
 {table(rows)}
 

@@ -8,9 +8,10 @@ A term matches a window of whole words of the text, word by word (see `token_edi
 - a fuzzy match that lands on an ordinary word ("allegro" for Allegri) is a different word, not a
   typo, unless it is the Italian inflection of a lower-case nickname (nerazzurri/nerazzurro).
 
-The `Matcher` indexes every term word once (exact and SymSpell-style deletion keys), so a
-headline costs a few dictionary lookups per word whatever the number of terms. `scan_reference`
-does the same job by trying every term at every position; tests check that both agree.
+The `Matcher` indexes the first word of every spelling once (its folded text and, for fuzzy
+words, SymSpell-style deletion keys), so a headline costs a few dictionary lookups per word
+whatever the number of terms; candidates are then verified with rapidfuzz. `scan_reference` does
+the same job by trying every term at every position; tests check that both agree.
 """
 
 from __future__ import annotations

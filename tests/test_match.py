@@ -234,8 +234,9 @@ def test_term_inserted_as_whole_word_is_found(
     words: list[str], proper: bool, shout: bool, before: list[str], after: list[str], seed: int
 ) -> None:
     rnd = random.Random(seed)
-    term = " ".join(w.capitalize() if proper else w for w in words)
-    written = " ".join(_accent(w, rnd) for w in term.split())
+    term = " ".join(_accent(w.capitalize() if proper else w, rnd) for w in words)
+    written = " ".join(_accent(w, rnd) for w in words)
+    written = " ".join(w.capitalize() for w in written.split()) if proper else written
     written = written.upper() if shout else (written if proper else written.capitalize())
     punct = rnd.choice([" ", ", ", " «", " (", " dell'"])
     text = (
