@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from rapidfuzz import fuzz
@@ -293,6 +294,12 @@ def deletion_keys(word: str, depth: int) -> set[str]:
     return keys
 
 
+@lru_cache(maxsize=65536)
+def _text_keys(word: str) -> frozenset[str]:
+    """Deletion keys of a headline word, cached: the same words recur in every headline."""
+    return frozenset(deletion_keys(word, _text_depth(word)))
+
+
 def _text_depth(word: str) -> int:
     """Deletions needed on a text word to meet any term word it could be a typo of."""
     if len(word) >= TWO_EDITS_LENGTH - MAX_EDITS:
@@ -330,9 +337,9 @@ class Matcher:
 
     def _first_word_candidates(self, token: Token) -> set[int]:
         """Term words that `token` may count as: same folded text, or a shared deletion key."""
-        depth = _text_depth(token.text) if self._fuzzy else 0
+        keys = _text_keys(token.text) if self._fuzzy else (token.text,)
         found: set[int] = set()
-        for key in deletion_keys(token.text, depth):
+        for key in keys:
             wid = self._keys.get(key)
             if wid is not None:
                 found.add(wid)
