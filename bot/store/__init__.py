@@ -332,9 +332,10 @@ class Store:
             self._insert(subscriptions)
             .values(subscriber_id=subscriber_id, kind=kind, value=value)
             .on_conflict_do_nothing()
+            .returning(subscriptions.c.id)  # rowcount is -1 with RETURNING on psycopg
         )
         with self.transaction() as conn:
-            return conn.execute(stmt).rowcount == 1
+            return conn.execute(stmt).first() is not None
 
     def unsubscribe(self, subscriber_id: int, kind: str, value: str) -> bool:
         with self.transaction() as conn:
@@ -807,8 +808,9 @@ class Store:
                 created_at=now,
             )
             .on_conflict_do_nothing(index_elements=[outbox.c.subscriber_id, outbox.c.story_id])
+            .returning(outbox.c.id)
         )
-        return conn.execute(stmt).rowcount == 1
+        return conn.execute(stmt).first() is not None
 
     def flag_update_in(
         self,

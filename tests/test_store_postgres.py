@@ -1,0 +1,135 @@
+"""The same store on PostgreSQL: schema, dedup, claims that replicas never share, leader lock.
+
+Needs env TEST_DATABASE_URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test). Each test
+runs in a schema of its own, so tests (and other suites using the database) do not interfere.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from bot.dedup import ingest
+from bot.models import Feed, FeedState, Item, Match
+from bot.store import Store, engine_url, migrations
+
+pytestmark = pytest.mark.postgres
+
+T0 = datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
+FEED = Feed("TMW", "https://www.tuttomercatoweb.com/rss/")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    raw = os.environ.get("TEST_DATABASE_URL")
+    if not raw:
+        pytest.skip("TEST_DATABASE_URL is not set (a PostgreSQL server for these tests)")
+    schema = f"newsbot_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(engine_url(raw), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(engine_url(raw)).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def store(pg_url: str) -> Iterator[Store]:
+    s = Store.open(pg_url)
+    yield s
+    s.close()
+
+
+def item(key: str, title: str, source: str = "TMW", published: datetime = T0) -> Item:
+    return Item(
+        keys=(f"guid:{source}:{key}", f"url:https://{source}.it/{key}"),
+        title=title,
+        summary="",
+        link=f"https://{source}.it/{key}",
+        source=source,
+        feed_url=FEED.url,
+        published=published,
+    )
+
+
+def match(it: Item) -> list[Match]:
+    return [Match("roma", "Dybala", "Dybala", 100.0)] if "Dybala" in it.title else []
+
+
+def test_schema_and_plain_round_trips(store: Store, pg_url: str) -> None:
+    assert store.is_postgres and store.schema_version == migrations.LATEST
+    Store.open(pg_url).close()  # a second replica starting finds the schema ready
+    state = FeedState(url="https://b/rss", etag="x", retry_at=T0, polled_at=T0)
+    store.save_feed_state("https://a/rss", state)
+    assert store.feed_state("https://a/rss") == state
+    sub = store.subscriber("-100", kind="group")
+    assert sub is not None and store.subscribe(sub.id, "term", "Dybala")
+    assert not store.subscribe(sub.id, "term", "Dybala")
+    assert store.subscribers_for({"watch:dybala"}) == {sub.id: {"watch:dybala"}}
+
+
+def test_ingest_alert_update_and_no_duplicate(store: Store) -> None:
+    console = store.console_subscriber()
+    store.subscribe(console.id, "all", "")
+    tmw = item("1", "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione")
+    assert ingest(store, FEED, [tmw], match, now=T0, backlog=False).alerts == 1
+    assert ingest(store, FEED, [tmw], match, now=T0, backlog=False).alerts == 0
+    [alert] = store.pending_alerts(T0, claim_for=60)
+    store.mark_sent(alert.id, message_id=10, now=T0)
+    cds = item("2", "Dybala, oggi la verità: intervento per capire cosa ha il ginocchio", "CdS")
+    assert ingest(store, FEED, [cds], match, now=T0, backlog=False).updates == 1
+    [update] = store.pending_alerts(T0, claim_for=60)
+    assert (update.kind, update.also, update.message_id) == ("update", ("CdS",), 10)
+    store.mark_sent(update.id, message_id=None, now=T0)
+    assert store.stats(T0)["alerts_sent_today"] == 1  # one row, sent (then edited)
+    assert store.prune(T0 + timedelta(days=31)) > 0
+    assert store.stats(T0)["items"] == 0
+
+
+def test_two_replicas_never_claim_the_same_alert(pg_url: str) -> None:
+    replicas = [Store.open(pg_url) for _ in range(2)]
+    console = replicas[0].console_subscriber()
+    for n in range(40):
+        it = item(f"k{n}", f"Dybala notizia {n}")
+        with replicas[0].transaction() as conn:
+            item_id = replicas[0].add_item_in(conn, it, now=T0, backlog=False)
+            replicas[0].create_story_in(
+                conn, f"s{n}", it, item_id, {"dybala"}, published=T0, now=T0
+            )
+            replicas[0].enqueue_in(conn, console.id, f"s{n}", [], now=T0)
+    taken: list[list[int]] = [[], []]
+
+    def drain(n: int) -> None:
+        while batch := replicas[n].pending_alerts(T0, limit=3, claim_for=60):
+            taken[n].extend(a.id for a in batch)
+            for a in batch:
+                replicas[n].mark_sent(a.id, message_id=None, now=T0)
+
+    threads = [threading.Thread(target=drain, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(taken[0] + taken[1]) == sorted(set(taken[0] + taken[1]))
+    assert len(taken[0]) + len(taken[1]) == 40
+    for r in replicas:
+        r.close()
+
+
+def test_leader_lock_is_exclusive_and_released_on_close(pg_url: str) -> None:
+    name = f"poller-{uuid.uuid4().hex[:8]}"  # the lock is database-wide: keep tests apart
+    first, second = Store.open(pg_url), Store.open(pg_url)
+    assert first.try_leader(name)
+    assert first.try_leader(name)  # still ours, asked again
+    assert not second.try_leader(name)
+    first.close()
+    assert second.try_leader(name)
+    second.close()
