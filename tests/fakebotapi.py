@@ -194,13 +194,13 @@ class FakeBotApi:
             self._state.admins[str(chat_id)] = set(user_ids)
             self._state.chat_types[str(chat_id)] = chat_type
 
-    def add_update(self, update: dict[str, Any]) -> int:
-        """Queue a raw update for getUpdates; returns its update_id."""
+    def add_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue a raw update for getUpdates; returns it (with its update_id)."""
         with self._lock:
             update = {"update_id": next(self._update_ids), **update}
             self._state.updates.append(update)
             self._lock.notify_all()
-            return int(update["update_id"])
+            return update
 
     def user_message(
         self,
@@ -210,14 +210,14 @@ class FakeBotApi:
         chat_id: int | None = None,
         chat_type: str = "private",
         language: str = "it",
-    ) -> int:
+    ) -> dict[str, Any]:
         """Queue a message (command or free text) typed by a user in a chat."""
         chat_id = user_id if chat_id is None else chat_id
         user = {"id": user_id, "is_bot": False, "first_name": "Utente", "language_code": language}
         message = {**self._message_base(chat_id, chat_type, text), "from": user}
         return self.add_update({"message": message})
 
-    def channel_post(self, text: str, *, chat_id: int, title: str = "Canale") -> int:
+    def channel_post(self, text: str, *, chat_id: int, title: str = "Canale") -> dict[str, Any]:
         """Queue a post in a channel (channels have no `from`; the poster is an admin)."""
         message = self._message_base(chat_id, "channel", text, title=title)
         message["sender_chat"] = dict(message["chat"])
@@ -225,7 +225,7 @@ class FakeBotApi:
 
     def callback(
         self, data: str, *, user_id: int = 1001, chat_id: int | None = None, message_id: int = 1
-    ) -> int:
+    ) -> dict[str, Any]:
         """Queue an inline-keyboard button press."""
         chat_id = user_id if chat_id is None else chat_id
         user = {"id": user_id, "is_bot": False, "first_name": "Utente", "language_code": "it"}

@@ -278,6 +278,7 @@ class Sender:
     async def deliver_pending(self) -> Report:
         """Deliver everything due now, batch after batch; returns what happened."""
         total = Report()
+        seen: set[int] = set()
         async with self._lock:
             while True:
                 alerts = await asyncio.to_thread(
@@ -286,8 +287,9 @@ class Sender:
                     limit=self.batch,
                     claim_for=self.claim_for,
                 )
-                if not alerts:
-                    break
+                if not alerts or seen.issuperset(a.id for a in alerts):
+                    break  # nothing due, or only what this pass already tried (no lease)
+                seen.update(a.id for a in alerts)
                 report = await self._deliver_batch(alerts)
                 total.add(report)
                 if len(alerts) < self.batch:

@@ -1,0 +1,264 @@
+"""The python-telegram-bot Application: updates in (long polling, or a webhook), alerts out.
+
+`TelegramService` is what `newsbot run` starts: it builds the Application against
+TELEGRAM_API_URL (`{api}/bot`, `{api}/file/bot`: Telegram, a local Bot API server, or the
+tests' fake), registers the command handlers, publishes the command menu in Italian and
+English, receives updates, and runs the `Sender` loop that drains the outbox.
+
+Updates arrive by long polling unless NEWSBOT_WEBHOOK_URL is set: then PTB's webhook server
+listens on NEWSBOT_WEBHOOK_LISTEN (host:port, default 0.0.0.0:8443) at the URL's path, behind
+your HTTPS reverse proxy, and Telegram is told the URL with a secret token derived from the bot
+token. Only one process may long-poll a token: a second one gets 409 Conflict, which is logged
+clearly (once a minute) while PTB retries with backoff; it never crash-loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, Update
+from telegram.error import Conflict, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.models import Watchlist
+from bot.telegram.commands import Commands, ReloadCallback
+from bot.telegram.sender import Limits, Sender
+from bot.telegram.texts import COMMANDS
+
+log = logging.getLogger("newsbot.telegram")
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY]
+CONFLICT_LOG_EVERY_S = 60.0
+STOP_TIMEOUT_S = 5.0
+
+
+class TelegramSettings(Protocol):
+    """What the Telegram side reads from bot.config.Settings."""
+
+    @property
+    def token(self) -> str | None: ...
+    @property
+    def admins(self) -> frozenset[int]: ...
+
+    telegram_api_url: str
+
+
+class HasWatchlists(Protocol):
+    watchlists: list[Watchlist]
+
+
+def build_application(settings: TelegramSettings, *, pool_size: int = 16) -> Application:
+    """The Application, talking to TELEGRAM_API_URL; no updater job queue, no persistence."""
+    if not settings.token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    api = settings.telegram_api_url.rstrip("/")
+    return (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .connection_pool_size(pool_size)
+        .pool_timeout(10.0)
+        .build()
+    )
+
+
+def register(application: Application, commands: Commands) -> None:
+    """Every command of the contract, in private chats, groups (also as /cmd@botname) and
+    channels (channel posts), then the buttons, unknown commands and free text."""
+    posts = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+    for name, handler in (
+        ("start", commands.start),
+        ("help", commands.help),
+        ("watch", commands.watch),
+        ("unwatch", commands.unwatch),
+        ("list", commands.list),
+        ("lists", commands.lists),
+        ("subscribe", commands.subscribe),
+        ("unsubscribe", commands.unsubscribe),
+        ("mute", commands.mute),
+        ("unmute", commands.unmute),
+        ("stop", commands.stop),
+        ("stats", commands.stats),
+        ("reload", commands.reload),
+    ):
+        application.add_handler(CommandHandler(name, handler, filters=posts))
+    application.add_handler(CallbackQueryHandler(commands.button))
+    application.add_handler(MessageHandler(posts & filters.COMMAND, commands.unknown_command))
+    private_text = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT
+    application.add_handler(MessageHandler(private_text & ~filters.COMMAND, commands.free_text))
+    application.add_error_handler(_log_handler_error)
+
+
+async def _log_handler_error(update: object, context: Any) -> None:
+    log.error("error while handling an update", exc_info=context.error)
+
+
+async def publish_commands(application: Application) -> None:
+    """The command menu: Italian by default and for "it", English for "en"."""
+    bot = application.bot
+    italian = [BotCommand(c, d) for c, d in COMMANDS["it"]]
+    english = [BotCommand(c, d) for c, d in COMMANDS["en"]]
+    await bot.set_my_commands(italian)
+    await bot.set_my_commands(italian, language_code="it")
+    await bot.set_my_commands(english, language_code="en")
+
+
+def webhook_secret(token: str) -> str:
+    """A stable secret for Telegram's X-Telegram-Bot-Api-Secret-Token header."""
+    return hashlib.sha256(("newsbot-webhook:" + token).encode()).hexdigest()[:64]
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host or "0.0.0.0", int(port)
+
+
+class TelegramService:
+    """Updates in, alerts out, for one process; start() then stop()."""
+
+    def __init__(
+        self,
+        settings: Any,
+        store: Any,
+        registry: HasWatchlists | None = None,
+        reload: ReloadCallback | None = None,
+        *,
+        watchlists: Callable[[], Sequence[Watchlist]] | None = None,
+        limits: Limits | None = None,
+        sender_options: Mapping[str, Any] | None = None,
+        poll_updates: bool = True,
+        tick: float = 2.0,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        if watchlists is None:
+            watchlists = (lambda: list(registry.watchlists)) if registry is not None else list
+        self.watchlists = watchlists
+        self.application = build_application(settings)
+        self.sender = Sender(
+            self.application.bot,
+            store,
+            limits=limits,
+            list_titles=self.list_titles,
+            **dict(sender_options or {}),
+        )
+        self.commands = Commands(
+            store,
+            self.watchlists,
+            admins=settings.admins,
+            reload=reload,
+            on_change=self.sender.wake,
+        )
+        register(self.application, self.commands)
+        self.poll_updates = poll_updates
+        self.tick = tick
+        self._stop = asyncio.Event()
+        self._sender_task: asyncio.Task[None] | None = None
+        self._last_conflict_log = 0.0
+
+    def list_titles(self) -> dict[str, str]:
+        return {wl.name: wl.display for wl in self.watchlists()}
+
+    def wake(self) -> None:
+        """New alerts are waiting: deliver now rather than at the next tick."""
+        self.sender.wake()
+
+    async def start(self) -> None:
+        app = self.application
+        await app.initialize()
+        try:
+            await publish_commands(app)
+        except TelegramError as exc:  # the menu is a nicety; alerts matter more
+            log.warning("could not publish the command menu: %s", exc)
+        await app.start()
+        if self.poll_updates and app.updater is not None:
+            await self._start_updates(app)
+        self._stop.clear()
+        self._sender_task = asyncio.create_task(self.sender.run(self._stop, tick=self.tick))
+        log.info("Telegram bot @%s started", app.bot.username)
+
+    async def _start_updates(self, app: Application) -> None:
+        assert app.updater is not None
+        url = getattr(self.settings, "newsbot_webhook_url", None)
+        if url:
+            host, port = parse_listen(getattr(self.settings, "newsbot_webhook_listen", ":8443"))
+            await app.updater.start_webhook(
+                listen=host,
+                port=port,
+                url_path=urlsplit(url).path.lstrip("/"),
+                webhook_url=url,
+                allowed_updates=ALLOWED_UPDATES,
+                secret_token=webhook_secret(self.settings.token),
+            )
+            log.info("receiving updates by webhook at %s (listening on %s:%d)", url, host, port)
+        else:
+            await app.updater.start_polling(
+                allowed_updates=ALLOWED_UPDATES,
+                timeout=30,
+                error_callback=self._polling_error,
+            )
+
+    def _polling_error(self, exc: TelegramError) -> None:
+        """PTB retries getUpdates with backoff by itself; we only say clearly what is wrong."""
+        now = time.monotonic()
+        if isinstance(exc, Conflict):
+            if now - self._last_conflict_log >= CONFLICT_LOG_EVERY_S:
+                self._last_conflict_log = now
+                log.error(
+                    "409 Conflict: another process is receiving this bot's updates "
+                    "(only one may long-poll a token, and none while a webhook is set). "
+                    "Stop the other instance; retrying with backoff."
+                )
+            return
+        log.warning("getUpdates failed: %s; retrying", exc)
+
+    async def stop(self) -> None:
+        """Stop receiving, let the sender finish its in-flight messages, then close."""
+        self._stop.set()
+        self.sender.wake()
+        if self._sender_task is not None:
+            try:
+                await asyncio.wait_for(self._sender_task, STOP_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("delivery did not finish within %.0f s; stopping it", STOP_TIMEOUT_S)
+                self._sender_task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await self._sender_task
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+
+async def deliver_once(settings: Any, store: Any, registry: HasWatchlists | None = None) -> None:
+    """`newsbot poll --once`: deliver what is due, without receiving updates."""
+    app = build_application(settings)
+    watchlists = list(registry.watchlists) if registry is not None else []
+    titles = {wl.name: wl.display for wl in watchlists}
+    async with app.bot as bot:
+        sender = Sender(bot, store, list_titles=lambda: titles, claim_for=None)
+        report = await sender.deliver_pending()
+    log.info(
+        "delivered: %d sent, %d edited, %d to retry, %d dropped",
+        report.sent,
+        report.edited,
+        report.retried,
+        report.dropped,
+    )

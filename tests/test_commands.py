@@ -1,0 +1,317 @@
+"""The subscriber and admin commands, as a user would type them, answered through the fake Bot
+API, with the real store underneath. Updates are handed to the Application one at a time so
+each test reads the bot's answers right after the command."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telegram import Update
+
+from bot.config import Settings
+from bot.dedup import ingest
+from bot.models import Feed, Item, Term, Watchlist
+from bot.reload import ReloadOutcome
+from bot.store import Store
+from bot.telegram.app import TelegramService
+from bot.telegram.commands import parse_mute
+from bot.yamlfile import Problem
+from tests.fakebotapi import FakeBotApi
+
+ADMIN = 42
+USER = 1001
+MILAN = Watchlist("milan", (Term("Milan"), Term("Christian Pulisic", ("Pulisic",))), "AC Milan")
+INTER = Watchlist("inter", (Term("Inter"),), "FC Internazionale")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotApi]:
+    server = FakeBotApi().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    db = Store.open(f"sqlite:///{tmp_path / 'newsbot.db'}")
+    yield db
+    db.close()
+
+
+class Bot:
+    """The service's Application fed one update at a time, plus the fake to read answers."""
+
+    def __init__(self, service: TelegramService, fake: FakeBotApi) -> None:
+        self.service = service
+        self.fake = fake
+        self.reloads = 0
+
+    async def send(self, update: dict[str, Any]) -> list[str]:
+        """Process one update; return the texts the bot sent (or edited) because of it."""
+        before = len(self.fake.calls)
+        app = self.service.application
+        await app.process_update(Update.de_json(update, app.bot))
+        new = self.fake.calls[before:]
+        return [
+            str(c.params.get("text", ""))
+            for c in new
+            if c.method in ("sendMessage", "editMessageText")
+        ]
+
+    async def say(self, text: str, **kw: Any) -> list[str]:
+        return await self.send(self.fake.user_message(text, **kw))
+
+
+@pytest.fixture
+async def bot(fake: FakeBotApi, store: Store) -> AsyncIterator[Bot]:
+    settings = Settings(
+        telegram_bot_token=fake.token, telegram_api_url=fake.url, newsbot_admins=str(ADMIN)
+    )
+    outcome = ReloadOutcome(
+        False,
+        [Problem("watchlists/milan.yaml", 7, "a term can't be empty")],
+        "refused: 1 problem(s); the last good version stays",
+    )
+    service = TelegramService(
+        settings, store, watchlists=lambda: [MILAN, INTER], reload=lambda: outcome
+    )
+    helper = Bot(service, fake)
+    await service.application.initialize()
+    yield helper
+    await service.application.shutdown()
+
+
+def subscriptions(store: Store, chat_id: int) -> list[tuple[str, str]]:
+    sub = store.subscriber(str(chat_id), create=False)
+    assert sub is not None
+    return store.subscriptions(sub.id)
+
+
+def add_story(store: Store, title: str, minutes_ago: int, source: str = "Tuttomercatoweb") -> None:
+    now = datetime.now(UTC)
+    item = Item(
+        keys=(f"k:{title}",),
+        title=title,
+        summary="",
+        link=f"https://example.it/{abs(hash(title))}",
+        source=source,
+        feed_url=f"https://{source}.example/rss",
+        published=now - timedelta(minutes=minutes_ago),
+    )
+    feed = Feed(source, item.feed_url)
+    ingest(store, feed, [item], lambda it: [], now=now, backlog=False)
+
+
+async def test_start_answers_in_italian_or_english(bot: Bot, store: Store) -> None:
+    (italian,) = await bot.say("/start")
+    assert italian.startswith("👋 Ciao!")
+    (english,) = await bot.say("/start", user_id=2002, language="en-GB")
+    assert english.startswith("👋 Hi!")
+    sub = store.subscriber("2002", create=False)
+    assert sub is not None and sub.active and sub.language == "en"
+
+
+async def test_watch_says_how_the_term_matches_and_shows_recent_stories(
+    bot: Bot, store: Store
+) -> None:
+    add_story(store, "Milan, assalto a Palestra dell’Atalanta", 30)
+    add_story(store, "Allenarsi in palestra: i consigli", 20)
+    add_story(store, "Palestra, il Milan ci prova", 60 * 30)  # older than a day
+
+    added, recent = await bot.say("/watch   Palestra ")
+
+    assert added.startswith("✅ Ora segui <b>Palestra</b>.")
+    assert "non «palestra»" in added  # proper noun: not the gym
+    assert recent.startswith("Le ultime notizie su Palestra (24 ore):")
+    assert "assalto a Palestra dell’Atalanta" in recent
+    assert "palestra: i consigli" not in recent
+    assert "il Milan ci prova" not in recent
+    assert subscriptions(store, USER) == [("term", "Palestra")]
+    assert store.pending_alerts(datetime.now(UTC) + timedelta(days=1)) == []  # no backlog alert
+
+    again, _ = await bot.say("/watch Palestra")
+    assert again.startswith("Segui già <b>Palestra</b>")
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("/watch", "Scrivi il nome da seguire"),
+        ("/watch " + "a" * 61, "Troppo lungo: al massimo 60 caratteri."),
+        ("/watch !!! ...", "non contiene lettere o cifre"),
+        ("/watch Pale\u200bstra", "caratteri non validi"),
+    ],
+)
+async def test_watch_refuses_what_cannot_be_matched(
+    bot: Bot, store: Store, text: str, answer: str
+) -> None:
+    (reply,) = await bot.say(text)
+    assert answer in reply
+    assert subscriptions(store, USER) == []
+
+
+async def test_watch_escapes_html_wherever_it_echoes_the_term(bot: Bot, store: Store) -> None:
+    replies = await bot.say("/watch <b>Leão</b> & co")
+    assert "&lt;b&gt;Leão&lt;/b&gt; &amp; co" in replies[0]
+    assert all("<b>Leão" not in r for r in replies)
+    (listing,) = await bot.say("/list")
+    assert "&lt;b&gt;Leão&lt;/b&gt;" in listing
+
+
+async def test_at_most_50_terms(bot: Bot, store: Store) -> None:
+    sub = store.subscriber(str(USER))
+    assert sub is not None
+    for n in range(50):
+        store.subscribe(sub.id, "term", f"Giocatore{n}")
+    (reply,) = await bot.say("/watch Palestra")
+    assert "Segui già 50 nomi" in reply
+    assert ("term", "Palestra") not in subscriptions(store, USER)
+
+
+async def test_unwatch_and_list_buttons_remove_terms(
+    bot: Bot, fake: FakeBotApi, store: Store
+) -> None:
+    await bot.say("/watch Palestra")
+    await bot.say("/watch Leão")
+    (listing,) = await bot.say("/list")
+    assert "• Palestra\n• Leão" in listing
+    keyboard = fake.sent(USER)[-1].params["reply_markup"]["inline_keyboard"]
+    assert [row[0]["text"] for row in keyboard] == ["❌ Palestra", "❌ Leão"]
+
+    (redrawn,) = await bot.send(fake.callback(keyboard[1][0]["callback_data"]))
+    assert "Leão" not in redrawn
+    assert fake.calls_to("answerCallbackQuery")[-1].params["text"] == "Tolto: Leão"
+    assert subscriptions(store, USER) == [("term", "Palestra")]
+
+    (done,) = await bot.say("/unwatch palestra")
+    assert done == "🔕 Non segui più <b>Palestra</b>."
+    (unknown,) = await bot.say("/unwatch Palestra")
+    assert "Non seguivi" in unknown
+
+
+async def test_alert_button_stops_following_the_term(
+    bot: Bot, fake: FakeBotApi, store: Store
+) -> None:
+    await bot.say("/watch Palestra")
+    await bot.send(fake.callback("uf|term|Palestra", message_id=77))
+    assert subscriptions(store, USER) == []
+    edit = fake.calls_to("editMessageReplyMarkup")[-1]
+    assert edit.params["message_id"] == "77"
+    assert "reply_markup" not in edit.params or not edit.params["reply_markup"]
+
+
+async def test_lists_subscribe_and_unsubscribe(bot: Bot, fake: FakeBotApi, store: Store) -> None:
+    (listing,) = await bot.say("/lists")
+    assert "<b>AC Milan</b> — /subscribe milan (2)" in listing
+    keyboard = fake.sent(USER)[-1].params["reply_markup"]["inline_keyboard"]
+    assert keyboard[0][0] == {"text": "➕ AC Milan", "callback_data": "sl|list|milan"}
+
+    (redrawn,) = await bot.send(fake.callback("sl|list|milan"))
+    assert "✅ <b>AC Milan</b>" in redrawn
+    assert subscriptions(store, USER) == [("list", "milan")]
+
+    (done,) = await bot.say("/subscribe FC Internazionale")
+    assert done == "✅ Ora segui la lista <b>FC Internazionale</b>."
+    (unknown,) = await bot.say("/subscribe juve")
+    assert "Non conosco la lista «juve»" in unknown
+    (left,) = await bot.say("/unsubscribe milan")
+    assert left == "🔕 Hai lasciato la lista <b>AC Milan</b>."
+    assert subscriptions(store, USER) == [("list", "inter")]
+
+
+async def test_mute_and_unmute(bot: Bot, store: Store) -> None:
+    (reply,) = await bot.say("/mute 2h")
+    assert reply.startswith("🔇 In pausa fino a")
+    sub = store.subscriber(str(USER), create=False)
+    assert sub is not None and sub.muted_until is not None
+    assert abs(sub.muted_until - (datetime.now(UTC) + timedelta(hours=2))) < timedelta(minutes=1)
+    (bad,) = await bot.say("/mute domani forse")
+    assert bad.startswith("Uso: /mute")
+    (back,) = await bot.say("/unmute")
+    assert back == "🔔 Avvisi di nuovo attivi."
+    sub = store.subscriber(str(USER), create=False)
+    assert sub is not None and sub.muted_until is None
+
+
+def test_mute_until_a_rome_time() -> None:
+    now = datetime(2025, 10, 10, 15, 0, tzinfo=UTC)  # 17:00 in Rome
+    assert parse_mute("fino 18:30", now) == datetime(2025, 10, 10, 16, 30, tzinfo=UTC)
+    assert parse_mute("until 9:00", now) == datetime(2025, 10, 11, 7, 0, tzinfo=UTC)
+    assert parse_mute("1d", now) == now + timedelta(days=1)
+    assert parse_mute("", now) == now + timedelta(hours=8)
+    assert parse_mute("25:00", now) is None
+    assert parse_mute("0h", now) is None
+
+
+async def test_stop_deactivates_and_start_reactivates(bot: Bot, store: Store) -> None:
+    await bot.say("/watch Palestra")
+    (bye,) = await bot.say("/stop")
+    assert bye.startswith("👋 Non ti invierò più nulla.")
+    sub = store.subscriber(str(USER), create=False)
+    assert sub is not None and not sub.active
+    await bot.say("/start")
+    sub = store.subscriber(str(USER), create=False)
+    assert sub is not None and sub.active
+    assert subscriptions(store, USER) == [("term", "Palestra")]
+
+
+async def test_in_a_group_only_administrators_change_what_it_follows(
+    bot: Bot, fake: FakeBotApi, store: Store
+) -> None:
+    group = -5005
+    fake.set_admins(group, {ADMIN})
+    (refused,) = await bot.say("/watch Palestra", user_id=USER, chat_id=group, chat_type="group")
+    assert "solo gli amministratori" in refused
+    assert fake.calls_to("getChatMember")[-1].params["user_id"] == str(USER)
+
+    replies = await bot.say(
+        "/watch@newsbot_test_bot Palestra", user_id=ADMIN, chat_id=group, chat_type="group"
+    )
+    assert replies[0].startswith("✅ Ora segui <b>Palestra</b>.")
+    assert subscriptions(store, group) == [("term", "Palestra")]
+    assert (
+        await bot.say("/watch@other_bot Leão", user_id=ADMIN, chat_id=group, chat_type="group")
+        == []
+    )
+    (listing,) = await bot.say("/list", user_id=USER, chat_id=group, chat_type="group")
+    assert "Palestra" in listing  # anyone may look
+
+
+async def test_a_channel_admin_subscribes_the_channel(
+    bot: Bot, fake: FakeBotApi, store: Store
+) -> None:
+    channel = -1009009
+    replies = await bot.send(fake.channel_post("/watch Palestra", chat_id=channel))
+    assert replies[0].startswith("✅ Ora segui <b>Palestra</b>.")
+    sub = store.subscriber(str(channel), create=False)
+    assert sub is not None and sub.kind == "channel"
+    assert subscriptions(store, channel) == [("term", "Palestra")]
+
+
+async def test_admin_commands(bot: Bot, store: Store) -> None:
+    (refused,) = await bot.say("/stats")
+    assert refused == "Comando riservato agli amministratori del bot."
+    (stats,) = await bot.say("/stats", user_id=ADMIN)
+    assert "Iscritti attivi: 2 / 2" in stats
+    assert "In coda: 0" in stats
+    (reload,) = await bot.say("/reload", user_id=ADMIN)
+    assert "watchlists/milan.yaml:7: a term can&#x27;t be empty" in reload or (
+        "watchlists/milan.yaml:7: a term can't be empty" in reload
+    )
+    (help_text,) = await bot.say("/help", user_id=ADMIN)
+    assert "/stats" in help_text
+    (user_help,) = await bot.say("/help")
+    assert "/stats" not in user_help
+
+
+async def test_unknown_commands_and_free_text_get_a_helpful_answer(bot: Bot) -> None:
+    (unknown,) = await bot.say("/foo")
+    assert unknown == "Non conosco questo comando. /help per l'elenco."
+    (text,) = await bot.say("Leão")
+    assert text.endswith("/watch Leão")
+    (english,) = await bot.say("hello!!", language="en")
+    assert english.endswith("/watch hello!!")
