@@ -32,12 +32,13 @@ from bot.text import Token, fold, tokenize
 MIN_FUZZY_LENGTH = 6  # shorter words must match exactly: Inter, Roma, Milan, Leao
 TWO_EDITS_LENGTH = 11  # from this length two edits are tolerated
 MAX_EDITS = 2
+MAX_FUZZY_LENGTH = 32  # longer "words" (codes, URLs run together) are matched exactly only
 INFLECTION_VOWELS = frozenset("aeio")
 
 
 def tolerance(word: str, fuzzy: bool = True) -> int:
     """Edits tolerated in a term word: none for short words or numbers, more for long ones."""
-    if not fuzzy or len(word) < MIN_FUZZY_LENGTH or not word.isalpha():
+    if not fuzzy or not MIN_FUZZY_LENGTH <= len(word) <= MAX_FUZZY_LENGTH or not word.isalpha():
         return 0
     return 1 if len(word) < TWO_EDITS_LENGTH else 2
 
@@ -182,18 +183,12 @@ def _keep_widest(matches: Iterable[Match]) -> list[Match]:
         key = (m.watchlist, m.term, m.field, m.start, m.end)
         if key not in best or m.score > best[key].score:
             best[key] = m
-    kept: list[Match] = []
+    groups: dict[tuple[str, str, str], list[Match]] = defaultdict(list)
     for m in sorted(best.values(), key=lambda m: (m.start - m.end, m.start)):
-        if not any(
-            k.watchlist == m.watchlist
-            and k.term == m.term
-            and k.field == m.field
-            and k.start <= m.start
-            and m.end <= k.end
-            for k in kept
-        ):
-            kept.append(m)
-    return sorted(kept, key=_match_order)
+        group = groups[(m.watchlist, m.term, m.field)]
+        if not any(k.start <= m.start and m.end <= k.end for k in group):
+            group.append(m)
+    return sorted((m for group in groups.values() for m in group), key=_match_order)
 
 
 def _match_order(m: Match) -> tuple[int, int, int, str, str]:
@@ -301,7 +296,12 @@ def _text_keys(word: str) -> frozenset[str]:
 
 
 def _text_depth(word: str) -> int:
-    """Deletions needed on a text word to meet any term word it could be a typo of."""
+    """Deletions needed on a text word to meet any term word it could be a typo of.
+
+    Bounded by the longest fuzzy term word, so a huge token costs one lookup, not millions.
+    """
+    if len(word) > MAX_FUZZY_LENGTH + MAX_EDITS:
+        return 0
     if len(word) >= TWO_EDITS_LENGTH - MAX_EDITS:
         return MAX_EDITS
     return 1 if len(word) >= MIN_FUZZY_LENGTH - 1 else 0

@@ -337,3 +337,12 @@ def test_match_is_a_value_object() -> None:
     (m,) = Matcher([wl("x", "Dybala")]).match_text("Dybala")
     assert m == Match("x", "Dybala", "Dybala", 100.0, "title", 0, 6)
     assert unicodedata.is_normalized("NFC", m.matched)
+
+
+def test_a_huge_token_is_matched_exactly_and_quickly() -> None:
+    blob = "x" * 20_000
+    matcher = Matcher([wl("x", "Koopmeiners", blob)])
+    assert found(matcher, f"Koopmeiner {blob} {blob}y") == [
+        ("Koopmeiners", "Koopmeiner"),
+        (blob, blob),
+    ]
