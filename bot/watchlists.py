@@ -145,6 +145,16 @@ def load_watchlist_file(path: Path) -> tuple[Watchlist, int]:
         raise ConfigError([Problem(str(path), 1, "empty watchlist file: 'terms' is required")])
     model = validate(WatchlistFile, doc)
     problems = _entry_problems(doc, model)
+    if model.name is None and not NAME_PATTERN.match(fold(path.stem)):
+        problems.insert(
+            0,
+            Problem(
+                str(path),
+                1,
+                f"the file name {path.stem!r} cannot be typed in /subscribe: add a 'name:' "
+                "of lower-case letters, digits, '-', '_' or '.'",
+            ),
+        )
     if problems:
         raise ConfigError(problems)
     watchlist = _to_watchlist(path, model)

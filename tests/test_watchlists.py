@@ -147,3 +147,11 @@ def test_a_term_that_is_neither_string_nor_mapping(tmp_path: Path) -> None:
     assert messages(tmp_path) == [
         f"{tmp_path}/a.yaml:3: terms.1: a term is a string or a mapping with 'term', not int"
     ]
+
+
+def test_file_stem_is_the_name_only_when_it_can_be_typed(tmp_path: Path) -> None:
+    write(tmp_path, "Serie A.yaml", "terms: [Milan]\n")
+    write(tmp_path, "Napoli.yaml", "terms: [Napoli]\n")
+    lists, problems = load_watchlists(tmp_path)
+    assert [wl.name for wl in lists] == ["napoli"]
+    assert [(p.line, "add a 'name:'" in p.message) for p in problems] == [(1, True)]
