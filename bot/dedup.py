@@ -45,9 +45,9 @@ class IngestResult:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def story_id_for(item: Item) -> str:
+def story_id_for(item: Item, salt: str = "") -> str:
     """A stable story id: derived from the first item's best key, the same on every replica."""
-    return hashlib.sha1(item.key.encode()).hexdigest()[:20]
+    return hashlib.sha1(f"{item.key}{salt}".encode()).hexdigest()[:20]
 
 
 def ingest(
@@ -107,6 +107,8 @@ def _ingest_one(
     result = IngestResult(backlog_items=1) if backlog else IngestResult(new_items=1)
     if story_id is None:
         story_id = story_id_for(item)
+        if store.story_exists_in(conn, story_id):  # an old story of a forgotten key lives on
+            story_id = story_id_for(item, salt=now.isoformat())
         store.create_story_in(
             conn, story_id, item, item_id, key_names, published=published, now=now
         )

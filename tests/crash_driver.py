@@ -3,7 +3,7 @@
 Run as `python tests/crash_driver.py --db PATH --polls JSON --out FILE --now ISO`. With
 `NEWSBOT_CRASH_AT=<checkpoint>` in the environment the process SIGKILLs itself at that point
 (see bot/faults.py); running it again without the variable must end with every alert delivered
-exactly once (bar the one documented window, see doc/delivery.md).
+exactly once (bar the one documented window, see docs/delivery.md).
 
 "Delivering" appends one JSON line per alert to FILE (flushed and fsynced, as a message that
 reached Telegram is beyond recall) and then marks the outbox row sent.

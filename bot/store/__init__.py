@@ -12,7 +12,7 @@ The delivery guarantee rests on two rules kept here:
   accepted the message. The one unavoidable window: if the process dies after Telegram accepted
   the message and before `mark_sent` commits, that one alert is sent again after the restart
   (at least once, never lost). The window is one round trip plus one small commit; see
-  doc/delivery.md.
+  docs/delivery.md.
 """
 
 from __future__ import annotations
@@ -779,6 +779,10 @@ class Store:
             .values(sources=json.dumps(sources), updated_at=now)
         )
         return is_new
+
+    def story_exists_in(self, conn: Connection, story_id: str) -> bool:
+        found = conn.execute(select(stories.c.id).where(stories.c.id == story_id)).first()
+        return found is not None
 
     def story_sources_in(self, conn: Connection, story_id: str) -> list[str]:
         raw = conn.execute(select(stories.c.sources).where(stories.c.id == story_id)).scalar_one()
