@@ -17,6 +17,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -47,6 +48,7 @@ class Call:
     at: float
     wall: float
     status: int = 200
+    result: Any = None
 
     @property
     def chat_id(self) -> str:
@@ -276,7 +278,7 @@ class FakeBotApi:
         if isinstance(result, tuple):
             self._record(method, params, result[0])
             return result
-        self._record(method, params, 200)
+        self._record(method, params, 200, result)
         return 200, {"ok": True, "result": result}
 
     def _take_fault(self, method: str, chat_id: str) -> Fault | None:
@@ -288,8 +290,8 @@ class FakeBotApi:
                     return fault
         return None
 
-    def _record(self, method: str, params: dict[str, Any], status: int) -> None:
-        call = Call(method, params, self.clock(), time.monotonic(), status)
+    def _record(self, method: str, params: dict[str, Any], status: int, result: Any = None) -> None:
+        call = Call(method, params, self.clock(), time.monotonic(), status, result)
         with self._lock:
             self._state.calls.append(call)
 
@@ -433,7 +435,9 @@ def _handler_for(fake: FakeBotApi) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            # The client may have given up (a long poll cancelled at shutdown).
+            with suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(data)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Silence the per-request log lines."""

@@ -1,0 +1,159 @@
+"""End to end over HTTP: python-telegram-bot long-polls the fake Bot API (TELEGRAM_API_URL), a
+user follows "Palestra", a story about him goes through the real dedup ingest into the real
+store's outbox, and exactly one alert arrives, still exactly one after the bot restarts and the
+feed lists the story again. A later outlet edits that message instead of sending another.
+
+Waiting here is for real I/O (updates fetched by long polling, messages sent over HTTP): each
+wait polls a condition with a short timeout and never sleeps a fixed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from telegram.error import Conflict
+
+from bot.config import Settings
+from bot.dedup import ingest
+from bot.match import Matcher, personal_watchlist
+from bot.models import Feed, Item
+from bot.store import Store
+from bot.telegram.app import TelegramService
+from tests.fakebotapi import FakeBotApi
+
+USER = 1001
+TITLE = "Milan, Allegri indica il nome: assalto a Palestra dell’Atalanta"
+LINK = "https://www.tuttomercatoweb.com/serie-a/milan-allegri-indica-il-nome-palestra-1"
+TMW = Feed("Tuttomercatoweb", "https://www.tuttomercatoweb.com/rss")
+CM = Feed("Calciomercato.com", "https://www.calciomercato.com/feed")
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBotApi]:
+    server = FakeBotApi().start()
+    monkeypatch.setenv("TELEGRAM_API_URL", server.url)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", server.token)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    db = Store.open(f"sqlite:///{tmp_path / 'newsbot.db'}")
+    yield db
+    db.close()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for something the bot does over the network; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out waiting for the bot"
+        await asyncio.sleep(0.02)
+
+
+def item(title: str, link: str, feed: Feed, published: datetime) -> Item:
+    return Item(
+        keys=(link,),
+        title=title,
+        summary="",
+        link=link,
+        source=feed.name,
+        feed_url=feed.url,
+        published=published,
+    )
+
+
+def poll(store: Store, feed: Feed, items: list[Item]) -> None:
+    """What the pipeline does after parsing: match against every /watch term, ingest."""
+    matcher = Matcher([personal_watchlist(t) for t in store.watched_terms()])
+    ingest(
+        store,
+        feed,
+        items,
+        lambda it: matcher.match(it.title, it.summary),
+        now=datetime.now(UTC),
+        backlog=False,
+    )
+
+
+def alerts_to(fake: FakeBotApi) -> list[str]:
+    return [c.params["text"] for c in fake.sent(USER) if str(c.params["text"]).startswith("⚽")]
+
+
+async def test_follow_alert_restart_still_one(
+    fake: FakeBotApi, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings()  # TELEGRAM_API_URL and the token come from the environment
+    assert settings.telegram_api_url == fake.url
+    fake.fail(
+        "getUpdates",
+        status=409,
+        description="Conflict: terminated by other getUpdates request",
+    )
+    service = TelegramService(settings, store, watchlists=list, tick=0.2)
+    await service.start()
+    try:
+        menus = fake.calls_to("setMyCommands")
+        assert [c.params.get("language_code") for c in menus] == [None, "it", "en"]
+        assert menus[2].params["commands"][0]["description"].startswith("Follow a name")
+
+        fake.user_message("/start")
+        fake.user_message("/watch Palestra")
+        await until(lambda: len(fake.sent(USER)) >= 3)
+        assert fake.sent(USER)[1].params["text"].startswith("✅ Ora segui <b>Palestra</b>.")
+
+        now = datetime.now(UTC)
+        poll(store, TMW, [item(TITLE, LINK, TMW, now - timedelta(minutes=2))])
+        poll(store, TMW, [item("Allenarsi in palestra", "https://x.it/gym", TMW, now)])
+        service.wake()
+        await until(lambda: len(alerts_to(fake)) == 1)
+        (call,) = [c for c in fake.sent(USER) if str(c.params["text"]).startswith("⚽")]
+        lines = call.params["text"].splitlines()
+        assert lines[0] == f"⚽ <b>{TITLE}</b>"
+        assert lines[1].startswith("Tuttomercatoweb · ")
+        assert lines[2:] == ["🔎 Palestra", LINK]
+        button = call.params["reply_markup"]["inline_keyboard"][0][0]
+        assert button["text"] == "🔕 Non seguire più Palestra"
+    finally:
+        await service.stop()
+    assert any("409 Conflict: another process" in r.message for r in caplog.records)
+
+    restarted = TelegramService(settings, store, watchlists=list, tick=0.2)
+    await restarted.start()
+    try:
+        poll(store, TMW, [item(TITLE, LINK + "?utm_source=rss", TMW, now)])  # listed again
+        await restarted.sender.deliver_pending()
+        assert len(alerts_to(fake)) == 1  # not after a restart, not when listed again
+
+        before = len(fake.calls_to("editMessageText"))
+        title = "Milan, Allegri indica il nome: assalto a Palestra dell'Atalanta"
+        poll(store, CM, [item(title, "https://www.calciomercato.com/palestra", CM, now)])
+        await restarted.sender.deliver_pending()
+        edits = fake.calls_to("editMessageText")[before:]
+        assert len(alerts_to(fake)) == 1  # the same story from another outlet: no new message
+        (edit,) = edits
+        assert edit.params["message_id"] == str(call.result["message_id"])
+        assert "Tuttomercatoweb · " in edit.params["text"]
+        assert "· anche su: Calciomercato.com" in edit.params["text"]
+    finally:
+        await restarted.stop()
+    assert store.outbox_depth() == 0
+
+
+async def test_conflict_is_logged_clearly_once_a_minute(
+    fake: FakeBotApi, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    service = TelegramService(Settings(), store, watchlists=list, tick=0.2)
+    for _ in range(5):
+        service._polling_error(Conflict("Conflict: terminated by other getUpdates request"))
+    conflicts = [r for r in caplog.records if "409 Conflict" in r.message]
+    assert len(conflicts) == 1
+    await service.application.shutdown()
