@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 import httpx
 
 from bot import metrics
 from bot.dedup import IngestResult, ingest
 from bot.fetch import FetchResult, fetch, is_due, next_state
-from bot.match import Matcher
 from bot.models import Feed, FeedState, Item, Match
 from bot.parse import parse
 from bot.store import Store
@@ -27,6 +27,12 @@ from bot.store import Store
 log = logging.getLogger("newsbot.poll")
 
 Clock = Callable[[], datetime]
+
+
+class MatchesText(Protocol):
+    """What the pipeline needs of a matcher (a Matcher, or several combined)."""
+
+    def match(self, title: str, summary: str = "") -> list[Match]: ...
 
 
 def utcnow() -> datetime:
@@ -78,7 +84,7 @@ class Pipeline:
         self,
         store: Store,
         client: httpx.AsyncClient,
-        matcher: Callable[[], Matcher],
+        matcher: Callable[[], MatchesText],
         *,
         clock: Clock = utcnow,
         max_bytes: int = 5_000_000,
@@ -154,7 +160,7 @@ class Pipeline:
         self,
         feed: Feed,
         items: list[Item],
-        matcher: Matcher,
+        matcher: MatchesText,
         now: datetime,
         backlog: bool,
         new_state: FeedState,

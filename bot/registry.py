@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.feeds import load_feeds
 from bot.match import Matcher, personal_watchlist
-from bot.models import Feed, Watchlist
+from bot.models import Feed, Match, Watchlist
 from bot.reload import ReloadOutcome
 from bot.watchlists import load_watchlists
 from bot.yamlfile import ConfigError, Problem
@@ -38,8 +39,10 @@ class Registry:
         self.feeds: list[Feed] = []
         self.watchlists: list[Watchlist] = []
         self.last: ReloadOutcome | None = None
-        self._matcher: Matcher | None = None
-        self._matcher_key: tuple[int, frozenset[str]] | None = None
+        self._files: Matcher | None = None
+        self._files_version = -1
+        self._personal: Matcher | None = None
+        self._personal_terms: frozenset[str] | None = None
         self._version = 0
         self._lock = threading.Lock()
 
@@ -78,13 +81,28 @@ class Registry:
             self.feeds, self.watchlists = feeds, watchlists
             self._version += 1
 
-    def matcher(self) -> Matcher:
-        """The Matcher for the file watchlists plus every subscriber's /watch term."""
+    def matcher(self) -> CombinedMatcher:
+        """The file watchlists' Matcher beside one for subscribers' /watch terms.
+
+        They are built apart so that a subscriber's /watch rebuilds only the small personal
+        index, never the curated lists' (which can hold many thousands of terms).
+        """
         terms = frozenset(self.watched_terms())
         with self._lock:
-            key = (self._version, terms)
-            if self._matcher is None or key != self._matcher_key:
-                personal = [personal_watchlist(t) for t in sorted(terms)]
-                self._matcher = Matcher([*self.watchlists, *personal])
-                self._matcher_key = key
-            return self._matcher
+            if self._files is None or self._files_version != self._version:
+                self._files = Matcher(self.watchlists)
+                self._files_version = self._version
+            if self._personal is None or self._personal_terms != terms:
+                self._personal = Matcher([personal_watchlist(t) for t in sorted(terms)])
+                self._personal_terms = terms
+            return CombinedMatcher((self._files, self._personal))
+
+
+@dataclass(frozen=True, slots=True)
+class CombinedMatcher:
+    """Several Matchers asked as one; results keep each Matcher's order."""
+
+    parts: tuple[Matcher, ...]
+
+    def match(self, title: str, summary: str = "") -> list[Match]:
+        return [m for part in self.parts for m in part.match(title, summary)]
