@@ -18,6 +18,7 @@ The delivery guarantee rests on two rules kept here:
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,8 @@ from bot.store.schema import (
 )
 from bot.stories import StoryCandidate
 from bot.text import fold
+
+log = logging.getLogger("newsbot.store")
 
 KEY_MARGIN_DAYS = 7  # item keys outlive their items by this much (tombstones)
 KEY_REFRESH = timedelta(days=1)  # how stale a key's last_seen may get before it is rewritten
@@ -603,12 +606,18 @@ class Store:
             return True
         if name in self._leader_names and self._leader_alive():
             return True
-        if self._leader_conn is None:
-            self._leader_conn = self.engine.connect()
-            self._leader_conn.execution_options(isolation_level="AUTOCOMMIT")
-        got = self._leader_conn.execute(
-            text("SELECT pg_try_advisory_lock(:k)"), {"k": migrations.lock_key("leader:" + name)}
-        ).scalar()
+        try:
+            if self._leader_conn is None:
+                self._leader_conn = self.engine.connect()
+                self._leader_conn.execution_options(isolation_level="AUTOCOMMIT")
+            got = self._leader_conn.execute(
+                text("SELECT pg_try_advisory_lock(:k)"),
+                {"k": migrations.lock_key("leader:" + name)},
+            ).scalar()
+        except Exception:
+            log.warning("leader lock: database unreachable, not leading for now", exc_info=True)
+            self._drop_leader_conn()
+            return False
         if got:
             self._leader_names.add(name)
         return bool(got)
@@ -620,10 +629,18 @@ class Store:
             return True
         except Exception:
             # The connection (and with it the lock) is gone: start over on a fresh one.
-            self._leader_conn.invalidate()
-            self._leader_conn = None
-            self._leader_names.clear()
+            self._drop_leader_conn()
             return False
+
+    def _drop_leader_conn(self) -> None:
+        if self._leader_conn is not None:
+            try:
+                self._leader_conn.invalidate()
+                self._leader_conn.close()
+            except Exception:
+                log.debug("closing a broken leader connection failed", exc_info=True)
+        self._leader_conn = None
+        self._leader_names.clear()
 
     # ---------------------------------------------------------------- ingest helpers (dedup)
 
