@@ -315,3 +315,31 @@ async def test_unknown_commands_and_free_text_get_a_helpful_answer(bot: Bot) -> 
     assert text.endswith("/watch Leão")
     (english,) = await bot.say("hello!!", language="en")
     assert english.endswith("/watch hello!!")
+
+
+async def test_a_group_that_becomes_a_supergroup_keeps_what_it_follows(
+    bot: Bot, fake: FakeBotApi, store: Store
+) -> None:
+    fake.set_admins(-7007, {ADMIN})
+    await bot.say("/watch Palestra", user_id=ADMIN, chat_id=-7007, chat_type="group")
+    update = fake.user_message("", user_id=ADMIN, chat_id=-7007, chat_type="group")
+    del update["message"]["text"]
+    update["message"]["migrate_to_chat_id"] = -1007007
+    await bot.send(update)
+    assert subscriptions(store, -1007007) == [("term", "Palestra")]
+
+
+async def test_only_channel_admins_may_press_its_buttons(
+    bot: Bot, fake: FakeBotApi, store: Store
+) -> None:
+    channel = -1008008
+    await bot.send(fake.channel_post("/watch Palestra", chat_id=channel))
+    fake.set_admins(channel, {ADMIN}, chat_type="channel")
+    press = fake.callback("uf|term|Palestra", user_id=USER, chat_id=channel)
+    press["callback_query"]["message"]["chat"]["type"] = "channel"
+    await bot.send(press)
+    assert subscriptions(store, channel) == [("term", "Palestra")]  # a reader can't
+    press = fake.callback("uf|term|Palestra", user_id=ADMIN, chat_id=channel)
+    press["callback_query"]["message"]["chat"]["type"] = "channel"
+    await bot.send(press)
+    assert subscriptions(store, channel) == []

@@ -98,6 +98,7 @@ def register(application: Application, commands: Commands) -> None:
     ):
         application.add_handler(CommandHandler(name, handler, filters=posts))
     application.add_handler(CallbackQueryHandler(commands.button))
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, commands.migrated))
     application.add_handler(MessageHandler(posts & filters.COMMAND, commands.unknown_command))
     private_text = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT
     application.add_handler(MessageHandler(private_text & ~filters.COMMAND, commands.free_text))

@@ -71,6 +71,7 @@ class CommandStore(Protocol):
     def recent_stories(self, since: datetime, *, limit: int = 200) -> list[Any]: ...
     def stats(self, now: datetime) -> dict[str, int]: ...
     def feed_states(self) -> dict[str, Any]: ...
+    def migrate_chat(self, old_chat_id: str, new_chat_id: str) -> None: ...
 
 
 ReloadCallback = Callable[[], Any]
@@ -179,12 +180,14 @@ class Commands:
         return Who(chat, sub, lang)
 
     async def _may_change(self, update: Update, context: Context, who: Who) -> bool:
-        """Private chats and channels: yes. Groups: only the group's administrators."""
-        if who.chat.type in (Chat.PRIVATE, Chat.CHANNEL):
+        """Private chats: yes. A channel post: yes (only admins post). Otherwise (groups, and
+        buttons pressed under a channel's messages, which any reader can do) only the chat's
+        administrators."""
+        if who.chat.type == Chat.PRIVATE or update.channel_post is not None:
             return True
-        message = update.effective_message
+        message = update.message
         if message is not None and message.sender_chat and message.sender_chat.id == who.chat.id:
-            return True  # an anonymous administrator
+            return True  # an anonymous group administrator
         user = update.effective_user
         if user is None:
             return False
@@ -473,6 +476,14 @@ class Commands:
         )
         text = t("reload_problems", who.lang, summary=summary, problems=clip_lines(listed, 3500))
         await self._reply(update, context, text)
+
+    async def migrated(self, update: Update, context: Context) -> None:
+        """A group became a supergroup: what it follows moves to the new chat id."""
+        message = update.effective_message
+        if message is not None and message.migrate_to_chat_id:
+            old, new = str(message.chat.id), str(message.migrate_to_chat_id)
+            log.info("group %s migrated to supergroup %s", old, new)
+            await self._db(self.store.migrate_chat, old, new)
 
     # -- everything else --------------------------------------------------------------------
     async def unknown_command(self, update: Update, context: Context) -> None:
