@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from telegram.error import Conflict
 
@@ -27,6 +28,7 @@ from bot.telegram.app import TelegramService
 from tests.fakebotapi import FakeBotApi
 
 USER = 1001
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TITLE = "Milan, Allegri indica il nome: assalto a Palestra dell’Atalanta"
 LINK = "https://www.tuttomercatoweb.com/serie-a/milan-allegri-indica-il-nome-palestra-1"
 TMW = Feed("Tuttomercatoweb", "https://www.tuttomercatoweb.com/rss")
@@ -157,3 +159,31 @@ async def test_conflict_is_logged_clearly_once_a_minute(
     conflicts = [r for r in caplog.records if "409 Conflict" in r.message]
     assert len(conflicts) == 1
     await service.application.shutdown()
+
+
+async def test_webhook_mode_registers_the_url_and_answers_updates_posted_to_it(
+    fake: FakeBotApi, store: Store, unused_tcp_port: int
+) -> None:
+    """NEWSBOT_WEBHOOK_URL switches from long polling to a webhook listener: Telegram is told
+    the URL with a secret, and an update POSTed there (with that secret) is answered."""
+    url = f"http://127.0.0.1:{unused_tcp_port}/telegram/hook"
+    settings = Settings(
+        newsbot_webhook_url=url, newsbot_webhook_listen=f"127.0.0.1:{unused_tcp_port}"
+    )
+    service = TelegramService(settings, store, watchlists=list, tick=0.2)
+    await service.start()
+    try:
+        (registered,) = fake.calls_to("setWebhook")
+        assert registered.params["url"] == url
+        secret = registered.params["secret_token"]
+        assert fake.calls_to("getUpdates") == []
+        update = fake.user_message("/start")
+        async with httpx.AsyncClient() as client:
+            wrong = await client.post(url, json=update, headers={SECRET_HEADER: "nope"})
+            assert wrong.status_code == 403
+            right = await client.post(url, json=update, headers={SECRET_HEADER: secret})
+            assert right.status_code == 200
+        await until(lambda: len(fake.sent(USER)) == 1)
+        assert fake.sent(USER)[0].params["text"].startswith("👋 Ciao!")
+    finally:
+        await service.stop()
