@@ -14,11 +14,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot import faults
 from bot.dedup import IngestResult, ingest
-from bot.models import Alert, Feed, Item, Match
+from bot.match import Matcher
+from bot.models import Alert, Feed, Item, Match, Term, Watchlist
+from bot.parse import parse_bytes
 from bot.store import MAX_EDITS, Store
+from bot.store.schema import item_keys
 
 T0 = datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
 ROME = timezone(timedelta(hours=1))
@@ -307,10 +311,6 @@ def test_a_month_of_polling_keeps_the_database_bounded(tmp_path: Path) -> None:
 
 
 def _all_keys(store: Store) -> list[str]:
-    from sqlalchemy import select
-
-    from bot.store.schema import item_keys
-
     with store.transaction() as conn:
         return [r[0] for r in conn.execute(select(item_keys.c.key))]
 
@@ -410,3 +410,47 @@ def test_sigkill_at_every_checkpoint_then_restart_loses_nothing_and_repeats_noth
             assert sum(extra.values()) <= 1, (point, extra)  # the documented window
         else:
             assert not extra, (point, extra)
+
+
+# ---------------------------------------------------------------- real snapshots, end to end
+
+
+def test_real_feeds_of_one_morning_alert_once_per_story(real_feeds: Path, store: Store) -> None:
+    """2026-03-06: Dybala's knee and Gattuso's call-ups, told by TMW, then CdS, CM, Napolista.
+
+    TMW's own three Dybala items are three alerts (an outlet's every article is its own
+    news); the other outlets' takes on the same news become updates of the delivered alerts.
+    """
+    watchlist = Watchlist(
+        "azzurri", (Term("Paulo Dybala", aliases=("Dybala",)), Term("Gattuso"), Term("Verratti"))
+    )
+    matcher = Matcher([watchlist])
+    now = datetime(2026, 3, 6, 7, 15, tzinfo=UTC)
+    snapshots = [
+        ("TMW", "prospect-tuttomercatoweb-2026-03-06.xml", 4, 0),
+        ("CdS", "prospect-corrieredellosport-2026-03-06.xml", 0, 1),
+        ("CM", "prospect-calciomercato-it-2026-03-06.xml", 0, 1),
+    ]
+    for name, path, alerts, updates in snapshots:
+        feed = Feed(name, f"https://{name.lower()}.example/rss")
+        items = parse_bytes((real_feeds / path).read_bytes(), feed, fetched_at=now).items
+        result = ingest(
+            store,
+            feed,
+            items,
+            lambda it: matcher.match(it.title, it.summary),
+            now=now,
+            backlog=False,
+        )
+        assert (result.new_items, result.alerts, result.updates) == (10, alerts, updates), name
+        delivered = deliver(store, now)
+        assert {a.kind for a in delivered} <= ({"alert"} if alerts else {"update"})
+        again = ingest(
+            store,
+            feed,
+            items,
+            lambda it: matcher.match(it.title, it.summary),
+            now=now,
+            backlog=False,
+        )
+        assert (again.known_items, again.alerts, again.updates) == (10, 0, 0)
