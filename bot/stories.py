@@ -71,7 +71,8 @@ GENERIC = _words(
     pareggio punti punto oggi stasera domani settimana anni anno minuti minuto tempo casa
     trasferta quotidiano quotidiani titolo titola scrive dice parla parole annuncio
     clamoroso clamorosa svolta retroscena ecco cosa dove come quando grande grandi nuovo nuova
-    primo secondo terzo contro pronostico quote
+    primo secondo terzo contro pronostico quote esclusiva esclusivo breaking ufficialmente
+    rassegna stampa foto
     """
 )
 
@@ -161,7 +162,9 @@ def _name_class(title: str, tokens: list[Token], i: int) -> str | None:
     """ "name", "maybe" (a capitalised sentence starter) or None for one token."""
     tok = tokens[i]
     word = tok.text
-    if not tok.capitalised or len(word) < 2 or word in STOPWORDS or word.isdigit():
+    if not tok.capitalised or len(word) < 2 or word.isdigit():
+        return None
+    if word in STOPWORDS or word in GENERIC:  # "Ufficiale:", "Clamoroso:" name no one
         return None
     if not _starts_sentence(title, tokens, i) or word in WEAK_NAMES:
         return "name"
@@ -338,7 +341,12 @@ def same_story(a: StoryKey, b: StoryKey, *, window_hours: float = WINDOW_HOURS) 
         return True
     if len(shared) >= 2 and a.scores & b.scores:
         return True
-    return bool(shared) and sim >= 0.6 and common_words >= 2
+    # Nearly the same words around a shared club, unless each names someone else:
+    # "X rinnova con la Roma fino al 2030" and "Y rinnova con la Roma…" are two stories.
+    own_a = (a.names | a.maybe) - WEAK_NAMES - shared
+    own_b = (b.names | b.maybe) - WEAK_NAMES - shared
+    named_apart = bool(own_a) and bool(own_b) and not strong
+    return bool(shared) and sim >= 0.6 and common_words >= 2 and not named_apart
 
 
 def _score(a: StoryKey, b: StoryKey) -> float:

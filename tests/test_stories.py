@@ -214,3 +214,11 @@ def test_find_story_prefers_the_closest_candidate(count: int) -> None:
     ][count:]
     got = find_story("Roma, Dybala si opera al ginocchio", frozenset(), T0, cands, source="CdS")
     assert got == "dybala"
+
+
+def test_one_template_about_two_people_is_two_stories() -> None:
+    a = story_key("Ufficiale: Pellegrini rinnova con la Roma fino al 2030", source="A")
+    b = story_key("Ufficiale: Cristante rinnova con la Roma fino al 2030", source="B")
+    assert not same_story(a, b)
+    c = story_key("Ufficiale: la Roma rinnova fino al 2030 con Pellegrini", source="C")
+    assert same_story(a, c)
