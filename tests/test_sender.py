@@ -8,6 +8,7 @@ virtual time it arrived at, and the checks below read those stamps. The HTTP req
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -416,3 +417,29 @@ async def test_alerts_held_by_a_mute_arrive_as_a_digest(
 
 def test_real_limits_are_the_defaults() -> None:
     assert Limits() == Limits(30, 1.0, 1, 1.0, 20, 60.0)
+
+
+async def test_stop_mid_broadcast_records_what_was_sent_and_releases_the_rest(
+    bot: Bot, fake: FakeBotApi, outbox: MemoryOutbox, clock: VirtualClock
+) -> None:
+    for n in range(1, 101):
+        outbox.add(alert(n))
+    sender = make_sender(bot, outbox, clock, claim_for=120.0)
+    stop = asyncio.Event()
+    ticks = 0
+
+    async def sleep_then_stop(seconds: float) -> None:
+        nonlocal ticks
+        ticks += 1
+        if ticks == 2:
+            stop.set()  # SIGTERM arrives during the broadcast
+        await clock.sleep(seconds)
+
+    sender.sleep = sleep_then_stop
+    await asyncio.wait_for(sender.run(stop), timeout=10)
+
+    sent = {int(c.chat_id) - 100000 for c in fake.sent()}
+    assert 0 < len(sent) < 100
+    for n, row in outbox.rows.items():
+        assert row.status == ("sent" if n in sent else "pending")
+        assert row.claimed_until is None  # nothing left leased: a restart sends it at once

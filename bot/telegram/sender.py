@@ -264,6 +264,7 @@ class Sender:
         self._idle = asyncio.Event()
         self._idle.set()
         self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
 
     # -- public -----------------------------------------------------------------------------
@@ -292,13 +293,17 @@ class Sender:
                 seen.update(a.id for a in alerts)
                 report = await self._deliver_batch(alerts)
                 total.add(report)
-                if len(alerts) < self.batch:
+                if len(alerts) < self.batch or self._stopping.is_set():
                     break
             self.limiter.forget_idle(self.clock())
         return total
 
     async def run(self, stop: asyncio.Event, *, tick: float = 2.0) -> None:
-        """Deliver until `stop` is set: on `wake()` and every `tick` seconds (for retries)."""
+        """Deliver until `stop` is set: on `wake()` and every `tick` seconds (for retries).
+
+        When `stop` is set mid-pass, no new message is started; the ones in flight finish and
+        are recorded, and the rest are released to the outbox at once (not left leased)."""
+        self._stopping = stop
         while not stop.is_set():
             self._wake.clear()  # before the pass: a wake() during it triggers another pass
             try:
@@ -354,6 +359,9 @@ class Sender:
                 await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
                 continue
             at, _, job = heapq.heappop(batch.heap)
+            if self._stopping.is_set():
+                await self._defer(job, 0.0, "not sent: shutting down", batch.report)
+                continue
             job.chat_id = batch.migrated.get(job.chat_id, job.chat_id)
             if job.chat_id in batch.dead:
                 continue  # deactivated meanwhile: its alerts stay pending
@@ -366,13 +374,21 @@ class Sender:
                 await self._defer(job, ready - now, "rate limit", batch.report)
                 continue
             if ready > now:
-                await self.sleep(ready - now)
+                await self._pause(ready - now)
                 batch.push(job, ready)  # re-check: the chat may have migrated or blocked us
                 continue
             self.limiter.record(job.chat_id, now)
             await self._slots.acquire()
             self._start(self._attempt(job, batch))
         return batch.report
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep (on the injected clock) unless a stop comes first."""
+        sleeper = asyncio.ensure_future(self.sleep(seconds))
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (sleeper, stopper):
+            task.cancel()
 
     def _start(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
