@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from bot import faults
@@ -454,3 +456,72 @@ def test_real_feeds_of_one_morning_alert_once_per_story(real_feeds: Path, store:
             backlog=False,
         )
         assert (again.known_items, again.alerts, again.updates) == (10, 0, 0)
+
+
+# ---------------------------------------------------------------- any sequence of feed quirks
+
+HEADLINES = [
+    "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione",
+    "La Juventus blinda Thuram: respinto l'assalto dell'Inter",
+    "Lucumì nel mirino del Napoli, gli azzurri pensano al difensore del Bologna",
+    "Giacomo Bonaventura si ritira dal calcio, è ufficiale",
+    "Petagna in Serie A (col Monza): rilancio e nuovo accordo",
+    "Milan, Comotto in prestito in Serie A: pronto il nuovo step per il centrocampista",
+]
+QUIRKS = ("republish", "edit", "tracking", "noguid")
+
+
+def _variant(n: int, quirks: frozenset[str], shift: int, zone: int) -> Item:
+    """Item n as a feed might list it today: the parser's keys (guid, canonical url)."""
+    title = HEADLINES[n] + (" (aggiornato)" if "edit" in quirks else "")
+    canonical = f"https://www.tmw.it/news/{n}"
+    link = canonical + ("?utm_source=rss&utm_medium=feed" if "tracking" in quirks else "")
+    keys = ([] if "noguid" in quirks else [f"guid:tmw.it:{n}"]) + [f"url:{canonical}"]
+    published = T0 + timedelta(hours=shift if "republish" in quirks else 0)
+    return Item(
+        keys=tuple(keys),
+        title=title,
+        summary="",
+        link=link,
+        source="TMW",
+        feed_url=FEED.url,
+        published=published.astimezone(timezone(timedelta(hours=zone))),
+    )
+
+
+def match_everything(_: Item) -> list[Match]:
+    return [Match("all", "x", "x", 100.0)]
+
+
+listing = st.lists(
+    st.tuples(
+        st.integers(0, len(HEADLINES) - 1),
+        st.frozensets(st.sampled_from(QUIRKS)),
+        st.integers(1, 48),
+        st.integers(-11, 12),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(polls=st.lists(listing, min_size=1, max_size=5))
+def test_any_sequence_of_feed_quirks_alerts_each_item_exactly_once(
+    polls: list[list[tuple[int, frozenset[str], int, int]]],
+) -> None:
+    store = Store.open("sqlite://")
+    store.subscribe(store.console_subscriber().id, "all", "")
+    delivered: list[str] = []
+    for n, listed in enumerate(polls):
+        at = T0 + timedelta(minutes=2 * n)
+        items = [_variant(*entry) for entry in listed]
+        ingest(
+            store, FEED, items, lambda it: [Match("all", "x", "x", 100.0)], now=at, backlog=False
+        )
+        delivered += [a.url for a in deliver(store, at)]
+    seen = {entry[0] for listed in polls for entry in listed}
+    # One alert per item, whichever variant came first (its link may carry tracking junk).
+    expected = sorted(f"https://www.tmw.it/news/{n}" for n in seen)
+    assert sorted(url.split("?")[0] for url in delivered) == expected
+    assert store.stats(T0)["items"] == len(seen)
+    store.close()
