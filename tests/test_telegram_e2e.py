@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -22,9 +23,9 @@ from telegram.error import Conflict
 from bot.config import Settings
 from bot.dedup import ingest
 from bot.match import Matcher, personal_watchlist
-from bot.models import Feed, Item
+from bot.models import Feed, Item, Term, Watchlist
 from bot.store import Store
-from bot.telegram.app import TelegramService
+from bot.telegram.app import TelegramService, deliver_once
 from tests.fakebotapi import FakeBotApi
 
 USER = 1001
@@ -187,3 +188,25 @@ async def test_webhook_mode_registers_the_url_and_answers_updates_posted_to_it(
         assert fake.sent(USER)[0].params["text"].startswith("👋 Ciao!")
     finally:
         await service.stop()
+
+
+async def test_poll_once_delivers_without_receiving_updates(fake: FakeBotApi, store: Store) -> None:
+    """`newsbot poll --once` with a token: what is due goes out, no getUpdates, no webhook."""
+    sub = store.subscriber(str(USER))
+    assert sub is not None
+    store.subscribe(sub.id, "list", "milan")
+    milan = Watchlist("milan", (Term("Palestra"),), "AC Milan")
+    matcher = Matcher([milan])
+    now = datetime.now(UTC)
+    items = [item(TITLE, LINK, TMW, now)]
+    ingest(store, TMW, items, lambda it: matcher.match(it.title), now=now, backlog=False)
+
+    await deliver_once(Settings(), store, SimpleNamespace(watchlists=[milan]))
+    await deliver_once(Settings(), store, SimpleNamespace(watchlists=[milan]))
+
+    (call,) = fake.sent(USER)
+    assert "🔎 Palestra · AC Milan" in call.params["text"]
+    assert call.params["reply_markup"]["inline_keyboard"][0][0]["text"] == (
+        "🔕 Non seguire più AC Milan"
+    )
+    assert fake.calls_to("getUpdates") == []
