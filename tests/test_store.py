@@ -358,3 +358,19 @@ def test_concurrent_writers_queue_instead_of_failing(db_path: Path) -> None:
     assert stores[0].stats(T0)["subscribers"] == 160
     for s in stores:
         s.close()
+
+
+def test_very_long_keys_stay_unique_and_known(store: Store) -> None:
+    """A Google News link can be longer than the key column; it still identifies one item."""
+    base = "url:https://news.google.com/rss/articles/" + "x" * 900
+
+    def long_item(suffix: str) -> Item:
+        return Item((base + suffix,), suffix, "", "https://g/" + suffix, "G", "https://g/rss")
+
+    with store.transaction() as conn:
+        one = store.add_item_in(conn, long_item("1"), now=T0, backlog=False)
+        two = store.add_item_in(conn, long_item("2"), now=T0, backlog=False)
+        assert store.known_item_in(conn, [base + "1"], T0) == one
+        assert store.known_item_in(conn, [base + "2"], T0) == two
+        assert store.known_item_in(conn, [base + "3"], T0) is None
+    assert set(store.known_keys([base + "1", base + "3"])) == {base + "1"}

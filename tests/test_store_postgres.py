@@ -133,3 +133,20 @@ def test_leader_lock_is_exclusive_and_released_on_close(pg_url: str) -> None:
     first.close()
     assert second.try_leader(name)
     second.close()
+
+
+def test_long_keys_and_terms_fit(store: Store) -> None:
+    """PostgreSQL enforces column sizes: a 1000-character link and a long /watch term."""
+    long = Item(
+        keys=("url:https://news.google.com/rss/articles/" + "x" * 1000,),
+        title="Dybala, notizia da Google News",
+        summary="",
+        link="https://news.google.com/rss/articles/" + "x" * 1000,
+        source="Google",
+        feed_url=FEED.url,
+        published=T0,
+    )
+    assert ingest(store, FEED, [long], match, now=T0, backlog=False).new_items == 1
+    assert ingest(store, FEED, [long], match, now=T0, backlog=False).known_items == 1
+    sub = store.subscriber("1")
+    assert sub is not None and store.subscribe(sub.id, "term", "Dybala " * 200)

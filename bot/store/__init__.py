@@ -17,6 +17,7 @@ The delivery guarantee rests on two rules kept here:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -63,6 +64,7 @@ log = logging.getLogger("newsbot.store")
 
 KEY_MARGIN_DAYS = 7  # item keys outlive their items by this much (tombstones)
 KEY_REFRESH = timedelta(days=1)  # how stale a key's last_seen may get before it is rewritten
+MAX_KEY = 600  # item_keys.key is VARCHAR(700)
 MAX_EDITS = 3  # update edits per story per subscriber; later outlets are recorded, not sent
 WATCH_PREFIX = "watch:"
 
@@ -115,6 +117,14 @@ def _sqlite_engine(url: str, *, durable: bool = True) -> Engine:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def storable_key(key: str) -> str:
+    """An item key that fits its column: very long keys (huge tracking URLs) keep a prefix
+    and a digest of the whole, so they stay unique and comparable."""
+    if len(key) <= MAX_KEY:
+        return key
+    return key[: MAX_KEY - 48] + "#sha1:" + hashlib.sha1(key.encode()).hexdigest()
 
 
 def _loads(value: str | None) -> list[Any]:
@@ -249,7 +259,7 @@ class Store:
     ) -> Subscriber | None:
         """The subscriber of a chat; created (active) when missing unless `create` is False."""
         chat_id = str(chat_id)
-        with self.transaction() as conn:
+        with self.transaction() if create else self._read() as conn:
             if create:
                 conn.execute(
                     self._insert(subscribers)
@@ -649,7 +659,8 @@ class Store:
 
         Lets ingest skip the write transaction for items a feed lists poll after poll.
         """
-        wanted = list(dict.fromkeys(keys))
+        originals = {storable_key(k): k for k in keys}
+        wanted = list(originals)
         found: dict[str, datetime] = {}
         with self._read() as conn:
             for start in range(0, len(wanted), 500):
@@ -658,16 +669,17 @@ class Store:
                         item_keys.c.key.in_(wanted[start : start + 500])
                     )
                 ).all()
-                found.update({r.key: r.last_seen for r in rows})
+                found.update({originals[r.key]: r.last_seen for r in rows})
         return found
 
     def known_item_in(self, conn: Connection, keys: Sequence[str], now: datetime) -> int | None:
         """The id of the item known by any of `keys`, or None. For a known item, keys it shows
         for the first time are added and stale `last_seen` marks refreshed (tombstones live on).
         """
+        keys = [storable_key(k) for k in keys]
         rows = conn.execute(
             select(item_keys.c.key, item_keys.c.item_id, item_keys.c.last_seen).where(
-                item_keys.c.key.in_(list(keys))
+                item_keys.c.key.in_(keys)
             )
         ).all()
         if not rows:
@@ -682,7 +694,7 @@ class Store:
         return item_id
 
     def _add_keys(self, conn: Connection, item_id: int, keys: Sequence[str], now: datetime) -> None:
-        for key in dict.fromkeys(keys):
+        for key in dict.fromkeys(storable_key(k) for k in keys):
             conn.execute(
                 self._insert(item_keys)
                 .values(key=key, item_id=item_id, first_seen=now, last_seen=now)

@@ -157,7 +157,7 @@ subscriptions = Table(
         nullable=False,
     ),
     Column("kind", String(10), nullable=False),
-    Column("value", String(500), nullable=False),
+    Column("value", Text, nullable=False),
     UniqueConstraint("subscriber_id", "kind", "value", name="uq_subscriptions"),
 )
 
