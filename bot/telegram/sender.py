@@ -363,19 +363,21 @@ class Sender:
                 await self._defer(job, 0.0, "not sent: shutting down", batch.report)
                 continue
             job.chat_id = batch.migrated.get(job.chat_id, job.chat_id)
-            if job.chat_id in batch.dead:
-                continue  # deactivated meanwhile: its alerts stay pending
+            if job.chat_id in batch.dead:  # deactivated meanwhile: its alerts stay pending
+                await self._defer(job, 0.0, "subscriber deactivated", batch.report)
+                continue
             now = self.clock()
             ready = self.limiter.ready_at(job.chat_id, now)
-            if ready > at + EPSILON and batch.heap and batch.heap[0][0] < ready:
-                batch.push(job, ready)  # another chat can go first
+            floor = self.limiter.overall.ready_at(now)  # nothing at all can go before this
+            if ready > max(at, floor) + EPSILON and batch.heap and batch.heap[0][0] < ready:
+                batch.push(job, ready)  # held by its own chat's limit: another chat goes first
                 continue
             if ready - now > self.max_wait:
                 await self._defer(job, ready - now, "rate limit", batch.report)
                 continue
             if ready > now:
                 await self._pause(ready - now)
-                batch.push(job, ready)  # re-check: the chat may have migrated or blocked us
+                batch.push(job, at)  # re-check: the chat may have migrated or blocked us
                 continue
             self.limiter.record(job.chat_id, now)
             await self._slots.acquire()
