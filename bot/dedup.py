@@ -99,8 +99,9 @@ def _ingest_one(
     published = item.published or now
     names = stories.name_tokens(m.term for m in matches)
     key_names = stories.title_names(item.title) | names
+    lookup = stories.lookup_names(item.title, names)
     window = timedelta(hours=window_hours)
-    candidates = store.story_candidates_in(conn, key_names, published - window, published + window)
+    candidates = store.story_candidates_in(conn, lookup, published - window, published + window)
     story_id = stories.find_story(
         item.title, names, published, candidates, source=item.source, window_hours=window_hours
     )
@@ -110,7 +111,7 @@ def _ingest_one(
         if store.story_exists_in(conn, story_id):  # an old story of a forgotten key lives on
             story_id = story_id_for(item, salt=now.isoformat())
         store.create_story_in(
-            conn, story_id, item, item_id, key_names, published=published, now=now
+            conn, story_id, item, item_id, key_names, published=published, now=now, index=lookup
         )
     else:
         new_outlet = store.join_story_in(conn, story_id, item_id, item.source, now)

@@ -236,6 +236,16 @@ def title_names(title: str) -> frozenset[str]:
     return _analyse(title).names
 
 
+def lookup_names(title: str, extra: Iterable[str] = ()) -> frozenset[str]:
+    """Every name a story may be found by: names, capitalised sentence starters, extra names.
+
+    Wider than `title_names` on purpose: "Chivu difende Bastoni" must be found by a later
+    "…Padre Chivu…" although its own "Chivu" is only a sentence starter.
+    """
+    found = _analyse(title)
+    return found.names | found.maybe | frozenset(extra)
+
+
 def content_words(title: str) -> frozenset[str]:
     """Stems of the title's meaningful words (no names, stop words or generic words)."""
     return _analyse(title).words

@@ -525,3 +525,13 @@ def test_any_sequence_of_feed_quirks_alerts_each_item_exactly_once(
     assert sorted(url.split("?")[0] for url in delivered) == expected
     assert store.stats(T0)["items"] == len(seen)
     store.close()
+
+
+def test_a_story_is_found_by_a_name_it_only_starts_a_sentence_with(store: Store) -> None:
+    """ "Chivu difende…" (Chivu is just a capitalised first word) and "…Padre Chivu…"."""
+    first = item("c1", "Chivu difende il difensore: Kalulu? Il tocco c'è", source="CdS")
+    later = item("n1", "Sentite Padre Chivu: il tocco di Kalulu c'è, leggero", source="Napolista")
+    poll(store, [first])
+    assert poll(store, [later], at=T0 + timedelta(hours=1)).new_items == 1
+    [story] = store.recent_stories(T0 - timedelta(hours=1))
+    assert story.sources == ("CdS", "Napolista")

@@ -769,9 +769,15 @@ class Store:
         *,
         published: datetime,
         now: datetime,
+        index: Iterable[str] | None = None,
     ) -> None:
-        """A new story whose first item (title, link, source shown in alerts) is `item`."""
+        """A new story whose first item (title, link, source shown in alerts) is `item`.
+
+        `names` are stored with the story for clustering; `index` (default: the same) are the
+        names later items can find it by.
+        """
         names = sorted(set(names))
+        indexed = sorted(set(names) | set(index or ()))
         conn.execute(
             stories.insert().values(
                 id=story_id,
@@ -786,7 +792,7 @@ class Store:
                 updated_at=now,
             )
         )
-        for name in names:
+        for name in indexed:
             conn.execute(
                 story_names.insert().values(story_id=story_id, name=name, published=published)
             )
