@@ -14,7 +14,7 @@ from telegram import Update
 
 from bot.config import Settings
 from bot.dedup import ingest
-from bot.models import Feed, Item, Term, Watchlist
+from bot.models import Feed, FeedState, Item, Term, Watchlist
 from bot.reload import ReloadOutcome
 from bot.store import Store
 from bot.telegram.app import TelegramService
@@ -206,7 +206,7 @@ async def test_alert_button_stops_following_the_term(
 
 async def test_lists_subscribe_and_unsubscribe(bot: Bot, fake: FakeBotApi, store: Store) -> None:
     (listing,) = await bot.say("/lists")
-    assert "<b>AC Milan</b> — /subscribe milan (2)" in listing
+    assert "<b>AC Milan</b> — /subscribe milan (2 nomi)" in listing
     keyboard = fake.sent(USER)[-1].params["reply_markup"]["inline_keyboard"]
     assert keyboard[0][0] == {"text": "➕ AC Milan", "callback_data": "sl|list|milan"}
 
@@ -293,11 +293,15 @@ async def test_a_channel_admin_subscribes_the_channel(
 
 
 async def test_admin_commands(bot: Bot, store: Store) -> None:
+    store.save_feed_state("https://ok.example/rss", FeedState("https://ok.example/rss"))
+    broken = FeedState("https://down.example/rss", failures=3, last_error="HTTP 503")
+    store.save_feed_state("https://down.example/rss", broken)
     (refused,) = await bot.say("/stats")
     assert refused == "Comando riservato agli amministratori del bot."
     (stats,) = await bot.say("/stats", user_id=ADMIN)
     assert "Iscritti attivi: 2 / 2" in stats
     assert "In coda: 0" in stats
+    assert "Feed: 1 ok, 1 in errore\n  ⚠️ https://down.example/rss" in stats
     (reload,) = await bot.say("/reload", user_id=ADMIN)
     assert "watchlists/milan.yaml:7: a term can&#x27;t be empty" in reload or (
         "watchlists/milan.yaml:7: a term can't be empty" in reload

@@ -362,7 +362,7 @@ class Commands:
             on = wl.name in followed
             lines.append(
                 f"{'✅' if on else '▫️'} <b>{esc(wl.display, 60)}</b> — /subscribe "
-                f"{escape(wl.name, quote=False)} ({len(wl.terms)})"
+                f"{escape(wl.name, quote=False)} ({t('list_size', who.lang, count=len(wl.terms))})"
             )
             action = "ul" if on else "sl"
             label = f"{'✅' if on else '➕'} {clip(wl.display, 40)}"
@@ -438,9 +438,7 @@ class Commands:
         numbers = await self._db(self.store.stats, self.now())
         states = await self._db(self.store.feed_states)
         failing = sorted(url for url, st in states.items() if getattr(st, "failures", 0))
-        feeds = f"{len(states) - len(failing)} ok, {len(failing)} in errore"
-        if who.lang == "en":
-            feeds = f"{len(states) - len(failing)} ok, {len(failing)} failing"
+        feeds = t("feeds_health", who.lang, ok=len(states) - len(failing), failing=len(failing))
         if failing:
             feeds += "".join(f"\n  ⚠️ {esc(url, 120)}" for url in failing[:10])
         text = t(

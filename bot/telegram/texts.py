@@ -216,6 +216,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "<b>Status</b>\nActive subscribers: {subscribers}\nFeeds: {feeds}\n"
         "Alerts today: {alerts_today}\nQueued: {outbox}",
     },
+    "feeds_health": {"it": "{ok} ok, {failing} in errore", "en": "{ok} ok, {failing} failing"},
+    "list_size": {"it": "{count} nomi", "en": "{count} names"},
     "reload_ok": {"it": "✅ Ricaricato: {summary}", "en": "✅ Reloaded: {summary}"},
     "reload_problems": {
         "it": "⚠️ {summary}\n{problems}",
