@@ -150,3 +150,27 @@ def test_long_keys_and_terms_fit(store: Store) -> None:
     assert ingest(store, FEED, [long], match, now=T0, backlog=False).known_items == 1
     sub = store.subscriber("1")
     assert sub is not None and store.subscribe(sub.id, "term", "Dybala " * 200)
+
+
+def test_replicas_starting_together_migrate_once(pg_url: str) -> None:
+    """Three replicas open an empty database at once: one migrates, the others wait."""
+    opened: list[Store] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            opened.append(Store.open(pg_url))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [s.schema_version for s in opened] == [migrations.LATEST] * 3
+    with opened[0].transaction() as conn:
+        assert conn.execute(text("SELECT count(*) FROM schema_version")).scalar() == 1
+    for s in opened:
+        s.close()
