@@ -42,7 +42,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     db.close()
 
 
-class Bot:
+class Harness:
     """The service's Application fed one update at a time, plus the fake to read answers."""
 
     def __init__(self, service: TelegramService, fake: FakeBotApi) -> None:
@@ -67,7 +67,7 @@ class Bot:
 
 
 @pytest.fixture
-async def bot(fake: FakeBotApi, store: Store) -> AsyncIterator[Bot]:
+async def bot(fake: FakeBotApi, store: Store) -> AsyncIterator[Harness]:
     settings = Settings(
         telegram_bot_token=fake.token, telegram_api_url=fake.url, newsbot_admins=str(ADMIN)
     )
@@ -79,7 +79,7 @@ async def bot(fake: FakeBotApi, store: Store) -> AsyncIterator[Bot]:
     service = TelegramService(
         settings, store, watchlists=lambda: [MILAN, INTER], reload=lambda: outcome
     )
-    helper = Bot(service, fake)
+    helper = Harness(service, fake)
     await service.application.initialize()
     yield helper
     await service.application.shutdown()
@@ -106,7 +106,7 @@ def add_story(store: Store, title: str, minutes_ago: int, source: str = "Tuttome
     ingest(store, feed, [item], lambda it: [], now=now, backlog=False)
 
 
-async def test_start_answers_in_italian_or_english(bot: Bot, store: Store) -> None:
+async def test_start_answers_in_italian_or_english(bot: Harness, store: Store) -> None:
     (italian,) = await bot.say("/start")
     assert italian.startswith("👋 Ciao!")
     (english,) = await bot.say("/start", user_id=2002, language="en-GB")
@@ -116,7 +116,7 @@ async def test_start_answers_in_italian_or_english(bot: Bot, store: Store) -> No
 
 
 async def test_watch_says_how_the_term_matches_and_shows_recent_stories(
-    bot: Bot, store: Store
+    bot: Harness, store: Store
 ) -> None:
     add_story(store, "Milan, assalto a Palestra dell’Atalanta", 30)
     add_story(store, "Allenarsi in palestra: i consigli", 20)
@@ -147,14 +147,14 @@ async def test_watch_says_how_the_term_matches_and_shows_recent_stories(
     ],
 )
 async def test_watch_refuses_what_cannot_be_matched(
-    bot: Bot, store: Store, text: str, answer: str
+    bot: Harness, store: Store, text: str, answer: str
 ) -> None:
     (reply,) = await bot.say(text)
     assert answer in reply
     assert subscriptions(store, USER) == []
 
 
-async def test_watch_escapes_html_wherever_it_echoes_the_term(bot: Bot, store: Store) -> None:
+async def test_watch_escapes_html_wherever_it_echoes_the_term(bot: Harness, store: Store) -> None:
     replies = await bot.say("/watch <b>Leão</b> & co")
     assert "&lt;b&gt;Leão&lt;/b&gt; &amp; co" in replies[0]
     assert all("<b>Leão" not in r for r in replies)
@@ -162,7 +162,7 @@ async def test_watch_escapes_html_wherever_it_echoes_the_term(bot: Bot, store: S
     assert "&lt;b&gt;Leão&lt;/b&gt;" in listing
 
 
-async def test_at_most_50_terms(bot: Bot, store: Store) -> None:
+async def test_at_most_50_terms(bot: Harness, store: Store) -> None:
     sub = store.subscriber(str(USER))
     assert sub is not None
     for n in range(50):
@@ -173,7 +173,7 @@ async def test_at_most_50_terms(bot: Bot, store: Store) -> None:
 
 
 async def test_unwatch_and_list_buttons_remove_terms(
-    bot: Bot, fake: FakeBotApi, store: Store
+    bot: Harness, fake: FakeBotApi, store: Store
 ) -> None:
     await bot.say("/watch Palestra")
     await bot.say("/watch Leão")
@@ -194,7 +194,7 @@ async def test_unwatch_and_list_buttons_remove_terms(
 
 
 async def test_alert_button_stops_following_the_term(
-    bot: Bot, fake: FakeBotApi, store: Store
+    bot: Harness, fake: FakeBotApi, store: Store
 ) -> None:
     await bot.say("/watch Palestra")
     await bot.send(fake.callback("uf|term|Palestra", message_id=77))
@@ -204,7 +204,9 @@ async def test_alert_button_stops_following_the_term(
     assert "reply_markup" not in edit.params or not edit.params["reply_markup"]
 
 
-async def test_lists_subscribe_and_unsubscribe(bot: Bot, fake: FakeBotApi, store: Store) -> None:
+async def test_lists_subscribe_and_unsubscribe(
+    bot: Harness, fake: FakeBotApi, store: Store
+) -> None:
     (listing,) = await bot.say("/lists")
     assert "<b>AC Milan</b> — /subscribe milan (2 nomi)" in listing
     keyboard = fake.sent(USER)[-1].params["reply_markup"]["inline_keyboard"]
@@ -223,7 +225,7 @@ async def test_lists_subscribe_and_unsubscribe(bot: Bot, fake: FakeBotApi, store
     assert subscriptions(store, USER) == [("list", "inter")]
 
 
-async def test_mute_and_unmute(bot: Bot, store: Store) -> None:
+async def test_mute_and_unmute(bot: Harness, store: Store) -> None:
     (reply,) = await bot.say("/mute 2h")
     assert reply.startswith("🔇 In pausa fino a")
     sub = store.subscriber(str(USER), create=False)
@@ -247,7 +249,7 @@ def test_mute_until_a_rome_time() -> None:
     assert parse_mute("0h", now) is None
 
 
-async def test_stop_deactivates_and_start_reactivates(bot: Bot, store: Store) -> None:
+async def test_stop_deactivates_and_start_reactivates(bot: Harness, store: Store) -> None:
     await bot.say("/watch Palestra")
     (bye,) = await bot.say("/stop")
     assert bye.startswith("👋 Non ti invierò più nulla.")
@@ -260,7 +262,7 @@ async def test_stop_deactivates_and_start_reactivates(bot: Bot, store: Store) ->
 
 
 async def test_in_a_group_only_administrators_change_what_it_follows(
-    bot: Bot, fake: FakeBotApi, store: Store
+    bot: Harness, fake: FakeBotApi, store: Store
 ) -> None:
     group = -5005
     fake.set_admins(group, {ADMIN})
@@ -282,7 +284,7 @@ async def test_in_a_group_only_administrators_change_what_it_follows(
 
 
 async def test_a_channel_admin_subscribes_the_channel(
-    bot: Bot, fake: FakeBotApi, store: Store
+    bot: Harness, fake: FakeBotApi, store: Store
 ) -> None:
     channel = -1009009
     replies = await bot.send(fake.channel_post("/watch Palestra", chat_id=channel))
@@ -292,7 +294,7 @@ async def test_a_channel_admin_subscribes_the_channel(
     assert subscriptions(store, channel) == [("term", "Palestra")]
 
 
-async def test_admin_commands(bot: Bot, store: Store) -> None:
+async def test_admin_commands(bot: Harness, store: Store) -> None:
     store.save_feed_state("https://ok.example/rss", FeedState("https://ok.example/rss"))
     broken = FeedState("https://down.example/rss", failures=3, last_error="HTTP 503")
     store.save_feed_state("https://down.example/rss", broken)
@@ -312,7 +314,7 @@ async def test_admin_commands(bot: Bot, store: Store) -> None:
     assert "/stats" not in user_help
 
 
-async def test_unknown_commands_and_free_text_get_a_helpful_answer(bot: Bot) -> None:
+async def test_unknown_commands_and_free_text_get_a_helpful_answer(bot: Harness) -> None:
     (unknown,) = await bot.say("/foo")
     assert unknown == "Non conosco questo comando. /help per l'elenco."
     (text,) = await bot.say("Leão")
@@ -322,7 +324,7 @@ async def test_unknown_commands_and_free_text_get_a_helpful_answer(bot: Bot) -> 
 
 
 async def test_a_group_that_becomes_a_supergroup_keeps_what_it_follows(
-    bot: Bot, fake: FakeBotApi, store: Store
+    bot: Harness, fake: FakeBotApi, store: Store
 ) -> None:
     fake.set_admins(-7007, {ADMIN})
     await bot.say("/watch Palestra", user_id=ADMIN, chat_id=-7007, chat_type="group")
@@ -334,7 +336,7 @@ async def test_a_group_that_becomes_a_supergroup_keeps_what_it_follows(
 
 
 async def test_only_channel_admins_may_press_its_buttons(
-    bot: Bot, fake: FakeBotApi, store: Store
+    bot: Harness, fake: FakeBotApi, store: Store
 ) -> None:
     channel = -1008008
     await bot.send(fake.channel_post("/watch Palestra", chat_id=channel))

@@ -52,7 +52,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     db.close()
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait for something the bot does over the network; fail after `timeout` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
