@@ -17,7 +17,7 @@ import inspect
 import logging
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -561,6 +561,3 @@ def to_text(html: str) -> str:
 
 def clip_lines(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-Handler = Callable[[Update, Context], Awaitable[None]]

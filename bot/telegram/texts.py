@@ -32,10 +32,6 @@ def t(key: str, lang: str = "it", /, **values: object) -> str:
     return template.format(**safe)
 
 
-def plural(count: int, one: str, many: str) -> str:
-    return one if count == 1 else many
-
-
 TEXTS: dict[str, dict[str, str]] = {
     # --- alerts -------------------------------------------------------------------------
     "also_on": {"it": "anche su: {outlets}", "en": "also on: {outlets}"},
