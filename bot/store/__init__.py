@@ -17,12 +17,9 @@ The delivery guarantee rests on two rules kept here:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,23 +27,31 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    Insert,
     Table,
     create_engine,
     delete,
-    event,
     func,
     or_,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.pool import StaticPool
 
 from bot import faults
-from bot.models import Alert, FeedState, Item, Match, Subscriber
+from bot.models import Alert, FeedState, Subscriber
 from bot.store import migrations
+from bot.store.base import (
+    KEY_MARGIN_DAYS,
+    KEY_REFRESH,
+    MAX_EDITS,
+    MAX_KEY,
+    engine_url,
+    loads,
+    match_from_json,
+    sqlite_engine,
+    storable_key,
+)
+from bot.store.ingest import IngestOps
 from bot.store.schema import (
     feeds,
     item_keys,
@@ -57,15 +62,10 @@ from bot.store.schema import (
     subscribers,
     subscriptions,
 )
-from bot.stories import StoryCandidate
 from bot.text import fold
 
 log = logging.getLogger("newsbot.store")
 
-KEY_MARGIN_DAYS = 7  # item keys outlive their items by this much (tombstones)
-KEY_REFRESH = timedelta(days=1)  # how stale a key's last_seen may get before it is rewritten
-MAX_KEY = 600  # item_keys.key is VARCHAR(700)
-MAX_EDITS = 3  # update edits per story per subscriber; later outlets are recorded, not sent
 WATCH_PREFIX = "watch:"
 
 
@@ -82,72 +82,7 @@ class StorySummary:
     sources: tuple[str, ...] = ()
 
 
-def engine_url(url: str) -> str:
-    """Map `postgres://` and `postgresql://` to the psycopg 3 driver; leave others alone."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
-def _sqlite_engine(url: str, *, durable: bool = True) -> Engine:
-    memory = url in ("sqlite://", "sqlite:///:memory:")
-    engine = create_engine(
-        url,
-        connect_args={"timeout": 30, "check_same_thread": False},
-        poolclass=StaticPool if memory else None,
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
-        cursor = dbapi_conn.cursor()
-        if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        # FULL: a delivery mark survives a power cut, not only a crash. NORMAL (tests, bulk
-        # simulations) is still safe against a killed process.
-        cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        read_only = conn.get_execution_options().get("newsbot_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-    return engine
-
-
-def storable_key(key: str) -> str:
-    """An item key that fits its column: very long keys (huge tracking URLs) keep a prefix
-    and a digest of the whole, so they stay unique and comparable."""
-    if len(key) <= MAX_KEY:
-        return key
-    return key[: MAX_KEY - 48] + "#sha1:" + hashlib.sha1(key.encode()).hexdigest()
-
-
-def _loads(value: str | None) -> list[Any]:
-    return json.loads(value) if value else []
-
-
-def _match_from_json(data: dict[str, Any]) -> Match:
-    return Match(
-        watchlist=str(data["watchlist"]),
-        term=str(data["term"]),
-        matched=str(data.get("matched", "")),
-        score=float(data.get("score", 0.0)),
-        field=str(data.get("field", "title")),
-        start=int(data.get("start", 0)),
-        end=int(data.get("end", 0)),
-    )
-
-
-def _match_to_json(m: Match) -> dict[str, Any]:
-    return {**m.as_json(), "field": m.field, "start": m.start, "end": m.end}
-
-
-class Store:
+class Store(IngestOps):
     """Feeds, items, stories, subscribers and the outbox, behind plain methods.
 
     Thread-safe: every method opens its own short transaction (the pipeline calls it from worker
@@ -156,7 +91,7 @@ class Store:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self._version = 0
         self._claimed: dict[int, int] = {}  # alert id -> revision handed to the deliverer
         self._lock = threading.Lock()
@@ -173,7 +108,7 @@ class Store:
         """
         url = engine_url(url)
         engine = (
-            _sqlite_engine(url, durable=durable)
+            sqlite_engine(url, durable=durable)
             if url.startswith("sqlite")
             else create_engine(url, pool_pre_ping=True)
         )
@@ -194,29 +129,6 @@ class Store:
     @property
     def schema_version(self) -> int:
         return self._version
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.engine.dialect.name == "postgresql"
-
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One write transaction (commit on success, rollback on error), for bot/dedup.py."""
-        with self.engine.begin() as conn:
-            yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.execution_options(newsbot_read_only=True)
-            with conn.begin():
-                yield conn
-
-    def _insert(self, table: Table) -> Insert:
-        """The dialect's INSERT, which has `on_conflict_do_nothing` / `on_conflict_do_update`."""
-        if self.is_postgres:
-            return postgresql.insert(table)
-        return sqlite.insert(table)
 
     # ---------------------------------------------------------------- feeds
 
@@ -565,7 +477,7 @@ class Store:
                 url=r.url,
                 source=r.source,
                 published=r.published,
-                sources=tuple(_loads(r.sources)),
+                sources=tuple(loads(r.sources)),
             )
             for r in rows
         ]
@@ -652,246 +564,6 @@ class Store:
         self._leader_conn = None
         self._leader_names.clear()
 
-    # ---------------------------------------------------------------- ingest helpers (dedup)
-
-    def known_keys(self, keys: Iterable[str]) -> dict[str, datetime]:
-        """Which of `keys` are known, with when each was last seen (one read, no lock).
-
-        Lets ingest skip the write transaction for items a feed lists poll after poll.
-        """
-        originals = {storable_key(k): k for k in keys}
-        wanted = list(originals)
-        found: dict[str, datetime] = {}
-        with self._read() as conn:
-            for start in range(0, len(wanted), 500):
-                rows = conn.execute(
-                    select(item_keys.c.key, item_keys.c.last_seen).where(
-                        item_keys.c.key.in_(wanted[start : start + 500])
-                    )
-                ).all()
-                found.update({originals[r.key]: r.last_seen for r in rows})
-        return found
-
-    def known_item_in(self, conn: Connection, keys: Sequence[str], now: datetime) -> int | None:
-        """The id of the item known by any of `keys`, or None. For a known item, keys it shows
-        for the first time are added and stale `last_seen` marks refreshed (tombstones live on).
-        """
-        keys = [storable_key(k) for k in keys]
-        rows = conn.execute(
-            select(item_keys.c.key, item_keys.c.item_id, item_keys.c.last_seen).where(
-                item_keys.c.key.in_(keys)
-            )
-        ).all()
-        if not rows:
-            return None
-        item_id = int(rows[0].item_id)
-        seen = {r.key: r.last_seen for r in rows}
-        stale = [k for k, t in seen.items() if t < now - KEY_REFRESH]
-        if stale:
-            conn.execute(update(item_keys).where(item_keys.c.key.in_(stale)).values(last_seen=now))
-        missing = [k for k in keys if k not in seen]
-        self._add_keys(conn, item_id, missing, now)
-        return item_id
-
-    def _add_keys(self, conn: Connection, item_id: int, keys: Sequence[str], now: datetime) -> None:
-        for key in dict.fromkeys(storable_key(k) for k in keys):
-            conn.execute(
-                self._insert(item_keys)
-                .values(key=key, item_id=item_id, first_seen=now, last_seen=now)
-                .on_conflict_do_nothing()
-            )
-
-    def add_item_in(self, conn: Connection, item: Item, *, now: datetime, backlog: bool) -> int:
-        """Store a new item with all its keys; returns its id."""
-        item_id = conn.execute(
-            items.insert()
-            .values(
-                feed_url=item.feed_url,
-                source=item.source,
-                title=item.title,
-                summary=item.summary,
-                link=item.link,
-                published=item.published,
-                backlog=backlog,
-                seen_at=now,
-            )
-            .returning(items.c.id)
-        ).scalar_one()
-        self._add_keys(conn, item_id, item.keys, now)
-        return int(item_id)
-
-    def story_candidates_in(
-        self, conn: Connection, names: Iterable[str], start: datetime, end: datetime
-    ) -> list[StoryCandidate]:
-        """Stories published in [start, end] that share at least one name (most recent first)."""
-        names = list(set(names))
-        if not names:
-            return []
-        ids = (
-            select(story_names.c.story_id)
-            .where(
-                story_names.c.name.in_(names),
-                story_names.c.published >= start,
-                story_names.c.published <= end,
-            )
-            .distinct()
-        )
-        rows = conn.execute(
-            select(
-                stories.c.id,
-                stories.c.title,
-                stories.c.names,
-                stories.c.published,
-                stories.c.sources,
-            )
-            .where(stories.c.id.in_(ids))
-            .order_by(stories.c.published.desc())
-            .limit(500)
-        ).all()
-        return [
-            StoryCandidate(
-                story_id=r.id,
-                title=r.title,
-                names=frozenset(_loads(r.names)),
-                published=r.published,
-                sources=frozenset(_loads(r.sources)),
-            )
-            for r in rows
-        ]
-
-    def create_story_in(
-        self,
-        conn: Connection,
-        story_id: str,
-        item: Item,
-        item_id: int,
-        names: Iterable[str],
-        *,
-        published: datetime,
-        now: datetime,
-        index: Iterable[str] | None = None,
-    ) -> None:
-        """A new story whose first item (title, link, source shown in alerts) is `item`.
-
-        `names` are stored with the story for clustering; `index` (default: the same) are the
-        names later items can find it by.
-        """
-        names = sorted(set(names))
-        indexed = sorted(set(names) | set(index or ()))
-        conn.execute(
-            stories.insert().values(
-                id=story_id,
-                title=item.title,
-                summary=item.summary,
-                url=item.link,
-                source=item.source,
-                published=published,
-                sources=json.dumps([item.source]),
-                names=json.dumps(names),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        for name in indexed:
-            conn.execute(
-                story_names.insert().values(story_id=story_id, name=name, published=published)
-            )
-        conn.execute(update(items).where(items.c.id == item_id).values(story_id=story_id))
-
-    def join_story_in(
-        self, conn: Connection, story_id: str, item_id: int, source: str, now: datetime
-    ) -> bool:
-        """Add an item to a story; True when its outlet is new to the story."""
-        conn.execute(update(items).where(items.c.id == item_id).values(story_id=story_id))
-        raw = conn.execute(select(stories.c.sources).where(stories.c.id == story_id)).scalar_one()
-        sources = _loads(raw)
-        is_new = source not in sources
-        if is_new:
-            sources.append(source)
-        conn.execute(
-            update(stories)
-            .where(stories.c.id == story_id)
-            .values(sources=json.dumps(sources), updated_at=now)
-        )
-        return is_new
-
-    def story_exists_in(self, conn: Connection, story_id: str) -> bool:
-        found = conn.execute(select(stories.c.id).where(stories.c.id == story_id)).first()
-        return found is not None
-
-    def story_sources_in(self, conn: Connection, story_id: str) -> list[str]:
-        raw = conn.execute(select(stories.c.sources).where(stories.c.id == story_id)).scalar_one()
-        return list(_loads(raw))
-
-    def enqueue_in(
-        self,
-        conn: Connection,
-        subscriber_id: int,
-        story_id: str,
-        matches: Sequence[Match],
-        *,
-        also: Sequence[str] = (),
-        now: datetime,
-    ) -> bool:
-        """Owe `subscriber_id` an alert about `story_id`; False if it already has a row."""
-        stmt = (
-            self._insert(outbox)
-            .values(
-                subscriber_id=subscriber_id,
-                story_id=story_id,
-                kind="alert",
-                status="pending",
-                matches=json.dumps([_match_to_json(m) for m in matches], ensure_ascii=False),
-                also=json.dumps(list(also), ensure_ascii=False),
-                next_attempt=now,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[outbox.c.subscriber_id, outbox.c.story_id])
-            .returning(outbox.c.id)
-        )
-        return conn.execute(stmt).first() is not None
-
-    def flag_update_in(
-        self,
-        conn: Connection,
-        story_id: str,
-        source: str,
-        *,
-        now: datetime,
-        max_edits: int = MAX_EDITS,
-    ) -> int:
-        """A new outlet joined `story_id`: add it to every row's `also`.
-
-        A pending row (alert or update not yet delivered) is just enriched. A delivered row goes
-        back to pending as an "update", at most `max_edits` times per row; past that, the outlet
-        is recorded in the story only. Returns how many delivered rows became updates.
-        """
-        rows = conn.execute(
-            select(outbox.c.id, outbox.c.status, outbox.c.also, outbox.c.edits).where(
-                outbox.c.story_id == story_id, outbox.c.status != "dropped"
-            )
-        ).all()
-        flagged = 0
-        for row in rows:
-            also = _loads(row.also)
-            if source in also:
-                continue
-            values: dict[str, Any] = {"revision": outbox.c.revision + 1}
-            if row.status == "sent":
-                if row.edits >= max_edits:
-                    continue
-                values.update(
-                    kind="update",
-                    status="pending",
-                    edits=row.edits + 1,
-                    next_attempt=now,
-                    attempts=0,
-                )
-                flagged += 1
-            values["also"] = json.dumps([*also, source], ensure_ascii=False)
-            conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
-        return flagged
-
 
 def _feed_state(row: Any) -> FeedState:
     return FeedState(
@@ -927,12 +599,21 @@ def _alert(row: Any) -> Alert:
         url=row.url,
         source=row.source,
         published=row.published,
-        matches=tuple(_match_from_json(m) for m in _loads(row.matches)),
-        also=tuple(_loads(row.also)),
+        matches=tuple(match_from_json(m) for m in loads(row.matches)),
+        also=tuple(loads(row.also)),
         message_id=row.message_id,
         language=row.language,
         extra={"revision": row.revision, "attempts": row.attempts, "edits": row.edits},
     )
 
 
-__all__ = ["Store", "StorySummary", "engine_url"]
+__all__ = [
+    "KEY_MARGIN_DAYS",
+    "KEY_REFRESH",
+    "MAX_EDITS",
+    "MAX_KEY",
+    "Store",
+    "StorySummary",
+    "engine_url",
+    "storable_key",
+]

@@ -1,0 +1,121 @@
+"""Shared ground of the store: engines, transactions, dialect-aware inserts, JSON helpers.
+
+`StoreBase` knows how to open a transaction on SQLite or PostgreSQL; the operations live in
+`bot/store/ingest.py` (what dedup writes) and `bot/store/__init__.py` (everything else).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import StaticPool
+
+from bot.models import Match
+
+KEY_MARGIN_DAYS = 7  # item keys outlive their items by this much (tombstones)
+KEY_REFRESH = timedelta(days=1)  # how stale a key's last_seen may get before it is rewritten
+MAX_KEY = 600  # item_keys.key is VARCHAR(700)
+MAX_EDITS = 3  # update edits per story per subscriber; later outlets are recorded, not sent
+
+
+def engine_url(url: str) -> str:
+    """Map `postgres://` and `postgresql://` to the psycopg 3 driver; leave others alone."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_engine(url: str, *, durable: bool = True) -> Engine:
+    """SQLite tuned for one busy writer and a few readers: WAL, busy timeout, BEGIN IMMEDIATE."""
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    engine = create_engine(
+        url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        poolclass=StaticPool if memory else None,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_conn.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # FULL: a delivery mark survives a power cut, not only a crash. NORMAL (tests, bulk
+        # simulations) is still safe against a killed process.
+        cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get("newsbot_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def storable_key(key: str) -> str:
+    """An item key that fits its column: very long keys (huge tracking URLs) keep a prefix
+    and a digest of the whole, so they stay unique and comparable."""
+    if len(key) <= MAX_KEY:
+        return key
+    return key[: MAX_KEY - 48] + "#sha1:" + hashlib.sha1(key.encode()).hexdigest()
+
+
+def loads(value: str | None) -> list[Any]:
+    return json.loads(value) if value else []
+
+
+def match_from_json(data: dict[str, Any]) -> Match:
+    return Match(
+        watchlist=str(data["watchlist"]),
+        term=str(data["term"]),
+        matched=str(data.get("matched", "")),
+        score=float(data.get("score", 0.0)),
+        field=str(data.get("field", "title")),
+        start=int(data.get("start", 0)),
+        end=int(data.get("end", 0)),
+    )
+
+
+def match_to_json(m: Match) -> dict[str, Any]:
+    return {**m.as_json(), "field": m.field, "start": m.start, "end": m.end}
+
+
+class StoreBase:
+    """An engine and the three ways to use it: write, read, dialect-aware insert."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (commit on success, rollback on error), for bot/dedup.py."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(newsbot_read_only=True)
+            with conn.begin():
+                yield conn
+
+    def _insert(self, table: Table) -> Insert:
+        """The dialect's INSERT, which has `on_conflict_do_nothing` / `on_conflict_do_update`."""
+        if self.is_postgres:
+            return postgresql.insert(table)
+        return sqlite.insert(table)

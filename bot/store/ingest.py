@@ -1,0 +1,261 @@
+"""What dedup writes, inside its one-transaction-per-item (see bot/dedup.py).
+
+Every method takes the caller's connection (`*_in`), so the item, its keys, its story and the
+outbox rows it causes commit or vanish together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from bot.models import Item, Match
+from bot.store.base import KEY_REFRESH, MAX_EDITS, StoreBase, loads, match_to_json, storable_key
+from bot.store.schema import item_keys, items, outbox, stories, story_names
+from bot.stories import StoryCandidate
+
+
+class IngestOps(StoreBase):
+    """Item keys, items, stories and outbox rows as dedup needs them."""
+
+    def known_keys(self, keys: Iterable[str]) -> dict[str, datetime]:
+        """Which of `keys` are known, with when each was last seen (one read, no lock).
+
+        Lets ingest skip the write transaction for items a feed lists poll after poll.
+        """
+        originals = {storable_key(k): k for k in keys}
+        wanted = list(originals)
+        found: dict[str, datetime] = {}
+        with self._read() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    select(item_keys.c.key, item_keys.c.last_seen).where(
+                        item_keys.c.key.in_(wanted[start : start + 500])
+                    )
+                ).all()
+                found.update({originals[r.key]: r.last_seen for r in rows})
+        return found
+
+    def known_item_in(self, conn: Connection, keys: Sequence[str], now: datetime) -> int | None:
+        """The id of the item known by any of `keys`, or None. For a known item, keys it shows
+        for the first time are added and stale `last_seen` marks refreshed (tombstones live on).
+        """
+        keys = [storable_key(k) for k in keys]
+        rows = conn.execute(
+            select(item_keys.c.key, item_keys.c.item_id, item_keys.c.last_seen).where(
+                item_keys.c.key.in_(keys)
+            )
+        ).all()
+        if not rows:
+            return None
+        item_id = int(rows[0].item_id)
+        seen = {r.key: r.last_seen for r in rows}
+        stale = [k for k, t in seen.items() if t < now - KEY_REFRESH]
+        if stale:
+            conn.execute(update(item_keys).where(item_keys.c.key.in_(stale)).values(last_seen=now))
+        missing = [k for k in keys if k not in seen]
+        self._add_keys(conn, item_id, missing, now)
+        return item_id
+
+    def _add_keys(self, conn: Connection, item_id: int, keys: Sequence[str], now: datetime) -> None:
+        for key in dict.fromkeys(storable_key(k) for k in keys):
+            conn.execute(
+                self._insert(item_keys)
+                .values(key=key, item_id=item_id, first_seen=now, last_seen=now)
+                .on_conflict_do_nothing()
+            )
+
+    def add_item_in(self, conn: Connection, item: Item, *, now: datetime, backlog: bool) -> int:
+        """Store a new item with all its keys; returns its id."""
+        item_id = conn.execute(
+            items.insert()
+            .values(
+                feed_url=item.feed_url,
+                source=item.source,
+                title=item.title,
+                summary=item.summary,
+                link=item.link,
+                published=item.published,
+                backlog=backlog,
+                seen_at=now,
+            )
+            .returning(items.c.id)
+        ).scalar_one()
+        self._add_keys(conn, item_id, item.keys, now)
+        return int(item_id)
+
+    def story_candidates_in(
+        self, conn: Connection, names: Iterable[str], start: datetime, end: datetime
+    ) -> list[StoryCandidate]:
+        """Stories published in [start, end] that share at least one name (most recent first)."""
+        names = list(set(names))
+        if not names:
+            return []
+        ids = (
+            select(story_names.c.story_id)
+            .where(
+                story_names.c.name.in_(names),
+                story_names.c.published >= start,
+                story_names.c.published <= end,
+            )
+            .distinct()
+        )
+        rows = conn.execute(
+            select(
+                stories.c.id,
+                stories.c.title,
+                stories.c.names,
+                stories.c.published,
+                stories.c.sources,
+            )
+            .where(stories.c.id.in_(ids))
+            .order_by(stories.c.published.desc())
+            .limit(500)
+        ).all()
+        return [
+            StoryCandidate(
+                story_id=r.id,
+                title=r.title,
+                names=frozenset(loads(r.names)),
+                published=r.published,
+                sources=frozenset(loads(r.sources)),
+            )
+            for r in rows
+        ]
+
+    def create_story_in(
+        self,
+        conn: Connection,
+        story_id: str,
+        item: Item,
+        item_id: int,
+        names: Iterable[str],
+        *,
+        published: datetime,
+        now: datetime,
+        index: Iterable[str] | None = None,
+    ) -> None:
+        """A new story whose first item (title, link, source shown in alerts) is `item`.
+
+        `names` are stored with the story for clustering; `index` (default: the same) are the
+        names later items can find it by.
+        """
+        names = sorted(set(names))
+        indexed = sorted(set(names) | set(index or ()))
+        conn.execute(
+            stories.insert().values(
+                id=story_id,
+                title=item.title,
+                summary=item.summary,
+                url=item.link,
+                source=item.source,
+                published=published,
+                sources=json.dumps([item.source]),
+                names=json.dumps(names),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        for name in indexed:
+            conn.execute(
+                story_names.insert().values(story_id=story_id, name=name, published=published)
+            )
+        conn.execute(update(items).where(items.c.id == item_id).values(story_id=story_id))
+
+    def join_story_in(
+        self, conn: Connection, story_id: str, item_id: int, source: str, now: datetime
+    ) -> bool:
+        """Add an item to a story; True when its outlet is new to the story."""
+        conn.execute(update(items).where(items.c.id == item_id).values(story_id=story_id))
+        raw = conn.execute(select(stories.c.sources).where(stories.c.id == story_id)).scalar_one()
+        sources = loads(raw)
+        is_new = source not in sources
+        if is_new:
+            sources.append(source)
+        conn.execute(
+            update(stories)
+            .where(stories.c.id == story_id)
+            .values(sources=json.dumps(sources), updated_at=now)
+        )
+        return is_new
+
+    def story_exists_in(self, conn: Connection, story_id: str) -> bool:
+        found = conn.execute(select(stories.c.id).where(stories.c.id == story_id)).first()
+        return found is not None
+
+    def story_sources_in(self, conn: Connection, story_id: str) -> list[str]:
+        raw = conn.execute(select(stories.c.sources).where(stories.c.id == story_id)).scalar_one()
+        return list(loads(raw))
+
+    def enqueue_in(
+        self,
+        conn: Connection,
+        subscriber_id: int,
+        story_id: str,
+        matches: Sequence[Match],
+        *,
+        also: Sequence[str] = (),
+        now: datetime,
+    ) -> bool:
+        """Owe `subscriber_id` an alert about `story_id`; False if it already has a row."""
+        stmt = (
+            self._insert(outbox)
+            .values(
+                subscriber_id=subscriber_id,
+                story_id=story_id,
+                kind="alert",
+                status="pending",
+                matches=json.dumps([match_to_json(m) for m in matches], ensure_ascii=False),
+                also=json.dumps(list(also), ensure_ascii=False),
+                next_attempt=now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[outbox.c.subscriber_id, outbox.c.story_id])
+            .returning(outbox.c.id)
+        )
+        return conn.execute(stmt).first() is not None
+
+    def flag_update_in(
+        self,
+        conn: Connection,
+        story_id: str,
+        source: str,
+        *,
+        now: datetime,
+        max_edits: int = MAX_EDITS,
+    ) -> int:
+        """A new outlet joined `story_id`: add it to every row's `also`.
+
+        A pending row (alert or update not yet delivered) is just enriched. A delivered row goes
+        back to pending as an "update", at most `max_edits` times per row; past that, the outlet
+        is recorded in the story only. Returns how many delivered rows became updates.
+        """
+        rows = conn.execute(
+            select(outbox.c.id, outbox.c.status, outbox.c.also, outbox.c.edits).where(
+                outbox.c.story_id == story_id, outbox.c.status != "dropped"
+            )
+        ).all()
+        flagged = 0
+        for row in rows:
+            also = loads(row.also)
+            if source in also:
+                continue
+            values: dict[str, Any] = {"revision": outbox.c.revision + 1}
+            if row.status == "sent":
+                if row.edits >= max_edits:
+                    continue
+                values.update(
+                    kind="update",
+                    status="pending",
+                    edits=row.edits + 1,
+                    next_attempt=now,
+                    attempts=0,
+                )
+                flagged += 1
+            values["also"] = json.dumps([*also, source], ensure_ascii=False)
+            conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+        return flagged
