@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 from bot import faults, stories
 from bot.models import Feed, Item, Match
 from bot.store import KEY_REFRESH, MAX_EDITS, Store
+from bot.store.ingest import AlreadyKnown
 
 MatchFn = Callable[[Item], list[Match]]
 
@@ -74,9 +75,12 @@ def ingest(
         if all(k in seen and seen[k] >= fresh_after for k in item.keys):
             total.known_items += 1  # listed again, nothing new: no write at all
             continue
-        with store.transaction() as conn:
-            one = _ingest_one(store, conn, item, match, now, backlog, window_hours)
-            faults.checkpoint(faults.DEDUP_BEFORE_COMMIT)
+        try:
+            with store.transaction() as conn:
+                one = _ingest_one(store, conn, item, match, now, backlog, window_hours)
+                faults.checkpoint(faults.DEDUP_BEFORE_COMMIT)
+        except AlreadyKnown:
+            one = IngestResult(known_items=1)  # rolled back: someone else stored it first
         faults.checkpoint(faults.DEDUP_AFTER_COMMIT)
         total.add(one)
     return total

@@ -174,3 +174,27 @@ def test_replicas_starting_together_migrate_once(pg_url: str) -> None:
         assert conn.execute(text("SELECT count(*) FROM schema_version")).scalar() == 1
     for s in opened:
         s.close()
+
+
+def test_two_pollers_ingesting_the_same_items_at_once_alert_once(pg_url: str) -> None:
+    """Belt and braces behind the leader lock: concurrent ingests of one feed never double."""
+    writers = [Store.open(pg_url) for _ in range(2)]
+    console = writers[0].console_subscriber()
+    writers[0].subscribe(console.id, "all", "")
+    batch = [item(f"k{n}", f"Dybala notizia numero {n}", source=f"S{n}") for n in range(20)]
+    results = []
+
+    def run(store: Store) -> None:
+        results.append(ingest(store, FEED, batch, match, now=T0, backlog=False))
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in writers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r.new_items for r in results) == 20
+    assert sum(r.known_items for r in results) == 20
+    assert writers[0].stats(T0)["items"] == 20
+    assert writers[0].outbox_depth() == sum(r.alerts for r in results)
+    for w in writers:
+        w.close()

@@ -19,6 +19,10 @@ from bot.store.schema import item_keys, items, outbox, stories, story_names
 from bot.stories import StoryCandidate
 
 
+class AlreadyKnown(Exception):
+    """Raised inside an ingest transaction when a concurrent writer stored the same item."""
+
+
 class IngestOps(StoreBase):
     """Item keys, items, stories and outbox rows as dedup needs them."""
 
@@ -61,16 +65,22 @@ class IngestOps(StoreBase):
         self._add_keys(conn, item_id, missing, now)
         return item_id
 
-    def _add_keys(self, conn: Connection, item_id: int, keys: Sequence[str], now: datetime) -> None:
+    def _add_keys(self, conn: Connection, item_id: int, keys: Sequence[str], now: datetime) -> int:
+        """Insert the keys not yet known; returns how many were new."""
+        added = 0
         for key in dict.fromkeys(storable_key(k) for k in keys):
-            conn.execute(
+            row = conn.execute(
                 self._insert(item_keys)
                 .values(key=key, item_id=item_id, first_seen=now, last_seen=now)
                 .on_conflict_do_nothing()
-            )
+                .returning(item_keys.c.key)
+            ).first()
+            added += row is not None
+        return added
 
     def add_item_in(self, conn: Connection, item: Item, *, now: datetime, backlog: bool) -> int:
-        """Store a new item with all its keys; returns its id."""
+        """Store a new item with all its keys; returns its id. Raises AlreadyKnown if any key
+        was stored meanwhile (the caller must roll back)."""
         item_id = conn.execute(
             items.insert()
             .values(
@@ -85,7 +95,11 @@ class IngestOps(StoreBase):
             )
             .returning(items.c.id)
         ).scalar_one()
-        self._add_keys(conn, item_id, item.keys, now)
+        distinct = len({storable_key(k) for k in item.keys})
+        if self._add_keys(conn, item_id, item.keys, now) < distinct:
+            # Another writer stored this item since we looked (only if two pollers ever ran
+            # at once): the caller rolls back and counts it as known, never as a second item.
+            raise AlreadyKnown(item.key)
         return int(item_id)
 
     def story_candidates_in(
