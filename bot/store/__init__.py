@@ -380,6 +380,10 @@ class Store(IngestOps):
     def mark_sent(self, alert_id: int, *, message_id: int | None, now: datetime) -> None:
         """Record a delivery. Call it right after the Bot API accepted the message.
 
+        The one window of the delivery guarantee: a process that dies after the API accepted
+        the message and before this commits sends that message again after its restart (at
+        least once, never lost). Keep nothing but this call between the two (docs/delivery.md).
+
         If a later outlet enriched the row while the message was in flight (its revision moved
         on), the row stays pending as an update, so the new outlets still reach the subscriber.
         """
