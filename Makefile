@@ -30,9 +30,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix bot tests bench
 	$(BIN)/ruff format bot tests bench
 
-## bench: matching throughput and index build; writes docs/benchmarks.md
+## bench: matching throughput, index build, pipeline memory over many polls; writes docs/benchmarks.md
 bench: $(STAMP)
 	$(BIN)/python bench/bench_match.py
+	$(BIN)/python bench/bench_poll.py
 
 ## check: validate the feeds file and the watchlists
 check: $(STAMP)

@@ -12,7 +12,6 @@ import gc
 import os
 import platform
 import random
-import re
 import sys
 import time
 import tracemalloc
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import rapidfuzz
+from docsection import DOC, update_section
 from rapidfuzz import fuzz, process
 
 from bot.match import Matcher
@@ -28,7 +28,6 @@ from bot.models import Term, Watchlist
 from bot.text import fold
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
 CORPUS = ROOT / "tests" / "corpus" / "headlines.tsv"
 SIZES = (1_000, 10_000, 100_000)
 TERMS_PER_LIST = 1_000
@@ -198,18 +197,6 @@ machines.
 """
 
 
-def update_doc(text: str) -> None:
-    """Replace the "## Matching" section of docs/benchmarks.md, keeping every other section."""
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    old = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Matching\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(old):
-        new = pattern.sub(lambda _: text + "\n", old, count=1)
-    else:
-        new = old.rstrip("\n") + "\n\n" + text
-    DOC.write_text(new.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> int:
     sizes = [int(a) for a in sys.argv[1:]] or list(SIZES)
     rows = []
@@ -218,7 +205,7 @@ def main() -> int:
         rows.append(row)
         print(table([row]).splitlines()[-1], flush=True)
     print(table(rows))
-    update_doc(section(rows, len(corpus_headlines())))
+    update_section("Matching", section(rows, len(corpus_headlines())))
     print(f"wrote {DOC.relative_to(ROOT)}")
     big = [r for r in rows if r.terms >= 100_000]
     ok = all(r.build_s <= 5 and r.speedup >= 100 for r in big)

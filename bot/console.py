@@ -48,6 +48,9 @@ def alert_text(alert: Alert) -> str:
     return f"{head} {alert.title}\n{' · '.join(meta)}\n🔎 {terms}\n{alert.url}\n"
 
 
+CLAIM_SECONDS = 60.0  # a lease: with several replicas, one alert is printed by one of them
+
+
 class ConsoleDelivery:
     """Drains the console subscriber's outbox to a stream."""
 
@@ -67,7 +70,9 @@ class ConsoleDelivery:
     def deliver_pending(self) -> int:
         """Print every due alert once; return how many were printed."""
         sent = 0
-        while alerts := self.store.pending_alerts(self.clock(), limit=200):
+        while alerts := self.store.pending_alerts(
+            self.clock(), limit=200, claim_for=CLAIM_SECONDS, channel="console"
+        ):
             for alert in alerts:
                 self._print(alert)
                 faults.checkpoint("console-after-print")

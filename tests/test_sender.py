@@ -53,8 +53,14 @@ class MemoryOutbox:
         return self.rows[alert_id].status
 
     def pending_alerts(
-        self, now: datetime, *, limit: int = 100, claim_for: float | None = None
+        self,
+        now: datetime,
+        *,
+        limit: int = 100,
+        claim_for: float | None = None,
+        channel: str | None = None,
     ) -> list[Alert]:
+        assert channel == "telegram", "the sender must never take the console's alerts"
         due = [
             r
             for r in sorted(self.rows.values(), key=lambda r: r.alert.id)

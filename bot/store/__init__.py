@@ -331,9 +331,17 @@ class Store(IngestOps):
     # ---------------------------------------------------------------- outbox & delivery
 
     def pending_alerts(
-        self, now: datetime, *, limit: int = 100, claim_for: float | None = None
+        self,
+        now: datetime,
+        *,
+        limit: int = 100,
+        claim_for: float | None = None,
+        channel: str | None = None,
     ) -> list[Alert]:
         """Alerts and updates due now for active, unmuted subscribers, oldest first.
+
+        `channel` "console" or "telegram" keeps only that deliverer's subscribers, so the
+        console never prints (and marks sent) what a Telegram subscriber is owed.
 
         With `claim_for` (seconds) the rows are leased until now + claim_for: another replica
         skips them (row locks with SKIP LOCKED on PostgreSQL, the lease everywhere), and if this
@@ -361,6 +369,10 @@ class Store(IngestOps):
             .order_by(outbox.c.id)
             .limit(limit)
         )
+        if channel == "console":
+            query = query.where(subscribers.c.kind == "console")
+        elif channel == "telegram":
+            query = query.where(subscribers.c.kind != "console")
         if claim_for is not None:
             query = query.with_for_update(skip_locked=True, of=outbox)
         with self.transaction() if claim_for is not None else self._read() as conn:

@@ -159,7 +159,12 @@ class Outbox(Protocol):
     """The part of bot.store.Store the sender uses (synchronous; called in a thread)."""
 
     def pending_alerts(
-        self, now: datetime, *, limit: int = 100, claim_for: float | None = None
+        self,
+        now: datetime,
+        *,
+        limit: int = 100,
+        claim_for: float | None = None,
+        channel: str | None = None,
     ) -> list[Alert]: ...
 
     def mark_sent(self, alert_id: int, *, message_id: int | None, now: datetime) -> None: ...
@@ -287,6 +292,7 @@ class Sender:
                     self.now(),
                     limit=self.batch,
                     claim_for=self.claim_for,
+                    channel="telegram",
                 )
                 if not alerts or seen.issuperset(a.id for a in alerts):
                     break  # nothing due, or only what this pass already tried (no lease)
