@@ -30,7 +30,7 @@ from bot.store import Store
 log = logging.getLogger("newsbot.run")
 
 STOP_GRACE_S = 7.0
-LEADER_CHECK_S = 15.0
+LEADER_CHECK_S = 5.0  # a follower takes over within this, well inside one poll interval
 DELIVERY_TICK_S = 2.0
 PRUNE_EVERY_S = 6 * 3600
 

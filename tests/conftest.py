@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from bot.store import engine_url
 
 pytest_plugins = ["feedserver"]  # the loopback feed server fixture `feed_server`
 
@@ -35,3 +41,23 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "NEWSBOT_HTTP",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a throwaway schema (dropped afterwards).
+
+    Skips, saying why, when TEST_DATABASE_URL is not set.
+    """
+    raw = os.environ.get("TEST_DATABASE_URL")
+    if not raw:
+        pytest.skip("TEST_DATABASE_URL is not set (a PostgreSQL server for these tests)")
+    schema = f"newsbot_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(engine_url(raw), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(engine_url(raw)).update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()

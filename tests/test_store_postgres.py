@@ -6,39 +6,22 @@ runs in a schema of its own, so tests (and other suites using the database) do n
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import text
 
 from bot.dedup import ingest
 from bot.models import Feed, FeedState, Item, Match
-from bot.store import Store, engine_url, migrations
+from bot.store import Store, migrations
 
 pytestmark = pytest.mark.postgres
 
 T0 = datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
 FEED = Feed("TMW", "https://www.tuttomercatoweb.com/rss/")
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    raw = os.environ.get("TEST_DATABASE_URL")
-    if not raw:
-        pytest.skip("TEST_DATABASE_URL is not set (a PostgreSQL server for these tests)")
-    schema = f"newsbot_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(engine_url(raw), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(engine_url(raw)).update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 @pytest.fixture
