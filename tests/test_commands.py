@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -76,9 +77,8 @@ async def bot(fake: FakeBotApi, store: Store) -> AsyncIterator[Harness]:
         [Problem("watchlists/milan.yaml", 7, "a term can't be empty")],
         "refused: 1 problem(s); the last good version stays",
     )
-    service = TelegramService(
-        settings, store, watchlists=lambda: [MILAN, INTER], reload=lambda: outcome
-    )
+    registry = SimpleNamespace(watchlists=[MILAN, INTER], last=outcome)  # last load refused
+    service = TelegramService(settings, store, registry, reload=lambda: outcome)
     helper = Harness(service, fake)
     await service.application.initialize()
     yield helper
@@ -304,6 +304,8 @@ async def test_admin_commands(bot: Harness, store: Store) -> None:
     assert "Iscritti attivi: 2 / 2" in stats
     assert "In coda: 0" in stats
     assert "Feed: 1 ok, 1 in errore\n  ⚠️ https://down.example/rss" in stats
+    assert "Configurazione</b>: refused: 1 problem(s); the last good version stays" in stats
+    assert "watchlists/milan.yaml:7: a term can" in stats
     (reload,) = await bot.say("/reload", user_id=ADMIN)
     assert "watchlists/milan.yaml:7: a term can&#x27;t be empty" in reload or (
         "watchlists/milan.yaml:7: a term can't be empty" in reload

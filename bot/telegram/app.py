@@ -164,6 +164,7 @@ class TelegramService:
             admins=settings.admins,
             reload=reload,
             on_change=self.sender.wake,
+            config_status=lambda: getattr(registry, "last", None),
         )
         register(self.application, self.commands)
         self.poll_updates = poll_updates

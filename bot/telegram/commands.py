@@ -152,11 +152,13 @@ class Commands:
         reload: ReloadCallback | None = None,
         on_change: Callable[[], None] = lambda: None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        config_status: Callable[[], Any] = lambda: None,
     ) -> None:
         self.store = store
         self.watchlists = watchlists
         self.admins = admins
         self.reload_callback = reload
+        self.config_status = config_status
         self.on_change = on_change
         self.now = now
 
@@ -449,7 +451,19 @@ class Commands:
             alerts_today=numbers.get("alerts_sent_today", 0),
             outbox=numbers.get("outbox_depth", 0),
         )
+        text += self._config_problems(who.lang)
         await self._reply(update, context, text)
+
+    def _config_problems(self, lang: str) -> str:
+        """The last refused reload, with its path:line problems, so admins see why edits
+        did not take effect (the last good version is still in force)."""
+        outcome = self.config_status()
+        if outcome is None or getattr(outcome, "ok", True):
+            return ""
+        listed = "\n".join(str(p) for p in outcome.problems)
+        return "\n\n" + t(
+            "config_refused", lang, summary=outcome.summary, problems=clip_lines(listed, 2500)
+        )
 
     async def reload(self, update: Update, context: Context) -> None:
         who = await self._who(update)

@@ -212,6 +212,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "<b>Status</b>\nActive subscribers: {subscribers}\nFeeds: {feeds}\n"
         "Alerts today: {alerts_today}\nQueued: {outbox}",
     },
+    "config_refused": {
+        "it": "⚠️ <b>Configurazione</b>: {summary}\n<code>{problems}</code>",
+        "en": "⚠️ <b>Configuration</b>: {summary}\n<code>{problems}</code>",
+    },
     "feeds_health": {"it": "{ok} ok, {failing} in errore", "en": "{ok} ok, {failing} failing"},
     "list_size": {"it": "{count} nomi", "en": "{count} names"},
     "reload_ok": {"it": "✅ Ricaricato: {summary}", "en": "✅ Reloaded: {summary}"},
