@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import time
 from contextlib import suppress
 from typing import Any
 
@@ -133,11 +134,13 @@ class Runner:
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
+        started = time.perf_counter()
         try:
             outcome = await self.pipeline.poll_feed(feed)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
+        log.info("poll", extra=poll_fields(outcome, time.perf_counter() - started))
         if outcome.ingest and (outcome.ingest.alerts or outcome.ingest.updates):
             await self._deliver_now()
         return outcome
@@ -181,3 +184,23 @@ class Runner:
         removed = await asyncio.to_thread(self.store.prune, utcnow())
         if removed:
             log.info("pruned %d old rows", removed)
+
+
+def poll_fields(outcome: FeedOutcome, seconds: float) -> dict[str, object]:
+    """The structured fields of one feed poll's log line."""
+    fields: dict[str, object] = {
+        "feed": outcome.feed.name,
+        "status": outcome.status,
+        "items": outcome.items,
+        "ms": round(seconds * 1000),
+    }
+    if outcome.ingest:
+        fields.update(
+            new=outcome.ingest.new_items,
+            backlog=outcome.ingest.backlog_items,
+            alerts=outcome.ingest.alerts,
+            updates=outcome.ingest.updates,
+        )
+    if outcome.error:
+        fields["error"] = outcome.error
+    return fields

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -284,48 +287,73 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_run_serves_health_and_stops_on_sigterm(tmp_path: Path, feed_server: FeedServer) -> None:
+def test_run_serves_health_reloads_live_and_stops_on_sigterm(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
     feed_server.set("/tmw.xml", rss(*OLD))
     feeds = feeds_file(tmp_path, {"Tuttomercatoweb": feed_server.url("/tmw.xml")})
+    lists = tmp_path / "watchlists"
+    shutil.copytree(WATCHLISTS, lists)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
     env["NEWSBOT_HTTP"] = f"127.0.0.1:{port}"
+    db = f"sqlite:///{tmp_path / 'state.db'}"
+    run = [sys.executable, "-m", "bot", "run", "--console", "--json"]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--console",
-            "--json",
-            "--feeds",
-            str(feeds),
-            "--watchlists",
-            str(WATCHLISTS),
-            "--db",
-            f"sqlite:///{tmp_path / 'state.db'}",
-        ],
+        [*run, "--feeds", str(feeds), "--watchlists", str(lists), "--db", db],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    log = LineReader(proc.stderr)
     try:
         health = _wait_for_health(port, proc)
         assert health["store"] is True and "Tuttomercatoweb" in health["feeds"]
+        assert log.wait_for("feed=Tuttomercatoweb status=ok", 5)
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
-        assert "newsbot_polls_total" in metrics
+        assert 'newsbot_polls_total{feed="Tuttomercatoweb",outcome="ok"} 1.0' in metrics
+
+        (lists / "milan.yaml").write_text("name: milan\nterms:\n  - Milan\n  - {term: ''}\n")
+        assert log.wait_for(f"{lists / 'milan.yaml'}:4:", 5), "a bad edit is refused at its line"
+        assert log.wait_for("last good version stays", 5)
+        (lists / "milan.yaml").write_text("name: milan\nterms:\n  - Milan\n  - Leão\n")
+        assert log.wait_for("configuration loaded", 5), "a valid edit applies within 5 s"
+
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
+        proc.wait(timeout=10)
         assert time.monotonic() - started < 10
-        assert proc.returncode == 0, err
-        assert "Traceback" not in err
+        assert proc.returncode == 0, log.text()
+        assert "Traceback" not in log.text()
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
+
+
+class LineReader:
+    """Collects a stream's lines in a thread, so a test can wait (bounded) for one to appear."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        assert stream is not None
+        self.lines: list[str] = []
+        self._new = threading.Condition()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            with self._new:
+                self.lines.append(line)
+                self._new.notify_all()
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, fragment: str, timeout: float) -> bool:
+        with self._new:
+            return self._new.wait_for(lambda: fragment in self.text(), timeout)
 
 
 def _wait_for_health(port: int, proc: subprocess.Popen[str]) -> dict[str, object]:
