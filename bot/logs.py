@@ -41,7 +41,7 @@ _RECORD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dic
 }
 
 # Chatty third-party loggers: httpx logs every request (one per poll and per message) at INFO.
-_QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler.executors.default")
+_QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler.executors.default", "apscheduler.scheduler")
 
 
 def register_secret(secret: str | None) -> None:

@@ -62,7 +62,10 @@ class Runner:
         await asyncio.to_thread(enable_console, self.store, self.console)
         listen = parse_listen(self.settings.newsbot_http)
         if listen:
-            self._http = await serve(*listen, self.health)
+            try:
+                self._http = await serve(*listen, self.health)
+            except OSError as exc:  # e.g. the port is taken: alerts matter more than probes
+                log.error("cannot serve /healthz on %s:%d (%s); health endpoint off", *listen, exc)
         self.scheduler.start()
         await self._check_leadership()
         self.scheduler.add_periodic(self._check_leadership, LEADER_CHECK_S, "leader")
@@ -140,7 +143,8 @@ class Runner:
         finally:
             if task is not None:
                 self._in_flight.discard(task)
-        log.info("poll", extra=poll_fields(outcome, time.perf_counter() - started))
+        level = logging.DEBUG if outcome.status == "skipped" else logging.INFO
+        log.log(level, "poll", extra=poll_fields(outcome, time.perf_counter() - started))
         if outcome.ingest and (outcome.ingest.alerts or outcome.ingest.updates):
             await self._deliver_now()
         return outcome
