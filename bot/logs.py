@@ -116,16 +116,7 @@ class KeyValueFormatter(logging.Formatter):
     """
 
     def format(self, record: logging.LogRecord) -> str:
-        fields: dict[str, Any] = {
-            "ts": _timestamp(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        fields.update(_extras(record))
-        exc = _exception_text(self, record)
-        if exc:
-            fields["exc"] = exc
+        fields = _fields(self, record)
         return redact(" ".join(f"{k}={_kv_value(v)}" for k, v in fields.items()))
 
 
@@ -133,17 +124,22 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg, any `extra=` fields, exc."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields: dict[str, Any] = {
-            "ts": _timestamp(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        fields.update(_extras(record))
-        exc = _exception_text(self, record)
-        if exc:
-            fields["exc"] = exc
-        return redact(json.dumps(fields, ensure_ascii=False, default=str))
+        return redact(json.dumps(_fields(self, record), ensure_ascii=False, default=str))
+
+
+def _fields(formatter: logging.Formatter, record: logging.LogRecord) -> dict[str, Any]:
+    """What both formats print, in this order: ts, level, logger, msg, `extra=` fields, exc."""
+    fields: dict[str, Any] = {
+        "ts": _timestamp(record),
+        "level": record.levelname,
+        "logger": record.name,
+        "msg": record.getMessage(),
+    }
+    fields.update(_extras(record))
+    exc = _exception_text(formatter, record)
+    if exc:
+        fields["exc"] = exc
+    return fields
 
 
 def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> str:
