@@ -17,7 +17,7 @@ import inspect
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
@@ -140,6 +140,9 @@ class Who:
     lang: str
 
 
+View = Callable[[Who], Awaitable[tuple[str, InlineKeyboardMarkup | None]]]
+
+
 class Commands:
     """The handlers; `app.register(application, commands)` wires them."""
 
@@ -227,6 +230,24 @@ class Commands:
             await self._reply(update, context, t("group_admins_only", who.lang))
             return None
         return who
+
+    async def _admin(self, update: Update, context: Context) -> Who | None:
+        """The chat's subscriber if the sender is a bot administrator; else says why."""
+        who = await self._who(update)
+        if who is None:
+            return None
+        if not self.is_admin(update):
+            await self._reply(update, context, t("admins_only", who.lang))
+            return None
+        return who
+
+    async def _show(self, update: Update, context: Context, view: View) -> None:
+        """Answer with a view (/list, /lists): the same text and buttons a press redraws."""
+        who = await self._who(update)
+        if who is None:
+            return
+        text, keyboard = await view(who)
+        await self._reply(update, context, text, keyboard)
 
     def is_admin(self, update: Update) -> bool:
         user = update.effective_user
@@ -319,11 +340,7 @@ class Commands:
         await self._reply(update, context, t("unwatch_done", who.lang, term=value))
 
     async def list(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
-        if who is None:
-            return
-        text, keyboard = await self.list_view(who)
-        await self._reply(update, context, text, keyboard)
+        await self._show(update, context, self.list_view)
 
     async def list_view(self, who: Who) -> tuple[str, InlineKeyboardMarkup | None]:
         subs = await self._db(self.store.subscriptions, who.subscriber.id)
@@ -346,11 +363,7 @@ class Commands:
         return "\n".join(lines), InlineKeyboardMarkup(rows)
 
     async def lists(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
-        if who is None:
-            return
-        text, keyboard = await self.lists_view(who)
-        await self._reply(update, context, text, keyboard)
+        await self._show(update, context, self.lists_view)
 
     async def lists_view(self, who: Who) -> tuple[str, InlineKeyboardMarkup | None]:
         watchlists = list(self.watchlists())
@@ -431,11 +444,8 @@ class Commands:
 
     # -- admin commands ---------------------------------------------------------------------
     async def stats(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
+        who = await self._admin(update, context)
         if who is None:
-            return
-        if not self.is_admin(update):
-            await self._reply(update, context, t("admins_only", who.lang))
             return
         numbers = await self._db(self.store.stats, self.now())
         states = await self._db(self.store.feed_states)
@@ -466,11 +476,8 @@ class Commands:
         )
 
     async def reload(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
+        who = await self._admin(update, context)
         if who is None:
-            return
-        if not self.is_admin(update):
-            await self._reply(update, context, t("admins_only", who.lang))
             return
         if self.reload_callback is None:
             await self._reply(update, context, t("reload_unavailable", who.lang))
