@@ -400,8 +400,7 @@ class Store(IngestOps):
         on), the row stays pending as an update, so the new outlets still reach the subscriber.
         """
         faults.checkpoint(faults.STORE_BEFORE_MARK)
-        with self._lock:
-            claimed = self._claimed.pop(alert_id, None)
+        claimed = self._unclaim(alert_id)
         with self.transaction() as conn:
             row = conn.execute(
                 select(outbox.c.revision, outbox.c.edits).where(outbox.c.id == alert_id)
@@ -422,10 +421,14 @@ class Store(IngestOps):
             conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
         faults.checkpoint(faults.STORE_AFTER_MARK)
 
+    def _unclaim(self, alert_id: int) -> int | None:
+        """Forget the lease handed to the deliverer; returns the revision it was handed."""
+        with self._lock:
+            return self._claimed.pop(alert_id, None)
+
     def mark_retry(self, alert_id: int, *, error: str, retry_at: datetime) -> None:
         """A transient failure: try again at `retry_at` (the lease is released)."""
-        with self._lock:
-            self._claimed.pop(alert_id, None)
+        self._unclaim(alert_id)
         with self.transaction() as conn:
             conn.execute(
                 update(outbox)
@@ -440,8 +443,7 @@ class Store(IngestOps):
 
     def mark_dropped(self, alert_id: int, *, reason: str) -> None:
         """Never deliver this row (subscriber gone); it stays for audit and blocks re-sending."""
-        with self._lock:
-            self._claimed.pop(alert_id, None)
+        self._unclaim(alert_id)
         with self.transaction() as conn:
             conn.execute(
                 update(outbox)
@@ -452,28 +454,18 @@ class Store(IngestOps):
     def outbox_depth(self) -> int:
         """Rows still owed to someone (pending alerts and updates)."""
         with self._read() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).select_from(outbox).where(outbox.c.status == "pending")
-                ).scalar_one()
-            )
+            return _count(conn, outbox, outbox.c.status == "pending")
 
     def stats(self, now: datetime) -> dict[str, int]:
         midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-        def count(conn: Connection, table: Table, *where: Any) -> int:
-            return int(
-                conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
-            )
-
         with self._read() as conn:
             return {
-                "subscribers": count(conn, subscribers),
-                "active": count(conn, subscribers, subscribers.c.active.is_(True)),
-                "items": count(conn, items),
-                "stories": count(conn, stories),
-                "alerts_sent_today": count(conn, outbox, outbox.c.sent_at >= midnight),
-                "outbox_depth": count(conn, outbox, outbox.c.status == "pending"),
+                "subscribers": _count(conn, subscribers),
+                "active": _count(conn, subscribers, subscribers.c.active.is_(True)),
+                "items": _count(conn, items),
+                "stories": _count(conn, stories),
+                "alerts_sent_today": _count(conn, outbox, outbox.c.sent_at >= midnight),
+                "outbox_depth": _count(conn, outbox, outbox.c.status == "pending"),
             }
 
     def recent_stories(self, since: datetime, *, limit: int = 200) -> list[StorySummary]:
@@ -579,6 +571,10 @@ class Store(IngestOps):
                 log.debug("closing a broken leader connection failed", exc_info=True)
         self._leader_conn = None
         self._leader_names.clear()
+
+
+def _count(conn: Connection, table: Table, *where: Any) -> int:
+    return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
 
 
 def _feed_state(row: Any) -> FeedState:
