@@ -185,8 +185,7 @@ class IngestOps(StoreBase):
     ) -> bool:
         """Add an item to a story; True when its outlet is new to the story."""
         conn.execute(update(items).where(items.c.id == item_id).values(story_id=story_id))
-        raw = conn.execute(select(stories.c.sources).where(stories.c.id == story_id)).scalar_one()
-        sources = loads(raw)
+        sources = self.story_sources_in(conn, story_id)
         is_new = source not in sources
         if is_new:
             sources.append(source)
