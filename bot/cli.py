@@ -62,19 +62,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser(
+
+    def command(name: str, **texts: str) -> argparse.ArgumentParser:
+        """Every command takes the common options and ends its help with the environment."""
+        return sub.add_parser(name, parents=[common], epilog=EPILOG, **texts)
+
+    command(
         "run",
-        parents=[common],
-        epilog=EPILOG,
         help="the service: poll on schedule, deliver, answer subscribers, serve /healthz",
         description="Poll every feed on its interval, match, dedup and deliver alerts; "
         "answer Telegram subscribers; serve /healthz and /metrics. "
         "SIGTERM or SIGINT stops it cleanly within 10 s.",
     )
-    poll = sub.add_parser(
+    poll = command(
         "poll",
-        parents=[common],
-        epilog=EPILOG,
         help="one poll cycle of every feed, deliver, exit",
         description="One poll cycle of every feed (same code path as run), "
         "deliver, exit. Exit code 0 even when some feeds failed; "
@@ -86,20 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="poll each feed once and exit (required; `newsbot run` polls forever)",
     )
-    match = sub.add_parser(
+    match = command(
         "match",
-        parents=[common],
-        epilog=EPILOG,
         help="show what each TEXT (or stdin line) matches, and why",
         description="Match each TEXT (or each line of standard input when none "
         "is given) against the watchlists; show the terms, the "
         "matched words and the score.",
     )
     match.add_argument("texts", nargs="*", metavar="TEXT", help="headline(s) to match")
-    sub.add_parser(
+    command(
         "check",
-        parents=[common],
-        epilog=EPILOG,
         help="validate the feeds file and every watchlist",
         description="Validate the feeds file and every watchlist; print each problem "
         "as path:line: message; exit 1 if any.",
