@@ -74,8 +74,9 @@ class ConsoleDelivery:
             self.clock(), limit=200, claim_for=CLAIM_SECONDS, channel="console"
         ):
             for alert in alerts:
+                faults.checkpoint(faults.DELIVER_BEFORE_SEND)
                 self._print(alert)
-                faults.checkpoint("console-after-print")
+                faults.checkpoint(faults.DELIVER_AFTER_SEND)  # the one window: printed, not marked
                 self.store.mark_sent(alert.id, message_id=None, now=self.clock())
                 metrics.ALERTS.labels(outcome="updated" if alert.kind == "update" else "sent").inc()
                 sent += 1

@@ -47,7 +47,7 @@ from telegram.error import (
     TelegramError,
 )
 
-from bot import metrics
+from bot import faults, metrics
 from bot.models import Alert
 from bot.telegram.render import MAX_MESSAGE, Rendered, render_alert, render_digest
 
@@ -443,6 +443,7 @@ class Sender:
             await self._edit(job, batch.report)
             return
         rendered = self._render(job, batch)
+        faults.checkpoint(faults.DELIVER_BEFORE_SEND)
         message: Message = await self.bot.send_message(
             job.chat_id,
             rendered.plain if job.mode == "plain" else rendered.html,
@@ -450,6 +451,7 @@ class Sender:
             reply_markup=rendered.keyboard,
             read_timeout=self.read_timeout,
         )
+        faults.checkpoint(faults.DELIVER_AFTER_SEND)  # the one window: sent, not yet recorded
         # A digest has no message to edit later: its stories' updates are dropped, not sent.
         message_id = message.message_id if job.action == "send" else None
         for alert in [*job.alerts, *job.twins]:
