@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import REAL_FEEDS
 
 from bot.match import Matcher
 from bot.watchlists import load_watchlists
@@ -53,7 +54,8 @@ def _resolve(ref: str, real: Path) -> str:
     return items[int(index)]
 
 
-def load_corpus(real: Path) -> list[Row]:
+def load_corpus(real: Path | None) -> list[Row]:
+    """Every labelled row; without the real snapshots (`real` None), only our own rows."""
     rows = []
     for n, line in enumerate(CORPUS.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip() or line.startswith("#") or line.startswith("text\t"):
@@ -61,6 +63,8 @@ def load_corpus(real: Path) -> list[Row]:
         text, terms, *_ = [*line.split("\t"), ""]
         source = text
         if text.startswith("ref:"):
+            if real is None:
+                continue
             text = _resolve(text, real)
         expected = frozenset(t.strip() for t in terms.split(";") if t.strip())
         rows.append(Row(n, source, text, expected))
@@ -75,11 +79,15 @@ def matcher() -> Matcher:
 
 
 @pytest.fixture
-def corpus(real_feeds: Path) -> list[Row]:
-    return load_corpus(real_feeds)
+def corpus() -> list[Row]:
+    """The whole corpus; without ../shared, our own rows still hold the matcher to its bounds."""
+    if not REAL_FEEDS.is_dir():
+        print(f"real snapshots absent ({REAL_FEEDS}): the corpus's own rows only")
+        return load_corpus(None)
+    return load_corpus(REAL_FEEDS)
 
 
-def test_corpus_is_large_and_mostly_real(corpus: list[Row]) -> None:
+def test_corpus_is_large_and_mostly_real(real_feeds: Path, corpus: list[Row]) -> None:
     assert len(corpus) >= 300
     assert sum(r.source.startswith("ref:") for r in corpus) >= 200
 
