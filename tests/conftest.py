@@ -1,4 +1,5 @@
-"""Shared fixtures: where the real Italian feed snapshots live, and a clean environment."""
+"""Shared fixtures: where the real Italian feed snapshots live, a clean environment, a store on
+SQLite, the fake Bot API and a throwaway PostgreSQL schema."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from bot.store import engine_url
+from bot.store import Store, engine_url
+from tests.fakebotapi import FakeBotApi
 
 pytest_plugins = ["feedserver"]  # the loopback feed server fixture `feed_server`
 
@@ -41,6 +43,22 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "NEWSBOT_HTTP",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A fresh store in a SQLite file of its own (test modules with other needs override it)."""
+    db = Store.open(f"sqlite:///{tmp_path / 'newsbot.db'}")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotApi]:
+    """The fake Bot API on a loopback port, stopped afterwards."""
+    server = FakeBotApi().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

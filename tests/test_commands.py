@@ -4,9 +4,8 @@ each test reads the bot's answers right after the command."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -27,20 +26,6 @@ ADMIN = 42
 USER = 1001
 MILAN = Watchlist("milan", (Term("Milan"), Term("Christian Pulisic", ("Pulisic",))), "AC Milan")
 INTER = Watchlist("inter", (Term("Inter"),), "FC Internazionale")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeBotApi]:
-    server = FakeBotApi().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store.open(f"sqlite:///{tmp_path / 'newsbot.db'}")
-    yield db
-    db.close()
 
 
 class Harness:

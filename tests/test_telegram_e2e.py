@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -36,20 +35,11 @@ TMW = Feed("Tuttomercatoweb", "https://www.tuttomercatoweb.com/rss")
 CM = Feed("Calciomercato.com", "https://www.calciomercato.com/feed")
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeBotApi]:
-    server = FakeBotApi().start()
-    monkeypatch.setenv("TELEGRAM_API_URL", server.url)
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", server.token)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    db = Store.open(f"sqlite:///{tmp_path / 'newsbot.db'}")
-    yield db
-    db.close()
+@pytest.fixture(autouse=True)
+def bot_api_env(fake: FakeBotApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot finds the fake Bot API through the environment, as a deployment configures it."""
+    monkeypatch.setenv("TELEGRAM_API_URL", fake.url)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", fake.token)
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
