@@ -433,28 +433,18 @@ def test_real_feeds_of_one_morning_alert_once_per_story(real_feeds: Path, store:
         ("CdS", "prospect-corrieredellosport-2026-03-06.xml", 0, 1),
         ("CM", "prospect-calciomercato-it-2026-03-06.xml", 0, 1),
     ]
+
+    def matches(it: Item) -> list[Match]:
+        return matcher.match(it.title, it.summary)
+
     for name, path, alerts, updates in snapshots:
         feed = Feed(name, f"https://{name.lower()}.example/rss")
         items = parse_bytes((real_feeds / path).read_bytes(), feed, fetched_at=now).items
-        result = ingest(
-            store,
-            feed,
-            items,
-            lambda it: matcher.match(it.title, it.summary),
-            now=now,
-            backlog=False,
-        )
+        result = ingest(store, feed, items, matches, now=now, backlog=False)
         assert (result.new_items, result.alerts, result.updates) == (10, alerts, updates), name
         delivered = deliver(store, now)
         assert {a.kind for a in delivered} <= ({"alert"} if alerts else {"update"})
-        again = ingest(
-            store,
-            feed,
-            items,
-            lambda it: matcher.match(it.title, it.summary),
-            now=now,
-            backlog=False,
-        )
+        again = ingest(store, feed, items, matches, now=now, backlog=False)
         assert (again.known_items, again.alerts, again.updates) == (10, 0, 0)
 
 
