@@ -1,0 +1,145 @@
+"""`newsbot run` with a token, end to end: the real process, a loopback feed server and the fake
+Bot API. A subscriber follows Palestra, the story breaks, exactly one alert arrives; after a
+restart over the same feed, still exactly one."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fakebotapi import FakeBotApi
+from feedserver import FeedServer
+
+ROOT = Path(__file__).resolve().parents[1]
+USER = 1001
+TITLE = "Milan, Allegri indica il nome: assalto a Palestra dell’Atalanta"
+OLD = ("Juventus, seduta di scarico", "https://www.tuttomercatoweb.com/juve-1")
+NEWS = (TITLE, "https://www.tuttomercatoweb.com/palestra-1")
+
+
+def rss(*items: tuple[str, str]) -> bytes:
+    body = "".join(
+        f"<item><title>{t}</title><link>{u}</link>"
+        "<pubDate>Fri, 10 Oct 2025 11:12:00 +0200</pubDate></item>"
+        for t, u in items
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel>{body}</channel></rss>'.encode()
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    """Bounded wait for the process under test to do something observable."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+class Service:
+    """Starts and stops `newsbot run` processes over one state store and one feeds file."""
+
+    def __init__(self, tmp_path: Path, fake: FakeBotApi, feeds: Path) -> None:
+        self.tmp_path = tmp_path
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
+            "TELEGRAM_BOT_TOKEN": fake.token,
+            "TELEGRAM_API_URL": fake.url,
+            "NEWSBOT_HTTP": f"127.0.0.1:{self.port}",
+        }
+        self.args = [
+            *("--feeds", str(feeds), "--watchlists", str(ROOT / "watchlists")),
+            *("--db", f"sqlite:///{tmp_path / 'state.db'}"),
+        ]
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run", *self.args],
+            cwd=self.tmp_path,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_until(self.healthy, "the service to poll its feed and report healthy")
+
+    def healthy(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            pytest.fail(f"newsbot run exited: {self.proc.communicate()[1]}")
+        try:
+            body = httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).json()
+        except (httpx.TransportError, ValueError):
+            return False
+        return body.get("status") == "ok" and all(
+            f["last_poll"] for f in body.get("feeds", {}).values()
+        )
+
+    def stop(self) -> str:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=10)
+        assert self.proc.returncode == 0, err
+        return err
+
+
+@pytest.fixture
+def service(tmp_path: Path, fake: FakeBotApi, feed_server: FeedServer) -> Iterator[Service]:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(f"feeds:\n  - name: Tuttomercatoweb\n    url: {feed_server.url('/tmw')}\n")
+    svc = Service(tmp_path, fake, feeds)
+    yield svc
+    if svc.proc is not None and svc.proc.poll() is None:
+        svc.proc.kill()
+        svc.proc.communicate()
+
+
+def alerts(fake: FakeBotApi) -> list[str]:
+    return [
+        str(c.params["text"]) for c in fake.sent(USER) if str(c.params["text"]).startswith("⚽")
+    ]
+
+
+def test_follow_story_breaks_one_alert_restart_still_one(
+    service: Service, fake: FakeBotApi, feed_server: FeedServer
+) -> None:
+    feed_server.set("/tmw", rss(OLD))
+    service.start()  # first poll: the feed's backlog, no alert
+    fake.user_message("/start")
+    fake.user_message("/watch Palestra")
+    wait_until(
+        lambda: any("Ora segui" in str(c.params["text"]) for c in fake.sent(USER)),
+        "the /watch reply",
+    )
+    assert "Traceback" not in service.stop()
+
+    feed_server.set("/tmw", rss(NEWS, OLD))
+    service.start()  # polls at once: the story breaks
+    wait_until(lambda: len(alerts(fake)) >= 1, "the alert")
+    service.stop()
+    (alert,) = alerts(fake)
+    assert alert.splitlines()[:3] == [
+        f"⚽ <b>{TITLE}</b>",
+        "Tuttomercatoweb · 10 ott, 11:12",
+        "🔎 Palestra",
+    ]
+
+    requests_before = len(feed_server.requests("/tmw"))
+    service.start()  # the same feed again after a restart
+    wait_until(lambda: len(feed_server.requests("/tmw")) > requests_before, "a new poll")
+    service.stop()
+    assert len(alerts(fake)) == 1, "still exactly one after the restart"
+    menus = fake.calls_to("setMyCommands")
+    assert {c.params.get("language_code") for c in menus} >= {"it", "en"}
