@@ -143,7 +143,8 @@ class Runner:
         finally:
             if task is not None:
                 self._in_flight.discard(task)
-        level = logging.DEBUG if outcome.status == "skipped" else logging.INFO
+        # A failed poll already logged its one warning line; a skipped one (backoff) is routine.
+        level = logging.INFO if outcome.status in ("ok", "not_modified") else logging.DEBUG
         log.log(level, "poll", extra=poll_fields(outcome, time.perf_counter() - started))
         if outcome.ingest and (outcome.ingest.alerts or outcome.ingest.updates):
             await self._deliver_now()
