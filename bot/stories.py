@@ -11,8 +11,16 @@ So the decision asks for evidence beyond a shared club:
 - names are the matched canonical terms plus capitalised words of the title (proper nouns);
   clubs, national teams, competitions, cities and newspapers are *weak* names, because a club
   appears in dozens of unrelated headlines a day;
-- two specific names in common (Gattuso + Verratti, Chivu + Kalulu), or one specific name and
-  a shared content word (Dybala + ginocchio), make the same story;
+- a capitalised sentence starter that no dictionary knows ("Zaniolo passa…") is a name too;
+- content words compare in any form: a stem that starts another (opera/operato, firma/firmato)
+  and one family of event words (si dimette/dimissioni/lascia; intervento/stop/lesione) count
+  as one word;
+- three specific names in common, two and a club (Zirkzee + Gasperini + Roma), or one specific
+  name and shared content words (Dybala + ginocchio, 30% of the shorter title) make the same
+  story; two names and one word are not enough (Chivu + Kalulu + "espulsione" is both Chivu's
+  post-match words and an editorial written during the match);
+- a headline quoting the person it opens with ("Giuffredi tuona: “…”") joins another quoting
+  the same person when they share a word or a second name;
 - two clubs in common make the same story only with the same score (one match report), never
   a transfer rumour vs a match report naming the same two clubs;
 - different scores (2-1 vs 0-1) are always different stories;
@@ -32,6 +40,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz
 
+from bot.lexicon import word_frequency
 from bot.text import Token, fold, tokenize
 
 WINDOW_HOURS = 48
@@ -45,6 +54,8 @@ def _words(text: str) -> frozenset[str]:
 STEM = 6  # words compare by their first letters: espulsione/espulso, ginocchio/ginocchi
 REPOST_RATIO = 90  # rapidfuzz ratio of two headlines of one outlet that make one story
 SAME_WORDS = 0.3  # share of content words that, with one specific name, makes one story
+PREFIX_MIN = 4  # a stem this long that starts another stem is the same word: oper/operat
+NAME_ZIPF = 3.35  # a sentence starter rarer than this is a name (Zaniolo 2.2), not a word
 
 STOPWORDS = _words(
     """
@@ -57,7 +68,7 @@ STOPWORDS = _words(
     quella quelli quelle suo sua suoi sue loro mio mia tuo tua nostro nostra tutto tutti tutte
     molto poco tanto altro altra altri ecco c se no si sì va fa fare può puo deve ci vi mi ti
     io tu lui lei noi voi essi the a an of to in for and on with is at by from as its it be
-    vs v de van von der dos el
+    vs v de van von der dos el fino sta stanno vanno ero siamo sara sarà viene
     """
 )
 
@@ -97,7 +108,32 @@ WEAK_NAMES = _words(
     """
 )
 
+# Words that tell one kind of event in different forms a prefix cannot join (si dimette /
+# dimissioni, si opera / intervento / stop): each family compares as one word. Kept to events
+# that make news of their own, so two headlines sharing a family and a player are one story.
+EVENT_FAMILIES = {
+    "#leaves": ("dimett", "dimiss", "dimess", "lascia", "lascera", "addio"),
+    "#injury": (
+        "infortun",
+        "lesion",
+        "stop",
+        "artroscop",
+        "opera",
+        "intervent",
+        "chirurg",
+        "risentiment",
+        "fastidi",
+        "distors",
+        "stiram",
+        "frattur",
+    ),
+}
+
+# Football words that no dictionary knows but that name a kind of article, not a person.
+JARGON = _words("moviola pagelle pagella fantacalcio")
+
 _SCORE = re.compile(r"(?<![\w.])(\d{1,2})\s*[-–—:]\s*(\d{1,2})(?![\w.])")
+_QUOTES = '"“”«»'
 _SENTENCE_END = frozenset('.:!?;«»"“”')
 
 
@@ -121,6 +157,7 @@ class StoryKey:
     groups: tuple[frozenset[str], ...] = ()
     speaker: frozenset[str] = frozenset()
     text: str = ""  # the folded headline, word by word (to recognise a re-post)
+    quoted: frozenset[str] = frozenset()  # who is quoted, when the headline opens with them
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +176,31 @@ def _stem(word: str) -> str:
     return (word.rstrip("aeiou") or word)[:STEM]
 
 
+@lru_cache(maxsize=8192)
+def _word_key(word: str) -> str:
+    """What a content word compares as: its event family ("#injury") or its stem."""
+    for family, prefixes in EVENT_FAMILIES.items():
+        if word.startswith(prefixes):
+            return family
+    return _stem(word)
+
+
+def _same_word(x: str, y: str) -> bool:
+    """Equal keys, or one stem starting the other: a 6-letter cut keeps "operat" but the
+    shorter form keeps only "oper", and they are still one word."""
+    if x == y:
+        return True
+    short, long_ = sorted((x, y), key=len)
+    return len(short) >= PREFIX_MIN and not short.startswith("#") and long_.startswith(short)
+
+
+def common_words(a: frozenset[str], b: frozenset[str]) -> int:
+    """How many content words two headlines share (same word in another form counts)."""
+    in_a = sum(1 for x in a if any(_same_word(x, y) for y in b))
+    in_b = sum(1 for y in b if any(_same_word(x, y) for x in a))
+    return min(in_a, in_b)
+
+
 def scores(title: str) -> frozenset[str]:
     """Match scores written in the title ("3-2", "0-1"), which pin down one match."""
     return frozenset(f"{a}-{b}" for a, b in _SCORE.findall(title.replace("″", "")))
@@ -151,6 +213,7 @@ class _Analysis:
     groups: tuple[frozenset[str], ...]
     words: frozenset[str]
     speaker: frozenset[str]
+    quoted: frozenset[str]
 
 
 def _starts_sentence(title: str, tokens: list[Token], i: int) -> bool:
@@ -177,9 +240,15 @@ def _name_class(title: str, tokens: list[Token], i: int) -> str | None:
         and nxt.text not in STOPWORDS
         and after.strip() == ""
     )
-    if after.strip()[:1] in (",", ":") or opens_name:
+    if after.strip()[:1] in (",", ":") or opens_name or _not_a_word(word):
         return "name"
     return "maybe"
+
+
+def _not_a_word(word: str) -> bool:
+    """A capitalised sentence starter that no dictionary knows ("Zaniolo passa…") is a name;
+    "Altro", "Sentite", "Furia" are ordinary words that only start the sentence."""
+    return word not in JARGON and word_frequency(word) < NAME_ZIPF
 
 
 @lru_cache(maxsize=4096)
@@ -214,7 +283,7 @@ def _analyse(title: str) -> _Analysis:
                 speaker = frozenset(groups[0])
     name_stems = {_stem(n) for n in names}
     words = frozenset(
-        _stem(t.text)
+        _word_key(t.text)
         for t in tokens
         if len(t.text) >= 3
         and not t.text.isdigit()
@@ -223,7 +292,16 @@ def _analyse(title: str) -> _Analysis:
         and _stem(t.text) not in name_stems
     )
     groups_ = tuple(frozenset(g) for g in groups)
-    return _Analysis(frozenset(names), frozenset(maybe), groups_, words, speaker)
+    quoted = _quoted_person(title, groups_, opens_title)
+    return _Analysis(frozenset(names), frozenset(maybe), groups_, words, speaker, quoted)
+
+
+def _quoted_person(title: str, groups: tuple[frozenset[str], ...], opens: bool) -> frozenset[str]:
+    """The name opening a headline that carries a quotation: the person whose words these are
+    ("Giuffredi tuona: “…”", "Chiellini e Comolli durissimi: "…""), unless it is a club."""
+    if not opens or not groups or not any(q in title for q in _QUOTES):
+        return frozenset()
+    return groups[0] - WEAK_NAMES
 
 
 def title_names(title: str) -> frozenset[str]:
@@ -276,6 +354,7 @@ def story_key(
         groups=groups,
         speaker=found.speaker,
         text=folded_text(title),
+        quoted=found.quoted,
     )
 
 
@@ -289,7 +368,7 @@ def similarity(a: StoryKey, b: StoryKey) -> float:
     """Share of the shorter headline's content words found in the other (0..1)."""
     if not a.words or not b.words:
         return 0.0
-    return len(a.words & b.words) / min(len(a.words), len(b.words))
+    return common_words(a.words, b.words) / min(len(a.words), len(b.words))
 
 
 def shared_names(a: StoryKey, b: StoryKey) -> frozenset[str]:
@@ -339,24 +418,36 @@ def same_story(a: StoryKey, b: StoryKey, *, window_hours: float = WINDOW_HOURS) 
         return False
     if _other_speaker(a, b) or _other_speaker(b, a):
         return False
-    sim = similarity(a, b)
     if a.source and a.source == b.source:
         return is_repost(a.text, b.text)
+    return _evidence_agrees(a, b)
+
+
+def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
+    """Names and words of two headlines from different outlets point at one piece of news."""
     shared = shared_names(a, b)
     strong = _strong_count(a, b, shared - WEAK_NAMES)
-    common_words = len(a.words & b.words)
-    if strong >= 3 or (strong >= 2 and common_words >= 1):
+    common = common_words(a.words, b.words)
+    if strong >= 3 or (strong >= 2 and shared & WEAK_NAMES):
+        return True  # three people, or two people and a club (Zirkzee, Gasperini, Roma)
+    if strong >= 1 and common >= 1 and similarity(a, b) >= SAME_WORDS:
         return True
-    if strong >= 1 and common_words >= 1 and sim >= SAME_WORDS:
-        return True
+    if a.quoted & b.quoted and (common >= 1 or strong >= 2):
+        return True  # one person's outburst quoted twice: words are picked differently
     if len(shared) >= 2 and a.scores & b.scores:
         return True
-    # Nearly the same words around a shared club, unless each names someone else:
-    # "X rinnova con la Roma fino al 2030" and "Y rinnova con la Roma…" are two stories.
+    return bool(shared) and not strong and _same_words_around_a_club(a, b, shared, common)
+
+
+def _same_words_around_a_club(
+    a: StoryKey, b: StoryKey, shared: frozenset[str], common: int
+) -> bool:
+    """Nearly the same words around a shared club, unless each names someone else:
+    "X rinnova con la Roma fino al 2030" and "Y rinnova con la Roma…" are two stories."""
     own_a = (a.names | a.maybe) - WEAK_NAMES - shared
     own_b = (b.names | b.maybe) - WEAK_NAMES - shared
-    named_apart = bool(own_a) and bool(own_b) and not strong
-    return bool(shared) and sim >= 0.6 and common_words >= 2 and not named_apart
+    named_apart = bool(own_a) and bool(own_b)
+    return similarity(a, b) >= 0.6 and common >= 2 and not named_apart
 
 
 def _score(a: StoryKey, b: StoryKey) -> float:
@@ -395,6 +486,7 @@ def find_story(
             + tuple(frozenset({n}) for n in cand.names - found.names - found.maybe),
             speaker=found.speaker,
             text=folded_text(cand.title),
+            quoted=found.quoted,
         )
         if not same_story(key, other, window_hours=window_hours):
             continue

@@ -113,7 +113,7 @@ def test_labelled_pairs_precision_and_recall(real_feeds: Path) -> None:
     )
     print("\n".join(mistakes))
     assert precision >= 0.95, mistakes
-    assert recall >= 0.6, mistakes
+    assert recall >= 0.8, mistakes  # 0.870 on 244 pairs when the floor was raised
 
 
 def test_real_cross_outlet_stories_merge_and_their_neighbours_do_not(real_feeds: Path) -> None:
@@ -222,3 +222,52 @@ def test_one_template_about_two_people_is_two_stories() -> None:
     assert not same_story(a, b)
     c = story_key("Ufficiale: la Roma rinnova fino al 2030 con Pellegrini", source="C")
     assert same_story(a, c)
+
+
+def _same(a: str, b: str) -> bool:
+    return same_story(story_key(a, source="A"), story_key(b, source="B"))
+
+
+def test_one_word_in_another_form_is_shared() -> None:
+    """si opera / operato, si dimette / dimissioni: one event told with other endings."""
+    assert _same(
+        "Dybala si opera al ginocchio: stagione finita",
+        "Roma, Dybala operato al ginocchio: i tempi di recupero",
+    )
+    assert _same("Lazio, Sarri si dimette", "Sarri lascia la Lazio, dimissioni irrevocabili")
+    assert _same("Maignan ha firmato con il Chelsea", "Chelsea, ecco Maignan: firma fino al 2031")
+    assert not _same("Yildiz rinnova con la Juventus", "Yildiz, lesione al flessore: Juve in ansia")
+
+
+def test_the_same_injury_of_two_teammates_is_two_stories() -> None:
+    assert not _same(
+        "Napoli, Anguissa si ferma: lesione al bicipite femorale",
+        "Napoli, si ferma anche Lobotka: lesione al polpaccio",
+    )
+    assert not _same("Roma, Dybala operato al ginocchio", "Roma, Pellegrini operato al ginocchio")
+
+
+def test_a_sentence_starter_no_dictionary_knows_is_a_name() -> None:
+    assert "zaniolo" in title_names("Zaniolo passa all'Udinese")
+    assert "altro" not in title_names("Altro stop della Joya")
+    assert "moviola" not in title_names("Moviola Inter-Juve: episodi chiave")
+
+
+def test_two_people_and_a_club_make_one_story_without_common_words() -> None:
+    a = "Roma, Gasperini vuole Zirkzee: contatti con il Manchester United"
+    b = "Zirkzee-Roma, Gasperini spinge: Massara tratta con lo United"
+    assert _same(a, b)
+    assert not _same("Zirkzee, la Roma offre 30 milioni", "Zirkzee, lo United lo blinda")
+
+
+def test_one_person_quoted_twice_is_one_story_but_not_on_different_matters() -> None:
+    a = 'Chiellini e Comolli durissimi: "Errore inaccettabile, il livello arbitrale non è adeguato"'
+    b = (
+        "Chiellini: “Oggi non si può parlare di calcio, è inaccettabile quello che è successo"
+        " stasera. Rocchi non era neanche allo stadio”"
+    )
+    assert _same(a, b)
+    assert not _same(
+        'Fabregas: "Notte storica per Como, ma la felicità deve durare al massimo 5\'"',
+        "Fabregas: “Se l'Inter avesse vinto 1-0, non avrei dormito”",
+    )
