@@ -14,9 +14,12 @@ import signal
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import Settings
 from bot.console import ConsoleDelivery
 from bot.fetch import make_client
+from bot.logs import redact
 from bot.pipeline import Pipeline, utcnow
 from bot.registry import Registry
 from bot.store import Store
@@ -33,11 +36,19 @@ def setup_logging(settings: Settings) -> None:
     configure(settings.log_level, settings.log_format, secrets=[settings.token])
 
 
+class StoreUnavailable(Exception):
+    """The state store cannot be opened: a clear one-line reason, never a traceback."""
+
+
 def open_store(settings: Settings, args: argparse.Namespace) -> Store:
     url = settings.db_url(args.db)
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return Store.open(url)
+    try:
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return Store.open(url)
+    except (SQLAlchemyError, ValueError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreUnavailable(redact(f"cannot open the store {url}: {reason}")) from None
 
 
 def make_registry(settings: Settings, args: argparse.Namespace, store: Store) -> Registry:
@@ -57,7 +68,11 @@ def enable_console(store: Store, console: bool) -> None:
 
 async def poll_once(settings: Settings, args: argparse.Namespace) -> int:
     """One cycle over every feed, then deliver what it produced; 2 only if nothing could run."""
-    store = open_store(settings, args)
+    try:
+        store = open_store(settings, args)
+    except StoreUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_CONFIG
     try:
         registry = make_registry(settings, args, store)
         outcome = registry.load()
@@ -91,7 +106,11 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     """The service until SIGTERM/SIGINT."""
     from bot.runner import Runner
 
-    store = open_store(settings, args)
+    try:
+        store = open_store(settings, args)
+    except StoreUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_BAD_CONFIG
     registry = make_registry(settings, args, store)
     outcome = registry.load()
     if not registry.feeds:

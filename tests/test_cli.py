@@ -372,3 +372,26 @@ def _wait_for_health(port: int, proc: subprocess.Popen[str]) -> dict[str, object
             pass
         time.sleep(0.1)
     pytest.fail("newsbot run never became healthy")
+
+
+@pytest.mark.parametrize(
+    ("db", "reason"),
+    [
+        ("postgresql://newsbot:hunter2@127.0.0.1:1/newsbot", "Connection refused"),
+        ("nonsense", "Could not parse"),
+        ("sqlite:////proc/no-such-dir/state.db", "unable to open database file"),
+    ],
+)
+@pytest.mark.parametrize("command", [["poll", "--once"], ["run"]])
+def test_unusable_store_is_one_clear_line_and_exit_2(
+    tmp_path: Path, db: str, reason: str, command: list[str]
+) -> None:
+    feeds = feeds_file(tmp_path, {"A": "https://a.example/rss"})
+    out = newsbot(
+        [*command, "--console", "--feeds", str(feeds), "--watchlists", str(WATCHLISTS), "--db", db],
+        cwd=tmp_path,
+        env={"NEWSBOT_HTTP": "off"},
+    )
+    assert out.returncode == 2
+    assert "cannot open the store" in out.stderr and reason in out.stderr
+    assert "hunter2" not in out.stderr and "Traceback" not in out.stderr
