@@ -150,9 +150,8 @@ class Pipeline:
         if parsed.warning:
             log.warning("feed %r: %s", feed.name, parsed.warning)
         backlog = state is None or state.polled_at is None
-        matcher = self.matcher()
         ingested = await asyncio.to_thread(
-            self._ingest, feed, parsed.items, matcher, now, backlog, new_state
+            self._ingest, feed, parsed.items, now, backlog, new_state
         )
         return FeedOutcome(feed, "ok", len(parsed.items), ingested, warning=parsed.warning)
 
@@ -160,12 +159,16 @@ class Pipeline:
         self,
         feed: Feed,
         items: list[Item],
-        matcher: MatchesText,
         now: datetime,
         backlog: bool,
         new_state: FeedState,
     ) -> IngestResult:
-        """Items first, then the feed's validators: a crash between them re-reads, never loses."""
+        """Items first, then the feed's validators: a crash between them re-reads, never loses.
+
+        Runs in a worker thread: asking for the matcher reads subscribers' terms from the store
+        (and may rebuild their small index), which must not block the event loop.
+        """
+        matcher = self.matcher()
 
         def match(item: Item) -> list[Match]:
             found = matcher.match(item.title, item.summary)
