@@ -32,7 +32,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     log_level: str = "INFO"
     log_format: str = "text"
-    poll_concurrency: int = Field(default=8, ge=1, le=64)
+    newsbot_poll_concurrency: int = Field(default=8, ge=1, le=64)
+    newsbot_fetch_timeout: float = Field(default=15.0, gt=0, le=300)
+    newsbot_max_feed_bytes: int = Field(default=5_000_000, ge=10_000)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

@@ -78,7 +78,11 @@ class CycleReport:
 
 
 class Pipeline:
-    """Polls feeds into the store; `matcher()` is asked anew each poll so reloads take effect."""
+    """Polls feeds into the store; `matcher()` is asked anew each poll so reloads take effect.
+
+    At most `concurrency` feeds are fetched and parsed at once, whether the polls come from one
+    `poll --once` cycle or from the scheduler's independent per-feed jobs.
+    """
 
     def __init__(
         self,
@@ -88,13 +92,14 @@ class Pipeline:
         *,
         clock: Clock = utcnow,
         max_bytes: int = 5_000_000,
+        concurrency: int = 8,
     ) -> None:
         self.store = store
         self.client = client
         self.matcher = matcher
         self.clock = clock
         self.max_bytes = max_bytes
-        self.last_poll: dict[str, datetime] = {}
+        self._gate = asyncio.Semaphore(concurrency)
 
     async def poll_feed(self, feed: Feed, *, respect_backoff: bool = True) -> FeedOutcome:
         """Poll one feed; a feed in backoff after failures is skipped unless told otherwise."""
@@ -102,27 +107,20 @@ class Pipeline:
         state = await asyncio.to_thread(self.store.feed_state, feed.url)
         if respect_backoff and not is_due(state, self.clock()):
             return FeedOutcome(feed, "skipped")
-        result = await fetch(self.client, feed, state, max_bytes=self.max_bytes)
-        outcome = await self._absorb(feed, state, result)
+        async with self._gate:
+            result = await fetch(self.client, feed, state, max_bytes=self.max_bytes)
+            outcome = await self._absorb(feed, state, result)
         metrics.POLLS.labels(feed=feed.name, outcome=outcome.status).inc()
         metrics.POLL_SECONDS.observe(time.perf_counter() - started)
-        self.last_poll[feed.url] = self.clock()
         return outcome
 
-    async def poll_all(
-        self, feeds: Sequence[Feed], *, concurrency: int = 8, respect_backoff: bool = True
-    ) -> CycleReport:
-        """Every feed once, at most `concurrency` at a time; one line of counts at the end.
+    async def poll_all(self, feeds: Sequence[Feed], *, respect_backoff: bool = True) -> CycleReport:
+        """Every feed once (under the pipeline's bound); one line of counts at the end.
 
         `poll --once` is an explicit request to poll everything, so it ignores backoff.
         """
-        gate = asyncio.Semaphore(concurrency)
-
-        async def bounded(feed: Feed) -> FeedOutcome:
-            async with gate:
-                return await self.poll_feed(feed, respect_backoff=respect_backoff)
-
-        report = CycleReport(list(await asyncio.gather(*(bounded(f) for f in feeds))))
+        polls = (self.poll_feed(f, respect_backoff=respect_backoff) for f in feeds)
+        report = CycleReport(list(await asyncio.gather(*polls)))
         log.info("poll cycle %s", " ".join(f"{k}={v}" for k, v in report.summary().items()))
         return report
 

@@ -21,11 +21,11 @@ from bot.console import ConsoleDelivery
 from bot.fetch import make_client
 from bot.health import parse_listen, serve
 from bot.models import Feed
-from bot.pipeline import FeedOutcome, Pipeline, utcnow
+from bot.pipeline import FeedOutcome, utcnow
 from bot.registry import Registry
 from bot.reload import Reloader, ReloadOutcome
 from bot.scheduler import Scheduler
-from bot.service import enable_console
+from bot.service import enable_console, make_pipeline
 from bot.store import Store
 
 log = logging.getLogger("newsbot.run")
@@ -47,8 +47,8 @@ class Runner:
         self.store = store
         self.registry = registry
         self.console = settings.console(args.console)
-        self.client = make_client()
-        self.pipeline = Pipeline(store, self.client, registry.matcher)
+        self.client = make_client(read_timeout=settings.newsbot_fetch_timeout)
+        self.pipeline = make_pipeline(settings, store, self.client, registry)
         self.scheduler = Scheduler(self._poll)
         self.reloader = Reloader([registry.feeds_path, registry.watchlists_dir], self._reload)
         self.leader = False

@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
@@ -59,6 +60,18 @@ def make_registry(settings: Settings, args: argparse.Namespace, store: Store) ->
     )
 
 
+def make_pipeline(
+    settings: Settings, store: Store, client: httpx.AsyncClient, registry: Registry
+) -> Pipeline:
+    return Pipeline(
+        store,
+        client,
+        registry.matcher,
+        max_bytes=settings.newsbot_max_feed_bytes,
+        concurrency=settings.newsbot_poll_concurrency,
+    )
+
+
 def enable_console(store: Store, console: bool) -> None:
     """The console is a subscriber of every watchlist, active only while console mode is on."""
     subscriber = store.console_subscriber()
@@ -82,11 +95,9 @@ async def poll_once(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_BAD_CONFIG
         console = settings.console(args.console)
         enable_console(store, console)
-        async with make_client() as client:
-            pipeline = Pipeline(store, client, registry.matcher)
-            await pipeline.poll_all(
-                registry.feeds, concurrency=settings.poll_concurrency, respect_backoff=False
-            )
+        async with make_client(read_timeout=settings.newsbot_fetch_timeout) as client:
+            pipeline = make_pipeline(settings, store, client, registry)
+            await pipeline.poll_all(registry.feeds, respect_backoff=False)
             if console:
                 ConsoleDelivery(store, utcnow, as_json=args.json).deliver_pending()
             else:

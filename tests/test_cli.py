@@ -93,7 +93,9 @@ def feeds_file(tmp_path: Path, feeds: dict[str, str], interval: int = 60) -> Pat
     return path
 
 
-def poll(tmp_path: Path, feeds: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def poll(
+    tmp_path: Path, feeds: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return newsbot(
         [
             "poll",
@@ -109,6 +111,7 @@ def poll(tmp_path: Path, feeds: Path, *extra: str) -> subprocess.CompletedProces
             *extra,
         ],
         cwd=tmp_path,
+        env=env,
     )
 
 
@@ -204,13 +207,26 @@ def test_backlog_then_one_alert_then_nothing(tmp_path: Path, feed_server: FeedSe
     assert poll(tmp_path, feeds).stdout == ""
 
 
+def cp1252_rss(title: str, link: str) -> bytes:
+    """A feed whose bytes are Windows-1252 while its prolog claims UTF-8 (a real-world lie)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<item><title>{title}</title><link>{link}</link></item></channel></rss>"
+    ).encode("cp1252")
+
+
 def test_failing_feeds_warn_and_others_still_deliver(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
+    """Timeout, 404, 500, refused, oversized, malformed, wrong charset: one warning line each,
+    exit code 0, and every other feed still delivers."""
     feed_server.set("/ok.xml", rss(*OLD))
     feed_server.set("/gone.xml", b"not here", status=404)
     feed_server.set("/broken.xml", b"oops", status=500)
     feed_server.set("/garbage.xml", b"<rss><channel><item><title>Milan")
+    feed_server.set("/slow.xml", rss(*OLD), delay=3)
+    feed_server.set("/huge.xml", rss(*OLD) + b"<!--" + b"x" * 200_000 + b"-->")
+    feed_server.set("/latin.xml", cp1252_rss("Juventus, seduta", "https://a.example/juve"))
     feeds = feeds_file(
         tmp_path,
         {
@@ -219,16 +235,33 @@ def test_failing_feeds_warn_and_others_still_deliver(
             "Broken": feed_server.url("/broken.xml"),
             "Garbage": feed_server.url("/garbage.xml"),
             "Refused": feed_server.closed_url("/x.xml"),
+            "Slow": feed_server.url("/slow.xml"),
+            "Huge": feed_server.url("/huge.xml"),
+            "Latin": feed_server.url("/latin.xml"),
         },
     )
-    first = poll(tmp_path, feeds)
+    limits = {"NEWSBOT_FETCH_TIMEOUT": "0.5", "NEWSBOT_MAX_FEED_BYTES": "100000"}
+    first = poll(tmp_path, feeds, env=limits)
     assert first.returncode == 0, first.stderr
     feed_server.set("/ok.xml", rss(NEW, *OLD))
-    second = poll(tmp_path, feeds)
+    barella = "Nicolò Barella: «L’Inter è più forte»"
+    feed_server.set("/latin.xml", cp1252_rss(barella, "https://a.example/barella"))
+    second = poll(tmp_path, feeds, env=limits)
     assert second.returncode == 0
-    assert len(json_lines(second.stdout)) == 1
-    for name in ("Gone", "Broken", "Refused"):
-        assert name in second.stderr
+    titles = sorted(str(a["title"]) for a in json_lines(second.stdout))
+    assert titles == sorted([SEED, barella]), "good feeds deliver, accents intact"
+    warnings = [line for line in second.stderr.splitlines() if "level=WARNING" in line]
+    for name, reason in [
+        ("Gone", "404"),
+        ("Broken", "500"),
+        ("Refused", "refused"),
+        ("Slow", "timeout"),
+        ("Huge", "larger than"),
+        ("Garbage", ""),
+        ("Latin", "windows-1252"),
+    ]:
+        lines = [w for w in warnings if f"'{name}'" in w]
+        assert len(lines) == 1 and reason in lines[0], (name, lines)
     assert "Traceback" not in first.stderr + second.stderr
 
 

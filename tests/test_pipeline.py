@@ -1,0 +1,84 @@
+"""One poll of one feed through every stage: bounds, 304s that cost no parsing, backoff."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer
+
+from bot import pipeline as pipeline_module
+from bot.fetch import make_client
+from bot.match import Matcher
+from bot.models import Feed, Term, Watchlist
+from bot.pipeline import Pipeline
+from bot.registry import CombinedMatcher
+from bot.store import Store
+
+RSS = (
+    b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>Milan, vittoria</title>'
+    b"<link>https://tmw.example/1</link></item></channel></rss>"
+)
+MATCHER = CombinedMatcher((Matcher([Watchlist("milan", (Term("Milan"),))]),))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    yield s
+    s.close()
+
+
+async def test_polls_stay_under_the_bound_even_from_independent_jobs(
+    store: Store, feed_server: FeedServer
+) -> None:
+    feeds = []
+    for i in range(12):
+        feed_server.set(f"/f{i}.xml", RSS, delay=0.1)
+        feeds.append(Feed(f"F{i}", feed_server.url(f"/f{i}.xml")))
+    async with make_client() as client:
+        pipe = Pipeline(store, client, lambda: MATCHER, concurrency=3)
+        # As the scheduler does it: one independent job per feed, all due at once.
+        outcomes = await asyncio.gather(*(pipe.poll_feed(f) for f in feeds))
+    assert [o.status for o in outcomes] == ["ok"] * 12
+    assert feed_server.max_in_flight == 3
+
+
+async def test_not_modified_costs_no_parsing(
+    store: Store, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed_server.set("/tmw.xml", RSS, etag='"v1"')
+    feed = Feed("TMW", feed_server.url("/tmw.xml"))
+    async with make_client() as client:
+        pipe = Pipeline(store, client, lambda: MATCHER)
+        first = await pipe.poll_feed(feed)
+        assert (first.status, first.items) == ("ok", 1)
+
+        async def no_parsing(*args: object, **kwargs: object) -> None:
+            raise AssertionError("a 304 must not be parsed")
+
+        monkeypatch.setattr(pipeline_module, "parse", no_parsing)
+        second = await pipe.poll_feed(feed)
+    assert second.status == "not_modified"
+    assert feed_server.requests("/tmw.xml")[-1]["if-none-match"] == '"v1"'
+
+
+async def test_a_failing_feed_backs_off_and_poll_once_can_ignore_it(
+    store: Store, feed_server: FeedServer
+) -> None:
+    feed_server.set("/down.xml", b"down", status=503)
+    feed = Feed("Down", feed_server.url("/down.xml"), interval=60)
+    now = datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
+    async with make_client() as client:
+        pipe = Pipeline(store, client, lambda: MATCHER, clock=lambda: now)
+        failed = await pipe.poll_feed(feed)
+        assert failed.status == "error" and "503" in str(failed.error)
+        assert (await pipe.poll_feed(feed)).status == "skipped"  # in backoff
+        forced = await pipe.poll_feed(feed, respect_backoff=False)
+    assert forced.status == "error"
+    state = store.feed_state(feed.url)
+    assert state is not None and state.failures == 2 and state.retry_at is not None
+    assert state.retry_at > now
