@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
@@ -330,6 +331,8 @@ async def test_server_errors_retry_with_exponential_backoff(
     outbox.add(alert(1))
     fake.fail("sendMessage", status=502, description="Bad Gateway", times=3)
     sender = make_sender(bot, outbox, clock)
+    counted = {o: metric_value("newsbot_alerts_total", outcome=o) for o in ("failed", "retried")}
+    attempts = metric_value("newsbot_delivery_seconds_count")
     delays = []
     for _ in range(3):
         await sender.deliver_pending()
@@ -341,6 +344,13 @@ async def test_server_errors_retry_with_exponential_backoff(
     await sender.deliver_pending()
     assert outbox.status(1) == "sent"
     assert len(fake.sent(100001)) == 1
+    for outcome in ("failed", "retried"):  # /metrics tells operators what happened
+        assert metric_value("newsbot_alerts_total", outcome=outcome) == counted[outcome] + 3
+    assert metric_value("newsbot_delivery_seconds_count") == attempts + 4
+
+
+def metric_value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def test_slow_answer_is_delivered_once(

@@ -412,10 +412,21 @@ class Sender:
         task.add_done_callback(done)
 
     async def _attempt(self, job: Job, batch: Batch) -> None:
-        """One Bot API call for `job` and what its outcome means for the outbox."""
+        """One Bot API call for `job` and what its outcome means for the outbox.
+
+        Every attempt is timed (`newsbot_delivery_seconds`); every one that Telegram refused or
+        that got no answer counts as `failed`, and then as `retried` or `dropped`.
+        """
         try:
-            await self._call(job, batch)
-        except RetryAfter as exc:
+            with metrics.DELIVERY_SECONDS.time():
+                await self._call(job, batch)
+        except Exception as exc:
+            metrics.ALERTS.labels(outcome="failed").inc()
+            await self._on_failure(job, batch, exc)
+
+    async def _on_failure(self, job: Job, batch: Batch, exc: Exception) -> None:
+        """Wait, follow the migrated group, deactivate, fall back, retry later or drop."""
+        if isinstance(exc, RetryAfter):
             wait = retry_after_seconds(exc)
             self.limiter.penalize(job.chat_id, self.clock() + wait)
             log.warning("429 for chat %s: waiting %.0f s", job.chat_id, wait)
@@ -423,19 +434,19 @@ class Sender:
                 batch.push(job, self.clock() + wait)
             else:
                 await self._defer(job, wait, f"429 retry after {wait:.0f} s", batch.report)
-        except ChatMigrated as exc:
+        elif isinstance(exc, ChatMigrated):
             await self._migrate(job, str(exc.new_chat_id), batch)
-        except Forbidden as exc:
+        elif isinstance(exc, Forbidden):
             await self._deactivate(job, str(exc), batch)
-        except BadRequest as exc:
+        elif isinstance(exc, BadRequest):
             await self._bad_request(job, exc, batch)
-        except InvalidToken as exc:
+        elif isinstance(exc, InvalidToken):
             log.error("the Telegram token was refused: %s", exc)
             await self._retry_later(job, exc, batch.report)
-        except (TelegramError, OSError) as exc:  # NetworkError, TimedOut, 5xx
+        elif isinstance(exc, TelegramError | OSError):  # NetworkError, TimedOut, 5xx
             await self._retry_later(job, exc, batch.report)
-        except Exception:
-            log.exception("unexpected error delivering to chat %s", job.chat_id)
+        else:
+            log.error("unexpected error delivering to chat %s", job.chat_id, exc_info=exc)
             batch.report.errors.append("unexpected error")
 
     async def _call(self, job: Job, batch: Batch) -> None:
