@@ -34,6 +34,7 @@ STOP_GRACE_S = 7.0
 LEADER_CHECK_S = 5.0  # a follower takes over within this, well inside one poll interval
 DELIVERY_TICK_S = 2.0
 PRUNE_EVERY_S = 6 * 3600
+GAUGES_EVERY_S = 15.0
 
 
 class Runner:
@@ -70,6 +71,7 @@ class Runner:
         await self._check_leadership()
         self.scheduler.add_periodic(self._check_leadership, LEADER_CHECK_S, "leader")
         self.scheduler.add_periodic(self._prune, PRUNE_EVERY_S, "prune")
+        self.scheduler.add_periodic(self._refresh_outbox_depth, GAUGES_EVERY_S, "gauges")
         if self.console:
             self.scheduler.add_periodic(self._deliver_console, DELIVERY_TICK_S, "deliver")
         else:
@@ -158,6 +160,9 @@ class Runner:
 
     async def _deliver_console(self) -> None:
         await asyncio.to_thread(self._console_delivery.deliver_pending)
+
+    async def _refresh_outbox_depth(self) -> None:
+        """Keep the gauge current even when nothing scrapes /healthz."""
         metrics.OUTBOX_DEPTH.set(await asyncio.to_thread(self.store.outbox_depth))
 
     async def _reload(self) -> ReloadOutcome:
