@@ -10,8 +10,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from rapidfuzz import fuzz
+
 from bot import __version__
 from bot.config import Settings
+from bot.models import Match, Term
+from bot.text import fold
 
 EPILOG = """environment: TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, DATABASE_URL, NEWSBOT_FEEDS,
 NEWSBOT_WATCHLISTS, NEWSBOT_CONSOLE, NEWSBOT_ADMINS, NEWSBOT_HTTP, NEWSBOT_WEBHOOK_URL,
@@ -144,6 +148,7 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
         print("no valid watchlist found: nothing to match against", file=sys.stderr)
         return 2
     matcher = Matcher(watchlists)
+    terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
     texts = args.texts or (line.rstrip("\n") for line in sys.stdin)
     for text in texts:
         if not text.strip() and not args.texts:
@@ -153,23 +158,44 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
             line = {"text": text, "matches": [m.as_json() for m in found]}
             print(json.dumps(line, ensure_ascii=False), flush=True)
         else:
-            print(_match_table(text, found), flush=True)
+            print(_match_table(text, found, terms), flush=True)
     return 0
 
 
-def _match_table(text: str, found: Sequence[object]) -> str:
-    lines = [text]
+def _match_table(text: str, found: Sequence[Match], terms: dict[tuple[str, str], Term]) -> str:
+    """The admin's view: what matched, where, how well, and why (exact, alias or a variant)."""
     if not found:
         return text + "\n  (no match)\n"
-    rows = [("watchlist", "term", "matched", "score", "span")] + [
-        (m.watchlist, m.term, m.matched, f"{m.score:.1f}", f"{m.field} {m.start}-{m.end}")  # type: ignore[attr-defined]
+    rows = [("watchlist", "term", "matched", "score", "span", "why")] + [
+        (
+            m.watchlist,
+            m.term,
+            m.matched,
+            f"{m.score:.1f}",
+            f"{m.field} {m.start}-{m.end}",
+            _why(m, terms.get((m.watchlist, m.term))),
+        )
         for m in found
     ]
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines += [
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [text] + [
         "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
     return "\n".join(lines) + "\n"
+
+
+def _why(match: Match, term: Term | None) -> str:
+    """Which spelling of the entry matched: the term itself, an alias, or a variant of one
+    (a typo, a transliteration, an inflection) within the term's tolerance."""
+    if term is None:
+        return ""
+    spellings = [term.term, *term.aliases]
+    got = fold(match.matched)
+    for spelling in spellings:
+        if fold(spelling) == got:
+            return "exact" if spelling == term.term else f"alias {spelling}"
+    closest = max(spellings, key=lambda s: fuzz.ratio(fold(s), got))
+    return f"variant of {closest}"
 
 
 if __name__ == "__main__":

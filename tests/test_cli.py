@@ -170,11 +170,17 @@ def test_match_reads_stdin_and_prints_a_table(tmp_path: Path) -> None:
     out = newsbot(
         ["match", "--watchlists", str(WATCHLISTS)],
         cwd=tmp_path,
-        stdin=SEED + "\nNessuna squadra qui\n",
+        stdin=SEED + "\nNessuna squadra qui\nDOVBIK e Pulisic, nerazzurro in crisi\n",
     )
     assert out.returncode == 0, out.stderr
-    assert "watchlist" in out.stdout and "Palestra" in out.stdout
-    assert "(no match)" in out.stdout
+    seed, nothing, variants = out.stdout.strip().split("\n\n")
+    assert seed.splitlines()[1].split() == ["watchlist", "term", "matched", "score", "span", "why"]
+    assert any(r.split()[-1] == "exact" and "Milan" in r for r in seed.splitlines()[2:])
+    assert nothing.endswith("(no match)")
+    rows = variants.splitlines()[2:]
+    assert any("DOVBIK" in r and r.endswith("variant of Dovbyk") for r in rows)
+    assert any("Pulisic" in r and r.endswith("alias Pulisic") for r in rows)
+    assert any("nerazzurro" in r and r.endswith("variant of nerazzurri") for r in rows)
 
 
 def test_backlog_then_one_alert_then_nothing(tmp_path: Path, feed_server: FeedServer) -> None:
