@@ -15,7 +15,6 @@ import asyncio
 import errno
 import random
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -233,32 +232,6 @@ async def _final_result(
     body = await _read_capped(response, max_bytes)
     elapsed = time.monotonic() - started
     return FetchResult(feed, "ok", body=body, moved_to=moved_to, elapsed=elapsed, **common)
-
-
-async def fetch_all(
-    client: httpx.AsyncClient,
-    jobs: Sequence[tuple[Feed, FeedState | None]],
-    *,
-    concurrency: int = 8,
-    **kw: Any,
-) -> list[FetchResult]:
-    """Fetch every (feed, state) job, at most `concurrency` at a time; results in job order.
-
-    One feed's failure, even an unexpected exception, never costs the others their results.
-    """
-    gate = asyncio.Semaphore(max(1, concurrency))
-
-    async def one(feed: Feed, state: FeedState | None) -> FetchResult:
-        async with gate:
-            started = time.monotonic()
-            try:
-                return await fetch(client, feed, state, **kw)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                return _error(feed, started, f"unexpected {describe_error(exc)}")
-
-    return list(await asyncio.gather(*(one(feed, state) for feed, state in jobs)))
 
 
 def backoff_delay(failures: int, interval: int) -> timedelta:

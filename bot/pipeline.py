@@ -102,7 +102,21 @@ class Pipeline:
         self._gate = asyncio.Semaphore(concurrency)
 
     async def poll_feed(self, feed: Feed, *, respect_backoff: bool = True) -> FeedOutcome:
-        """Poll one feed; a feed in backoff after failures is skipped unless told otherwise."""
+        """Poll one feed; a feed in backoff after failures is skipped unless told otherwise.
+
+        Never raises: a fault nobody foresaw (a parser bug, a store outage) is logged with its
+        traceback and reported as this feed's error, and the other feeds carry on.
+        """
+        try:
+            return await self._poll_feed(feed, respect_backoff)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("feed %r: unexpected failure: %r", feed.name, exc, exc_info=exc)
+            metrics.POLLS.labels(feed=feed.name, outcome="error").inc()
+            return FeedOutcome(feed, "error", error=f"unexpected {type(exc).__name__}: {exc}")
+
+    async def _poll_feed(self, feed: Feed, respect_backoff: bool) -> FeedOutcome:
         started = time.perf_counter()
         state = await asyncio.to_thread(self.store.feed_state, feed.url)
         if respect_backoff and not is_due(state, self.clock()):

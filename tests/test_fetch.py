@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,6 @@ from bot.fetch import (
     USER_AGENT,
     FetchResult,
     fetch,
-    fetch_all,
     is_due,
     make_client,
     next_state,
@@ -172,7 +172,7 @@ async def test_size_cap_is_enforced_while_streaming(
     assert feed_server.sent("/endless") < limit // 4
 
 
-async def test_fetch_all_keeps_every_good_feed_despite_faulty_ones(
+async def test_each_fault_is_one_clear_error_and_good_feeds_are_unaffected(
     feed_server: FeedServer, client: httpx.AsyncClient
 ) -> None:
     feed_server.set("/a", RSS)
@@ -189,7 +189,7 @@ async def test_fetch_all_keeps_every_good_feed_despite_faulty_ones(
         feed_at(feed_server, "/b", "B"),
     ]
 
-    results = await fetch_all(client, [(f, None) for f in feeds], concurrency=3, max_bytes=10_000)
+    results = await asyncio.gather(*(fetch(client, f, None, max_bytes=10_000) for f in feeds))
 
     assert [r.feed.name for r in results] == [f.name for f in feeds]
     assert [r.status for r in results] == ["ok", "error", "error", "error", "error", "ok"]
@@ -201,20 +201,6 @@ async def test_fetch_all_keeps_every_good_feed_despite_faulty_ones(
         "timeout after 0.2s",
         "body larger than 10 kB",
     ]
-
-
-async def test_fetch_all_runs_feeds_concurrently_but_within_the_bound(
-    feed_server: FeedServer,
-) -> None:
-    for index in range(6):
-        feed_server.set(f"/f{index}", RSS, delay=0.1)
-    jobs = [(feed_at(feed_server, f"/f{index}"), None) for index in range(6)]
-
-    async with make_client(read_timeout=5) as http:
-        results = await fetch_all(http, jobs, concurrency=2)
-
-    assert all(r.status == "ok" for r in results)
-    assert feed_server.max_in_flight == 2
 
 
 async def test_permanent_redirect_is_remembered(

@@ -82,3 +82,24 @@ async def test_a_failing_feed_backs_off_and_poll_once_can_ignore_it(
     state = store.feed_state(feed.url)
     assert state is not None and state.failures == 2 and state.retry_at is not None
     assert state.retry_at > now
+
+
+async def test_an_unforeseen_failure_costs_only_its_own_feed(
+    store: Store, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed_server.set("/good.xml", RSS)
+    feed_server.set("/bad.xml", RSS.replace(b"Milan", b"BOOM"))
+    real_parse = pipeline_module.parse
+
+    async def flaky_parse(body: bytes, feed: Feed, **kw: object) -> object:
+        if b"BOOM" in body:
+            raise RuntimeError("parser bug")
+        return await real_parse(body, feed, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline_module, "parse", flaky_parse)
+    feeds = [Feed("Bad", feed_server.url("/bad.xml")), Feed("Good", feed_server.url("/good.xml"))]
+    async with make_client() as client:
+        report = await Pipeline(store, client, lambda: MATCHER).poll_all(feeds)
+    bad, good = report.outcomes
+    assert (bad.status, bad.error) == ("error", "unexpected RuntimeError: parser bug")
+    assert (good.status, good.items) == ("ok", 1)
