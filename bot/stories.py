@@ -324,11 +324,6 @@ def lookup_names(title: str, extra: Iterable[str] = ()) -> frozenset[str]:
     return found.names | found.maybe | frozenset(extra)
 
 
-def content_words(title: str) -> frozenset[str]:
-    """Stems of the title's meaningful words (no names, stop words or generic words)."""
-    return _analyse(title).words
-
-
 def name_tokens(terms: Iterable[str]) -> frozenset[str]:
     """Matched canonical terms as folded name tokens ("Paulo Dybala" -> paulo, dybala)."""
     return frozenset(t.text for term in terms for t in tokenize(term) if t.text not in STOPWORDS)

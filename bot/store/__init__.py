@@ -187,11 +187,6 @@ class Store(IngestOps):
             row = conn.execute(select(subscribers).where(subscribers.c.chat_id == chat_id)).first()
         return _subscriber(row) if row else None
 
-    def subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
-        with self._read() as conn:
-            row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
-        return _subscriber(row) if row else None
-
     def _update_subscriber(self, subscriber_id: int, **values: Any) -> None:
         with self.transaction() as conn:
             conn.execute(
