@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
 from rapidfuzz import fuzz
 
 from bot import __version__
@@ -111,7 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = ".".join(str(p) for p in error["loc"]).upper()
+            message = str(error["msg"]).removeprefix("Value error, ").removeprefix(f"{name}: ")
+            print(f"invalid setting {name}: {message}", file=sys.stderr)
+        return 2
     if args.command == "check":
         return cmd_check(args, settings)
     if args.command == "match":

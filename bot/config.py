@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     def _empty_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("newsbot_http", "newsbot_webhook_listen")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        from bot.health import parse_listen
+
+        parse_listen(value)  # raises ValueError with a message naming the variable
+        return value
+
     @property
     def token(self) -> str | None:
         return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None

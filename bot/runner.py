@@ -57,7 +57,6 @@ class Runner:
         self._console_delivery = ConsoleDelivery(store, utcnow, as_json=args.json)
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._http: asyncio.Server | None = None
-        self._wake = asyncio.Event()
 
     async def start(self) -> None:
         await asyncio.to_thread(enable_console, self.store, self.console)

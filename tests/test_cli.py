@@ -434,3 +434,20 @@ def test_unusable_store_is_one_clear_line_and_exit_2(
     assert out.returncode == 2
     assert "cannot open the store" in out.stderr and reason in out.stderr
     assert "hunter2" not in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("NEWSBOT_HTTP", "garbage:xx", "port must be 0-65535"),
+        ("NEWSBOT_POLL_CONCURRENCY", "many", "valid integer"),
+        ("NEWSBOT_FETCH_TIMEOUT", "-1", "greater than 0"),
+    ],
+)
+def test_a_bad_setting_is_named_not_a_traceback(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    out = newsbot(["poll", "--once"], cwd=tmp_path, env={variable: value})
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"invalid setting {variable}: ") and message in out.stderr
+    assert "Traceback" not in out.stderr
