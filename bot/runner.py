@@ -35,6 +35,12 @@ LEADER_CHECK_S = 5.0  # a follower takes over within this, well inside one poll 
 DELIVERY_TICK_S = 2.0
 PRUNE_EVERY_S = 6 * 3600
 GAUGES_EVERY_S = 15.0
+TELEGRAM_RETRY_FIRST_S = 1.0
+TELEGRAM_RETRY_MAX_S = 300.0
+
+
+class StartupError(Exception):
+    """A configuration the service cannot run with; reported in one line, exit code 2."""
 
 
 class Runner:
@@ -57,6 +63,7 @@ class Runner:
         self._console_delivery = ConsoleDelivery(store, utcnow, as_json=args.json)
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._http: asyncio.Server | None = None
+        self._telegram_retry: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await asyncio.to_thread(enable_console, self.store, self.console)
@@ -73,11 +80,8 @@ class Runner:
         self.scheduler.add_periodic(self._refresh_outbox_depth, GAUGES_EVERY_S, "gauges")
         if self.console:
             self.scheduler.add_periodic(self._deliver_console, DELIVERY_TICK_S, "deliver")
-        else:
-            from bot.telegram.app import TelegramService
-
-            self.telegram = TelegramService(self.settings, self.store, self.registry, self.reload)
-            await self.telegram.start()
+        elif not await self._try_start_telegram():
+            self._telegram_retry = asyncio.create_task(self._retry_telegram())
         await self.reloader.start()
         log.info(
             "newsbot running: %d feeds, delivery to %s",
@@ -88,19 +92,63 @@ class Runner:
     async def stop(self) -> None:
         """Stop taking work, let in-flight polls finish (bounded), then close everything."""
         await self.reloader.stop()
-        self.scheduler.shutdown()
+        self.scheduler.pause()
         if self._in_flight:
             _, pending = await asyncio.wait(self._in_flight, timeout=STOP_GRACE_S)
             for task in pending:
                 task.cancel()
             with suppress(asyncio.CancelledError):
                 await asyncio.gather(*pending, return_exceptions=True)
+        self.scheduler.shutdown()
+        if self._telegram_retry is not None:
+            self._telegram_retry.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._telegram_retry
         if self.telegram is not None:
             await self.telegram.stop()
         if self._http is not None:
             self._http.close()
             await self._http.wait_closed()
         await self.client.aclose()
+
+    async def _try_start_telegram(self) -> bool:
+        """Start the Telegram side; False when Telegram cannot be reached right now.
+
+        A refused token is a configuration error (StartupError); an outage is not: feeds are
+        still polled and alerts wait in the outbox until Telegram answers.
+        """
+        from telegram.error import InvalidToken, TelegramError
+
+        from bot.telegram.app import TelegramService
+
+        service = TelegramService(self.settings, self.store, self.registry, self.reload)
+        try:
+            await service.start()
+        except InvalidToken as exc:
+            raise StartupError(
+                f"Telegram refused the bot token ({exc}): check TELEGRAM_BOT_TOKEN"
+            ) from None
+        except (TelegramError, OSError) as exc:
+            log.warning("Telegram unreachable (%s); alerts wait in the outbox", exc)
+            with suppress(Exception):
+                await service.stop()
+            return False
+        self.telegram = service
+        return True
+
+    async def _retry_telegram(self) -> None:
+        """Try again with exponential backoff until Telegram answers (or the token is refused)."""
+        delay = TELEGRAM_RETRY_FIRST_S
+        while True:
+            log.info("retrying Telegram in %.0f s", delay)
+            await asyncio.sleep(delay)
+            try:
+                if await self._try_start_telegram():
+                    return
+            except StartupError as exc:
+                log.error("%s", exc)
+                return
+            delay = min(delay * 2, TELEGRAM_RETRY_MAX_S)
 
     async def reload(self) -> ReloadOutcome:
         """Forced reload (the admin's /reload)."""

@@ -6,6 +6,7 @@ option is set on purpose here and every skipped or missed run is logged and coun
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -52,7 +53,14 @@ class Scheduler:
     def start(self) -> None:
         self.aps.start()
 
+    def pause(self) -> None:
+        """Start no more runs; the ones in progress go on (shutdown() would cancel them)."""
+        if self.aps.running:
+            self.aps.pause()
+
     def shutdown(self) -> None:
+        """Stop for good. APScheduler's asyncio executor cancels runs still in progress, so
+        callers that want them to finish pause() first and wait for them."""
         if self.aps.running:
             self.aps.shutdown(wait=False)
 
@@ -93,7 +101,11 @@ class Scheduler:
     def _on_event(self, event: JobEvent) -> None:
         job = event.job_id
         if event.code == EVENT_JOB_ERROR:
-            log.error("job %s crashed: %r", job, getattr(event, "exception", None))
+            exc = getattr(event, "exception", None)
+            if isinstance(exc, asyncio.CancelledError):
+                log.debug("job %s cancelled at shutdown", job)
+            else:
+                log.error("job %s crashed: %r", job, exc)
             return
         reason = "missed" if event.code == EVENT_JOB_MISSED else "still running"
         metrics.SKIPPED_RUNS.labels(job=job).inc()

@@ -100,22 +100,37 @@ async def poll_once(settings: Settings, args: argparse.Namespace) -> int:
             await pipeline.poll_all(registry.feeds, respect_backoff=False)
             if console:
                 ConsoleDelivery(store, utcnow, as_json=args.json).deliver_pending()
-            else:
-                await deliver_telegram_once(settings, store, registry)
+            elif not await deliver_telegram_once(settings, store, registry):
+                return EXIT_BAD_CONFIG
         return 0
     finally:
         store.close()
 
 
-async def deliver_telegram_once(settings: Settings, store: Store, registry: Registry) -> None:
+async def deliver_telegram_once(settings: Settings, store: Store, registry: Registry) -> bool:
+    """Deliver what is due; False when the token was refused (bad configuration).
+
+    Telegram being unreachable is not an error of this run: the alerts stay in the outbox
+    for the next one.
+    """
+    from telegram.error import InvalidToken, TelegramError
+
     from bot.telegram.app import deliver_once
 
-    await deliver_once(settings, store, registry)
+    try:
+        await deliver_once(settings, store, registry)
+    except InvalidToken as exc:
+        message = f"Telegram refused the bot token ({exc}): check TELEGRAM_BOT_TOKEN"
+        print(redact(message), file=sys.stderr)
+        return False
+    except (TelegramError, OSError) as exc:
+        log.warning("Telegram unreachable (%s); alerts stay queued for the next run", exc)
+    return True
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
     """The service until SIGTERM/SIGINT."""
-    from bot.runner import Runner
+    from bot.runner import Runner, StartupError
 
     try:
         store = open_store(settings, args)
@@ -138,6 +153,9 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         await runner.start()
         await stop.wait()
         log.info("stopping")
+    except StartupError as exc:
+        print(redact(str(exc)), file=sys.stderr)
+        return EXIT_BAD_CONFIG
     finally:
         await runner.stop()
         store.close()

@@ -21,6 +21,7 @@ from feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parents[1]
 WATCHLISTS = ROOT / "watchlists"
+RUN = [sys.executable, "-m", "bot", "run", "--console", "--json"]
 SEED = "Milan, Allegri indica il nome: assalto a Palestra dell’Atalanta"
 
 
@@ -337,9 +338,8 @@ def test_run_serves_health_reloads_live_and_stops_on_sigterm(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
     env["NEWSBOT_HTTP"] = f"127.0.0.1:{port}"
     db = f"sqlite:///{tmp_path / 'state.db'}"
-    run = [sys.executable, "-m", "bot", "run", "--console", "--json"]
     proc = subprocess.Popen(
-        [*run, "--feeds", str(feeds), "--watchlists", str(lists), "--db", db],
+        [*RUN, "--feeds", str(feeds), "--watchlists", str(lists), "--db", db],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -451,3 +451,37 @@ def test_a_bad_setting_is_named_not_a_traceback(
     assert out.returncode == 2
     assert out.stderr.startswith(f"invalid setting {variable}: ") and message in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_sigterm_lets_a_poll_in_progress_finish(tmp_path: Path, feed_server: FeedServer) -> None:
+    """Stopping waits for the poll in flight (bounded) instead of cancelling it: its backlog is
+    recorded, so the next poll alerts only on what is really new."""
+    feed_server.set("/tmw.xml", rss(*OLD), delay=1.5)
+    feeds = feeds_file(tmp_path, {"Tuttomercatoweb": feed_server.url("/tmw.xml")})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
+    env["NEWSBOT_HTTP"] = "off"
+    db = f"sqlite:///{tmp_path / 'state.db'}"
+    proc = subprocess.Popen(
+        [*RUN, "--feeds", str(feeds), "--watchlists", str(WATCHLISTS), "--db", db],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not feed_server.requests("/tmw.xml") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)  # the poll is in flight now
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "feed=Tuttomercatoweb status=ok" in err and "Traceback" not in err
+
+    feed_server.set("/tmw.xml", rss(NEW, *OLD))
+    (alert,) = json_lines(poll(tmp_path, feeds).stdout)
+    assert alert["title"] == SEED

@@ -64,7 +64,7 @@ class Service:
         ]
         self.proc: subprocess.Popen[str] | None = None
 
-    def start(self) -> None:
+    def start(self, *, wait: bool = True) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", *self.args],
             cwd=self.tmp_path,
@@ -73,7 +73,8 @@ class Service:
             stderr=subprocess.PIPE,
             text=True,
         )
-        wait_until(self.healthy, "the service to poll its feed and report healthy")
+        if wait:
+            wait_until(self.healthy, "the service to poll its feed and report healthy")
 
     def healthy(self) -> bool:
         assert self.proc is not None
@@ -143,3 +144,35 @@ def test_follow_story_breaks_one_alert_restart_still_one(
     assert len(alerts(fake)) == 1, "still exactly one after the restart"
     menus = fake.calls_to("setMyCommands")
     assert {c.params.get("language_code") for c in menus} >= {"it", "en"}
+
+
+def test_telegram_down_at_start_up_delays_alerts_never_loses_them(
+    service: Service, fake: FakeBotApi, feed_server: FeedServer
+) -> None:
+    feed_server.set("/tmw", rss(OLD))
+    service.start()
+    fake.user_message("/watch Palestra")
+    wait_until(lambda: any("Ora segui" in str(c.params["text"]) for c in fake.sent(USER)), "reply")
+    service.stop()
+
+    feed_server.set("/tmw", rss(NEWS, OLD))
+    fake.fail("getMe", status=502, description="Bad Gateway", times=2)
+    service.start()  # Telegram answers only at the third try; the feed is polled meanwhile
+    wait_until(lambda: len(alerts(fake)) == 1, "the alert once Telegram is back")
+    log = service.stop()
+    assert log.count("Telegram unreachable") == 2
+    assert "Traceback" not in log
+    assert len(alerts(fake)) == 1
+
+
+def test_a_refused_token_is_one_clear_line_and_exit_2(
+    service: Service, fake: FakeBotApi, feed_server: FeedServer
+) -> None:
+    feed_server.set("/tmw", rss(OLD))
+    fake.fail("getMe", status=401, description="Unauthorized", times=None)
+    service.start(wait=False)
+    assert service.proc is not None
+    _, err = service.proc.communicate(timeout=30)
+    assert service.proc.returncode == 2
+    assert "Telegram refused the bot token" in err and "TELEGRAM_BOT_TOKEN" in err
+    assert "Traceback" not in err and fake.token not in err
