@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -162,6 +162,10 @@ class Pipeline:
         if parsed.warning:
             log.warning("feed %r: %s", feed.name, parsed.warning)
         backlog = state is None or state.polled_at is None
+        if backlog and not parsed.items and parsed.warning:
+            # A login wall or error page served with 200 is not the feed's first listing: had it
+            # counted as the backlog, the real items of the next poll would all alert at once.
+            new_state = replace(new_state, polled_at=None)
         ingested = await asyncio.to_thread(
             self._ingest, feed, parsed.items, now, backlog, new_state
         )

@@ -103,3 +103,23 @@ async def test_an_unforeseen_failure_costs_only_its_own_feed(
     bad, good = report.outcomes
     assert (bad.status, bad.error) == ("error", "unexpected RuntimeError: parser bug")
     assert (good.status, good.items) == ("ok", 1)
+
+
+async def test_a_page_that_is_not_a_feed_does_not_count_as_the_backlog(
+    store: Store, feed_server: FeedServer
+) -> None:
+    """A first poll that gets a login wall (HTML, 200) must not let the real feed flood later."""
+    feed_server.set(
+        "/wall",
+        b"<html><body>Accetta i cookie</body></html>",
+        headers={"Content-Type": "text/html"},
+    )
+    feed = Feed("Outlet", feed_server.url("/wall"))
+    async with make_client() as client:
+        pipe = Pipeline(store, client, lambda: MATCHER)
+        wall = await pipe.poll_feed(feed)
+        assert wall.status == "ok" and wall.items == 0 and "not an RSS" in str(wall.warning)
+        feed_server.set("/wall", RSS)
+        first_real = await pipe.poll_feed(feed)
+    assert first_real.ingest is not None
+    assert (first_real.ingest.backlog_items, first_real.ingest.alerts) == (1, 0)
