@@ -83,7 +83,8 @@ async def run(server: FeedServer, db: Path) -> dict[str, float]:
     items = alerts = 0
     warm_rss = 0.0
     async with make_client() as client:
-        pipeline = Pipeline(store, client, registry.matcher)
+        # The generated items carry fixed 2026 dates: no age limit, or none would alert.
+        pipeline = Pipeline(store, client, registry.matcher, max_age=None)
         timed_from = time.perf_counter()
         for cycle in range(CYCLES):
             newest = ITEMS_PER_FEED + cycle * NEW_PER_CYCLE

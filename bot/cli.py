@@ -21,7 +21,7 @@ from bot.text import fold
 EPILOG = """environment: TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, DATABASE_URL, NEWSBOT_FEEDS,
 NEWSBOT_WATCHLISTS, NEWSBOT_CONSOLE, NEWSBOT_ADMINS, NEWSBOT_HTTP, NEWSBOT_WEBHOOK_URL,
 NEWSBOT_WEBHOOK_LISTEN, NEWSBOT_FETCH_TIMEOUT, NEWSBOT_MAX_FEED_BYTES, NEWSBOT_POLL_CONCURRENCY,
-LOG_LEVEL, LOG_FORMAT (a flag wins over its variable; a .env file in
+NEWSBOT_MAX_AGE_HOURS, LOG_LEVEL, LOG_FORMAT (a flag wins over its variable; a .env file in
 the working directory is read too). Without a token, alerts go to the console."""
 
 

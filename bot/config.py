@@ -6,6 +6,7 @@ in one place. The token is a SecretStr: it never prints, in a repr or a log line
 
 from __future__ import annotations
 
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -35,6 +36,13 @@ class Settings(BaseSettings):
     newsbot_poll_concurrency: int = Field(default=8, ge=1, le=64)
     newsbot_fetch_timeout: float = Field(default=15.0, gt=0, le=300)
     newsbot_max_feed_bytes: int = Field(default=5_000_000, ge=10_000)
+    newsbot_max_age_hours: float = Field(default=48.0, ge=0)
+
+    @property
+    def max_age(self) -> timedelta | None:
+        """How old news may be, when first seen, to alert anyone (0 in the setting: any age)."""
+        hours = self.newsbot_max_age_hours
+        return timedelta(hours=hours) if hours else None
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import httpx
@@ -93,6 +93,7 @@ class Pipeline:
         clock: Clock = utcnow,
         max_bytes: int = 5_000_000,
         concurrency: int = 8,
+        max_age: timedelta | None = timedelta(hours=48),
     ) -> None:
         self.store = store
         self.client = client
@@ -100,6 +101,7 @@ class Pipeline:
         self.clock = clock
         self.max_bytes = max_bytes
         self._gate = asyncio.Semaphore(concurrency)
+        self.max_age = max_age
 
     async def poll_feed(self, feed: Feed, *, respect_backoff: bool = True) -> FeedOutcome:
         """Poll one feed; a feed in backoff after failures is skipped unless told otherwise.
@@ -193,7 +195,9 @@ class Pipeline:
                 metrics.MATCHES.labels(watchlist=name).inc()
             return found
 
-        result = ingest(self.store, feed, items, match, now=now, backlog=backlog)
+        stale, fresh = split_stale(items, now, self.max_age)
+        result = ingest(self.store, feed, stale, match, now=now, backlog=True)
+        result.add(ingest(self.store, feed, fresh, match, now=now, backlog=backlog))
         self.store.save_feed_state(feed.url, new_state)
         for kind, n in (
             ("new", result.new_items),
@@ -209,3 +213,19 @@ class Pipeline:
                 result.backlog_items,
             )
         return result
+
+
+def split_stale(
+    items: list[Item], now: datetime, max_age: timedelta | None
+) -> tuple[list[Item], list[Item]]:
+    """Items published more than `max_age` ago (None: no limit), and the rest.
+
+    Stale items are recorded as seen but alert no one: an outlet that re-publishes an old
+    article under a new address, or a feed back after days away, must not send old news.
+    """
+    if max_age is None:
+        return [], items
+    cutoff = now - max_age
+    stale = [i for i in items if i.published is not None and i.published < cutoff]
+    fresh = [i for i in items if i.published is None or i.published >= cutoff]
+    return stale, fresh

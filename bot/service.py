@@ -69,6 +69,7 @@ def make_pipeline(
         registry.matcher,
         max_bytes=settings.newsbot_max_feed_bytes,
         concurrency=settings.newsbot_poll_concurrency,
+        max_age=settings.max_age,
     )
 
 

@@ -79,3 +79,14 @@ def pg_url() -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for a `newsbot` subprocess: nothing of ours leaks in from outside.
+
+    The tests replay news with fixed dates (the contract's 10 Oct 2025 example, the real
+    snapshots of early 2026), so the age limit on alerts is off unless a test sets it.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
+    env.pop("DATABASE_URL", None)
+    return {**env, "NEWSBOT_MAX_AGE_HOURS": "0", **extra}

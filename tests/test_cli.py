@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -12,11 +11,14 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import IO
 
 import httpx
 import pytest
+from conftest import subprocess_env
 from feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,9 +72,7 @@ def newsbot(
     env: dict[str, str] | None = None,
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
-    full_env.pop("DATABASE_URL", None)
-    full_env.update(env or {})
+    full_env = subprocess_env(**(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         cwd=cwd,
@@ -335,7 +335,7 @@ def test_run_serves_health_reloads_live_and_stops_on_sigterm(
     lists = tmp_path / "watchlists"
     shutil.copytree(WATCHLISTS, lists)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
+    env = subprocess_env()
     env["NEWSBOT_HTTP"] = f"127.0.0.1:{port}"
     db = f"sqlite:///{tmp_path / 'state.db'}"
     proc = subprocess.Popen(
@@ -458,7 +458,7 @@ def test_sigterm_lets_a_poll_in_progress_finish(tmp_path: Path, feed_server: Fee
     recorded, so the next poll alerts only on what is really new."""
     feed_server.set("/tmw.xml", rss(*OLD), delay=1.5)
     feeds = feeds_file(tmp_path, {"Tuttomercatoweb": feed_server.url("/tmw.xml")})
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
+    env = subprocess_env()
     env["NEWSBOT_HTTP"] = "off"
     db = f"sqlite:///{tmp_path / 'state.db'}"
     proc = subprocess.Popen(
@@ -485,3 +485,22 @@ def test_sigterm_lets_a_poll_in_progress_finish(tmp_path: Path, feed_server: Fee
     feed_server.set("/tmw.xml", rss(NEW, *OLD))
     (alert,) = json_lines(poll(tmp_path, feeds).stdout)
     assert alert["title"] == SEED
+
+
+def test_old_news_first_seen_now_alerts_no_one(tmp_path: Path, feed_server: FeedServer) -> None:
+    """An item published days ago that appears only now (a re-post under a new address, a
+    feed back after days away) is recorded but alerts no one; today's news does."""
+    now = datetime.now(UTC)
+    fresh = ("Milan, Leão torna in gruppo", "https://tmw.example/leao", format_datetime(now))
+    old = (
+        "Milan, Leão si ferma",
+        "https://tmw.example/leao-old",
+        format_datetime(now - timedelta(days=5)),
+    )
+    feed_server.set("/tmw.xml", rss(*OLD))
+    feeds = feeds_file(tmp_path, {"Tuttomercatoweb": feed_server.url("/tmw.xml")})
+    default_age = {"NEWSBOT_MAX_AGE_HOURS": "48"}  # the default, which the other tests turn off
+    assert poll(tmp_path, feeds, env=default_age).stdout == ""
+    feed_server.set("/tmw.xml", rss(fresh, old, *OLD))
+    (alert,) = json_lines(poll(tmp_path, feeds, env=default_age).stdout)
+    assert alert["title"] == fresh[0]

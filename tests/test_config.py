@@ -18,6 +18,7 @@ def test_defaults_without_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     assert s.feeds_path().name == "feeds.yaml" and s.feeds_path().is_file()
     assert s.telegram_api_url == "https://api.telegram.org"
     assert s.newsbot_http == "127.0.0.1:8080"
+    assert s.max_age is not None and s.max_age.total_seconds() == 48 * 3600
 
 
 def test_data_folder_and_local_feeds_file_are_preferred(

@@ -5,7 +5,6 @@ after printing and before recording, that one alert prints again)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -14,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import subprocess_env
 from feedserver import FeedServer
 
 from bot import faults
@@ -42,7 +42,7 @@ def rss(items: list[tuple[str, str]]) -> bytes:
 def poll(
     tmp_path: Path, feeds: Path, crash_at: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
+    env = subprocess_env()
     if crash_at:
         env[faults.ENV] = crash_at
     return subprocess.run(

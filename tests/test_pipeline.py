@@ -123,3 +123,37 @@ async def test_a_page_that_is_not_a_feed_does_not_count_as_the_backlog(
         first_real = await pipe.poll_feed(feed)
     assert first_real.ingest is not None
     assert (first_real.ingest.backlog_items, first_real.ingest.alerts) == (1, 0)
+
+
+async def test_old_news_newly_listed_alerts_no_one(store: Store, feed_server: FeedServer) -> None:
+    """An item first seen days after it was published (a re-post under a new address, a feed
+    back after days away) is recorded, not alerted; a fresh one beside it alerts."""
+    now = datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
+    fan = store.subscriber("42")
+    assert fan is not None
+    store.subscribe(fan.id, "list", "milan")
+
+    def rss_item(slug: str, published: str) -> bytes:
+        return (
+            f"<item><title>Milan, notizia {slug}</title><link>https://tmw.example/{slug}</link>"
+            f"<pubDate>{published}</pubDate></item>"
+        ).encode()
+
+    head, tail = b'<?xml version="1.0"?><rss version="2.0"><channel>', b"</channel></rss>"
+    feed_server.set("/tmw.xml", head + tail)
+    feed = Feed("TMW", feed_server.url("/tmw.xml"))
+    async with make_client() as client:
+        pipe = Pipeline(store, client, lambda: MATCHER, clock=lambda: now)
+        await pipe.poll_feed(feed)  # the (empty) backlog
+        feed_server.set(
+            "/tmw.xml",
+            head
+            + rss_item("vecchia", "Mon, 02 Mar 2026 10:00:00 +0100")
+            + rss_item("fresca", "Fri, 06 Mar 2026 07:30:00 +0100")
+            + tail,
+        )
+        outcome = await pipe.poll_feed(feed)
+    assert outcome.ingest is not None
+    assert (outcome.ingest.backlog_items, outcome.ingest.new_items) == (1, 1)
+    (alert,) = store.pending_alerts(now)
+    assert alert.title == "Milan, notizia fresca"

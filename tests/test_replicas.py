@@ -8,7 +8,6 @@ waits here are for those processes to act, each bounded, never a fixed sleep.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import subprocess_env
 from feedserver import FeedServer
 
 pytestmark = pytest.mark.postgres
@@ -111,7 +111,7 @@ def replicas(pg_url: str, feed_server: FeedServer, tmp_path: Path) -> Iterator[l
         f"defaults:\n  interval: {INTERVAL}\nfeeds:\n"
         f"  - name: Tuttomercatoweb\n    url: {feed_server.url('/tmw.xml')}\n"
     )
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
+    base = subprocess_env()
     args = ["--feeds", str(feeds), "--watchlists", str(ROOT / "watchlists"), "--db", pg_url]
     started = [
         Replica(n, {**base, "NEWSBOT_HTTP": f"127.0.0.1:{free_port()}"}, args, tmp_path)

@@ -4,7 +4,6 @@ restart over the same feed, still exactly one."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import subprocess_env
 from fakebotapi import FakeBotApi
 from feedserver import FeedServer
 
@@ -53,7 +53,7 @@ class Service:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))},
+            **subprocess_env(),
             "TELEGRAM_BOT_TOKEN": fake.token,
             "TELEGRAM_API_URL": fake.url,
             "NEWSBOT_HTTP": f"127.0.0.1:{self.port}",
