@@ -17,6 +17,7 @@ import random
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 from urllib.parse import urljoin
@@ -26,6 +27,7 @@ import httpx
 from bot.models import Feed, FeedState
 
 MAX_BACKOFF = timedelta(hours=6)
+MAX_RETRY_AFTER = timedelta(hours=24)  # a Retry-After beyond this is taken as a day
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
 ACCEPT = (
@@ -62,6 +64,7 @@ class FetchResult:
     http_status: int | None = None
     error: str | None = None
     elapsed: float = 0.0
+    retry_after: float | None = None  # seconds the server asked us to wait (429/503)
 
 
 class _BodyTooLarge(Exception):
@@ -228,10 +231,29 @@ async def _final_result(
         return FetchResult(feed, "not_modified", moved_to=moved_to, elapsed=elapsed, **common)
     if code >= 400 or code < 200 or code in REDIRECT_STATUSES:
         reason = response.reason_phrase or httpx.codes.get_reason_phrase(code)
-        return _error(feed, started, f"HTTP {code} {reason}".strip(), **common)
+        wait = (
+            retry_after_seconds(response.headers.get("retry-after")) if code in (429, 503) else None
+        )
+        return _error(feed, started, f"HTTP {code} {reason}".strip(), retry_after=wait, **common)
     body = await _read_capped(response, max_bytes)
     elapsed = time.monotonic() - started
     return FetchResult(feed, "ok", body=body, moved_to=moved_to, elapsed=elapsed, **common)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (delay in seconds, or an HTTP date) as seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def backoff_delay(failures: int, interval: int) -> timedelta:
@@ -287,6 +309,8 @@ def next_state(
     delay = backoff_delay(failures, interval)
     if jitter > 0:
         delay += delay * random.uniform(0, jitter)
+    if result.retry_after:  # the outlet said how long to stay away: never come back sooner
+        delay = max(delay, min(timedelta(seconds=result.retry_after), MAX_RETRY_AFTER))
     return replace(base, url=url, failures=failures, retry_at=now + delay, last_error=result.error)
 
 

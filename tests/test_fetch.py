@@ -6,6 +6,7 @@ import asyncio
 import gzip
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -342,3 +343,24 @@ async def test_overall_deadline_bounds_a_slow_answer(feed_server: FeedServer) ->
 
     assert (result.status, result.error) == ("error", "no complete answer within 0.3s")
     assert result.elapsed < 0.9
+
+
+async def test_an_outlets_retry_after_is_honoured(
+    feed_server: FeedServer, client: httpx.AsyncClient
+) -> None:
+    """A 429 or 503 with Retry-After (seconds or an HTTP date) keeps us away at least that long,
+    even when our own backoff would come back sooner."""
+    feed = feed_at(feed_server, "/busy")
+    feed_server.set("/busy", b"slow down", status=429, headers={"Retry-After": "3600"})
+    result = await fetch(client, feed, None)
+    assert (result.status, result.retry_after) == ("error", 3600.0)
+    state = next_state(None, result, NOW, feed.interval)
+    assert state.retry_at == NOW + timedelta(hours=1)  # not the 240 s of the first backoff
+
+    later = format_datetime(datetime.now(UTC) + timedelta(hours=2), usegmt=True)
+    feed_server.set("/busy", b"down", status=503, headers={"Retry-After": later})
+    result = await fetch(client, feed, None)
+    assert result.retry_after is not None and 7100 < result.retry_after <= 7200
+
+    feed_server.set("/busy", b"gone", status=404, headers={"Retry-After": "3600"})
+    assert (await fetch(client, feed, None)).retry_after is None  # only 429 and 503 ask to wait
