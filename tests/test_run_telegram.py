@@ -176,3 +176,31 @@ def test_a_refused_token_is_one_clear_line_and_exit_2(
     assert service.proc.returncode == 2
     assert "Telegram refused the bot token" in err and "TELEGRAM_BOT_TOKEN" in err
     assert "Traceback" not in err and fake.token not in err
+
+
+def test_poll_once_keeps_alerts_queued_when_telegram_is_down_and_names_a_bad_token(
+    service: Service, fake: FakeBotApi, feed_server: FeedServer
+) -> None:
+    feed_server.set("/tmw", rss(OLD))
+    once = [sys.executable, "-m", "bot", "poll", "--once", *service.args]
+
+    def poll_once(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            once,
+            cwd=service.tmp_path,
+            env={**service.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    down = poll_once(TELEGRAM_API_URL="http://127.0.0.1:9")  # nothing listens there
+    assert down.returncode == 0, down.stderr
+    assert "Telegram unreachable" in down.stderr and "stay queued" in down.stderr
+
+    fake.fail("getMe", status=401, description="Unauthorized", times=None)
+    refused = poll_once()
+    assert refused.returncode == 2
+    assert "Telegram refused the bot token" in refused.stderr
+    assert fake.token not in refused.stderr and "Traceback" not in refused.stderr
