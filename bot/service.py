@@ -80,20 +80,30 @@ def enable_console(store: Store, console: bool) -> None:
     store.set_active(subscriber.id, console)
 
 
-async def poll_once(settings: Settings, args: argparse.Namespace) -> int:
-    """One cycle over every feed, then deliver what it produced; 2 only if nothing could run."""
+def prepare(settings: Settings, args: argparse.Namespace) -> tuple[Store, Registry] | None:
+    """The store and the configuration, or None (reasons printed) when nothing could run."""
     try:
         store = open_store(settings, args)
     except StoreUnavailable as exc:
         print(exc, file=sys.stderr)
+        return None
+    registry = make_registry(settings, args, store)
+    outcome = registry.load()
+    if not registry.feeds:
+        for problem in outcome.problems:
+            print(problem, file=sys.stderr)
+        store.close()
+        return None
+    return store, registry
+
+
+async def poll_once(settings: Settings, args: argparse.Namespace) -> int:
+    """One cycle over every feed, then deliver what it produced; 2 only if nothing could run."""
+    ready = prepare(settings, args)
+    if ready is None:
         return EXIT_BAD_CONFIG
+    store, registry = ready
     try:
-        registry = make_registry(settings, args, store)
-        outcome = registry.load()
-        if not registry.feeds:
-            for problem in outcome.problems:
-                print(problem, file=sys.stderr)
-            return EXIT_BAD_CONFIG
         console = settings.console(args.console)
         enable_console(store, console)
         async with make_client(read_timeout=settings.newsbot_fetch_timeout) as client:
@@ -133,18 +143,10 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     """The service until SIGTERM/SIGINT."""
     from bot.runner import Runner, StartupError
 
-    try:
-        store = open_store(settings, args)
-    except StoreUnavailable as exc:
-        print(exc, file=sys.stderr)
+    ready = prepare(settings, args)
+    if ready is None:
         return EXIT_BAD_CONFIG
-    registry = make_registry(settings, args, store)
-    outcome = registry.load()
-    if not registry.feeds:
-        for problem in outcome.problems:
-            print(problem, file=sys.stderr)
-        store.close()
-        return EXIT_BAD_CONFIG
+    store, registry = ready
     runner = Runner(settings, args, store, registry)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

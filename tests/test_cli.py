@@ -116,6 +116,19 @@ def poll(
     )
 
 
+def start_run(tmp_path: Path, feeds: Path, lists: Path, *, http: str) -> subprocess.Popen[str]:
+    """`newsbot run --console --json` over a store in tmp_path; output captured."""
+    db = f"sqlite:///{tmp_path / 'state.db'}"
+    return subprocess.Popen(
+        [*RUN, "--feeds", str(feeds), "--watchlists", str(lists), "--db", db],
+        cwd=tmp_path,
+        env=subprocess_env(NEWSBOT_HTTP=http),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def json_lines(out: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
@@ -335,17 +348,7 @@ def test_run_serves_health_reloads_live_and_stops_on_sigterm(
     lists = tmp_path / "watchlists"
     shutil.copytree(WATCHLISTS, lists)
     port = free_port()
-    env = subprocess_env()
-    env["NEWSBOT_HTTP"] = f"127.0.0.1:{port}"
-    db = f"sqlite:///{tmp_path / 'state.db'}"
-    proc = subprocess.Popen(
-        [*RUN, "--feeds", str(feeds), "--watchlists", str(lists), "--db", db],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_run(tmp_path, feeds, lists, http=f"127.0.0.1:{port}")
     log = LineReader(proc.stderr)
     try:
         health = _wait_for_health(port, proc)
@@ -458,17 +461,7 @@ def test_sigterm_lets_a_poll_in_progress_finish(tmp_path: Path, feed_server: Fee
     recorded, so the next poll alerts only on what is really new."""
     feed_server.set("/tmw.xml", rss(*OLD), delay=1.5)
     feeds = feeds_file(tmp_path, {"Tuttomercatoweb": feed_server.url("/tmw.xml")})
-    env = subprocess_env()
-    env["NEWSBOT_HTTP"] = "off"
-    db = f"sqlite:///{tmp_path / 'state.db'}"
-    proc = subprocess.Popen(
-        [*RUN, "--feeds", str(feeds), "--watchlists", str(WATCHLISTS), "--db", db],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_run(tmp_path, feeds, WATCHLISTS, http="off")
     try:
         deadline = time.monotonic() + 20
         while not feed_server.requests("/tmw.xml") and time.monotonic() < deadline:
