@@ -18,14 +18,13 @@ from typing import Any
 from bot import metrics
 from bot.config import Settings
 from bot.console import ConsoleDelivery
-from bot.fetch import make_client
 from bot.health import parse_listen, serve
 from bot.models import Feed
 from bot.pipeline import FeedOutcome, utcnow
 from bot.registry import Registry
 from bot.reload import Reloader, ReloadOutcome
 from bot.scheduler import Scheduler
-from bot.service import enable_console, make_pipeline
+from bot.service import enable_console, make_fetch_client, make_pipeline
 from bot.store import Store
 
 log = logging.getLogger("newsbot.run")
@@ -54,7 +53,7 @@ class Runner:
         self.store = store
         self.registry = registry
         self.console = settings.console(args.console)
-        self.client = make_client(read_timeout=settings.newsbot_fetch_timeout)
+        self.client = make_fetch_client(settings)
         self.pipeline = make_pipeline(settings, store, self.client, registry)
         self.scheduler = Scheduler(self._poll)
         self.reloader = Reloader([registry.feeds_path, registry.watchlists_dir], self._reload)
@@ -119,15 +118,13 @@ class Runner:
         """
         from telegram.error import InvalidToken, TelegramError
 
-        from bot.telegram.app import TelegramService
+        from bot.telegram.app import TelegramService, token_refused
 
         service = TelegramService(self.settings, self.store, self.registry, self.reload)
         try:
             await service.start()
         except InvalidToken as exc:
-            raise StartupError(
-                f"Telegram refused the bot token ({exc}): check TELEGRAM_BOT_TOKEN"
-            ) from None
+            raise StartupError(token_refused(exc)) from None
         except (TelegramError, OSError) as exc:
             log.warning("Telegram unreachable (%s); alerts wait in the outbox", exc)
             with suppress(Exception):

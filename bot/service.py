@@ -60,6 +60,10 @@ def make_registry(settings: Settings, args: argparse.Namespace, store: Store) ->
     )
 
 
+def make_fetch_client(settings: Settings) -> httpx.AsyncClient:
+    return make_client(read_timeout=settings.newsbot_fetch_timeout)
+
+
 def make_pipeline(
     settings: Settings, store: Store, client: httpx.AsyncClient, registry: Registry
 ) -> Pipeline:
@@ -106,7 +110,7 @@ async def poll_once(settings: Settings, args: argparse.Namespace) -> int:
     try:
         console = settings.console(args.console)
         enable_console(store, console)
-        async with make_client(read_timeout=settings.newsbot_fetch_timeout) as client:
+        async with make_fetch_client(settings) as client:
             pipeline = make_pipeline(settings, store, client, registry)
             await pipeline.poll_all(registry.feeds, respect_backoff=False)
             if console:
@@ -126,13 +130,12 @@ async def deliver_telegram_once(settings: Settings, store: Store, registry: Regi
     """
     from telegram.error import InvalidToken, TelegramError
 
-    from bot.telegram.app import deliver_once
+    from bot.telegram.app import deliver_once, token_refused
 
     try:
         await deliver_once(settings, store, registry)
     except InvalidToken as exc:
-        message = f"Telegram refused the bot token ({exc}): check TELEGRAM_BOT_TOKEN"
-        print(redact(message), file=sys.stderr)
+        print(redact(token_refused(exc)), file=sys.stderr)
         return False
     except (TelegramError, OSError) as exc:
         log.warning("Telegram unreachable (%s); alerts stay queued for the next run", exc)

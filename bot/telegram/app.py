@@ -249,6 +249,11 @@ class TelegramService:
         await app.shutdown()
 
 
+def token_refused(exc: Exception) -> str:
+    """The one line an operator reads when Telegram rejects the token (401/404)."""
+    return f"Telegram refused the bot token ({exc}): check TELEGRAM_BOT_TOKEN"
+
+
 async def deliver_once(settings: Any, store: Any, registry: HasWatchlists | None = None) -> None:
     """`newsbot poll --once`: deliver what is due, without receiving updates."""
     app = build_application(settings)
