@@ -33,12 +33,16 @@ def engine_url(url: str) -> str:
     return url
 
 
-def sqlite_engine(url: str, *, durable: bool = True) -> Engine:
-    """SQLite tuned for one busy writer and a few readers: WAL, busy timeout, BEGIN IMMEDIATE."""
+def sqlite_engine(url: str, *, durable: bool = True, busy_timeout: float = 30.0) -> Engine:
+    """SQLite tuned for one busy writer and a few readers: WAL, busy timeout, BEGIN IMMEDIATE.
+
+    `busy_timeout` (seconds) is how long a writer queues behind another before "database is
+    locked"; tests shorten it to meet a locked database quickly.
+    """
     memory = url in ("sqlite://", "sqlite:///:memory:")
     engine = create_engine(
         url,
-        connect_args={"timeout": 30, "check_same_thread": False},
+        connect_args={"timeout": busy_timeout, "check_same_thread": False},
         poolclass=StaticPool if memory else None,
     )
 
@@ -48,7 +52,7 @@ def sqlite_engine(url: str, *, durable: bool = True) -> Engine:
         cursor = dbapi_conn.cursor()
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # FULL: a delivery mark survives a power cut, not only a crash. NORMAL (tests, bulk
         # simulations) is still safe against a killed process.
