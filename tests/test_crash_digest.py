@@ -51,9 +51,11 @@ def poll(tmp_path: Path, feeds: Path, fake: FakeBotApi, crash_at: str | None = N
     if crash_at:
         env[faults.ENV] = crash_at
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "poll", "--once"]
-        + ["--feeds", str(feeds), "--watchlists", str(ROOT / "watchlists")]
-        + ["--db", f"sqlite:///{tmp_path / 'state.db'}"],
+        [
+            *(sys.executable, "-m", "bot", "poll", "--once"),
+            *("--feeds", str(feeds), "--watchlists", str(ROOT / "watchlists")),
+            *("--db", f"sqlite:///{tmp_path / 'state.db'}"),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
