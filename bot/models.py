@@ -146,3 +146,6 @@ class Subscriber:
     language: str = "it"
     active: bool = True
     muted_until: datetime | None = None
+    # None: `language` follows the user's Telegram language; "chosen": set with /lingua;
+    # "fallback": Telegram's language is not one we speak, so English (the user was told once).
+    language_origin: str | None = None
