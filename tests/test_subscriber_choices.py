@@ -119,20 +119,20 @@ def test_language_and_its_origin_are_kept(store: Store) -> None:
     assert again and again.language == "en" and again.language_origin == "chosen"
 
 
-def test_a_version_1_database_gains_the_new_tables_and_columns(tmp_path: Path) -> None:
+def test_a_version_2_database_gains_the_new_tables_and_columns(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     store = Store.open(f"sqlite:///{db}")
     sub = store.subscriber("7")
     assert sub is not None
     store.close()
-    with sqlite3.connect(db) as raw:  # make it exactly what release 1 wrote
+    with sqlite3.connect(db) as raw:  # make it exactly what schema 2 was
         raw.execute("DROP TABLE exclusions")
         raw.execute("ALTER TABLE outbox DROP COLUMN silenced")
         raw.execute("ALTER TABLE subscribers DROP COLUMN language_origin")
-        raw.execute("UPDATE schema_version SET version = 1")
+        raw.execute("UPDATE schema_version SET version = 2")
 
     upgraded = Store.open(f"sqlite:///{db}")
-    assert upgraded.schema_version == migrations.LATEST >= 2
+    assert upgraded.schema_version == migrations.LATEST >= 3
     assert upgraded.subscriber("7", create=False) == sub
     assert upgraded.exclude(sub.id, "milan", "Leão")
     assert upgraded.exclusions(sub.id) == [("milan", "Leão")]

@@ -144,10 +144,19 @@ subscribers = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("muted_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
-    # v2: where `language` came from: NULL (the user's Telegram language), "chosen" (/lingua),
+    # Schema 2: recurring quiet hours and a daily digest ("HH:MM" on the subscriber's clock),
+    # the clock's zone (None: Europe/Rome), and when the chat last wrote to the bot.
+    Column("quiet_start", String(5)),
+    Column("quiet_end", String(5)),
+    Column("digest_at", String(5)),
+    Column("timezone", String(64)),
+    Column("last_seen", UTCDateTime),
+    # Schema 3: where `language` came from: NULL (the user's Telegram language), "chosen" (/lingua),
     # "fallback" (an unsupported Telegram language; English, and the user was told once).
     Column("language_origin", String(10)),
 )
+Index("ix_subscribers_quiet_start", subscribers.c.quiet_start)
+Index("ix_subscribers_digest_at", subscribers.c.digest_at)
 
 subscriptions = Table(
     "subscriptions",
@@ -192,7 +201,7 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
-    # v2: the subscriber silenced this story: no more "also on" edits of its message.
+    # Schema 3: the subscriber silenced this story: no more "also on" edits of its message.
     Column("silenced", Boolean, nullable=False, default=False),
     UniqueConstraint("subscriber_id", "story_id", name="uq_outbox_subscriber_story"),
 )
