@@ -39,6 +39,7 @@ from sqlalchemy import (
 
 from bot import faults
 from bot.models import Alert, FeedState, Subscriber
+from bot.schedule import Schedule, was_held
 from bot.store import migrations
 from bot.store.base import (
     KEY_MARGIN_DAYS,
@@ -52,6 +53,7 @@ from bot.store.base import (
     storable_key,
 )
 from bot.store.ingest import IngestOps
+from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
     feeds,
     item_keys,
@@ -82,7 +84,7 @@ class StorySummary:
     sources: tuple[str, ...] = ()
 
 
-class Store(IngestOps):
+class Store(IngestOps, PreferenceOps):
     """Feeds, items, stories, subscribers and the outbox, behind plain methods.
 
     Thread-safe: every method opens its own short transaction (the pipeline calls it from worker
@@ -335,6 +337,9 @@ class Store(IngestOps):
     ) -> list[Alert]:
         """Alerts and updates due now for active, unmuted subscribers, oldest first.
 
+        Quiet hours and daily digests (see `bot.schedule`) hold rows too; a row that waited
+        for the end of a pause is marked `extra["held"]`, and the sender sends those together.
+
         `channel` "console" or "telegram" keeps only that deliverer's subscribers, so the
         console never prints (and marks sent) what a Telegram subscriber is owed.
 
@@ -351,6 +356,7 @@ class Store(IngestOps):
                 stories.c.url,
                 stories.c.source,
                 stories.c.published,
+                subscribers.c.muted_until,
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
             .join(stories, stories.c.id == outbox.c.story_id)
@@ -371,6 +377,9 @@ class Store(IngestOps):
         if claim_for is not None:
             query = query.with_for_update(skip_locked=True, of=outbox)
         with self.transaction() if claim_for is not None else self._read() as conn:
+            due, schedules = self.due_filter(conn, now)
+            if due is not None:
+                query = query.where(due)
             rows = conn.execute(query).all()
             if claim_for is not None and rows:
                 conn.execute(
@@ -382,7 +391,12 @@ class Store(IngestOps):
             for r in rows:
                 self._claimed[r.id] = r.revision
         faults.checkpoint(faults.STORE_AFTER_CLAIM)
-        return [_alert(r) for r in rows]
+        alerts = [_alert(r) for r in rows]
+        for alert, row in zip(alerts, rows, strict=True):
+            schedule = schedules.get(row.subscriber_id) or Schedule(row.muted_until)
+            if was_held(schedule, row.created_at, now):
+                alert.extra["held"] = True
+        return alerts
 
     def mark_sent(self, alert_id: int, *, message_id: int | None, now: datetime) -> None:
         """Record a delivery. Call it right after the Bot API accepted the message.
@@ -453,10 +467,10 @@ class Store(IngestOps):
 
     def stats(self, now: datetime) -> dict[str, int]:
         midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        counts = self.subscriber_counts(now)
         with self._read() as conn:
             return {
-                "subscribers": _count(conn, subscribers),
-                "active": _count(conn, subscribers, subscribers.c.active.is_(True)),
+                **counts,
                 "items": _count(conn, items),
                 "stories": _count(conn, stories),
                 "alerts_sent_today": _count(conn, outbox, outbox.c.sent_at >= midnight),
@@ -592,6 +606,11 @@ def _subscriber(row: Any) -> Subscriber:
         language=row.language,
         active=bool(row.active),
         muted_until=row.muted_until,
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
+        digest_at=row.digest_at,
+        timezone=row.timezone,
+        last_seen=row.last_seen,
     )
 
 

@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from bot.store import schema
 
@@ -28,8 +28,34 @@ def _v1_initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=list(schema.V1_TABLES))
 
 
+_V2_COLUMNS = {
+    "quiet_start": "VARCHAR(5)",
+    "quiet_end": "VARCHAR(5)",
+    "digest_at": "VARCHAR(5)",
+    "timezone": "VARCHAR(64)",
+    "last_seen": "{timestamp}",
+}
+
+
+def _v2_subscriber_schedule(conn: Connection) -> None:
+    """Quiet hours, daily digest, time zone and last contact of each subscriber.
+
+    Step 1 builds tables from the current schema, so a database created by this release
+    already has these columns: each is added only when missing."""
+    present = {c["name"] for c in inspect(conn).get_columns("subscribers")}
+    timestamp = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    for name, kind in _V2_COLUMNS.items():
+        if name not in present:
+            ddl = kind.format(timestamp=timestamp)
+            conn.execute(text(f"ALTER TABLE subscribers ADD COLUMN {name} {ddl}"))
+    for index in ("ix_subscribers_quiet_start", "ix_subscribers_digest_at"):
+        column = index.removeprefix("ix_subscribers_")
+        conn.execute(text(f"CREATE INDEX IF NOT EXISTS {index} ON subscribers ({column})"))
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _v1_initial,
+    2: _v2_subscriber_schedule,
 }
 
 LATEST = max(MIGRATIONS)

@@ -144,7 +144,16 @@ subscribers = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("muted_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    # Schema 2: recurring quiet hours and a daily digest ("HH:MM" on the subscriber's clock),
+    # the clock's zone (None: Europe/Rome), and when the chat last wrote to the bot.
+    Column("quiet_start", String(5)),
+    Column("quiet_end", String(5)),
+    Column("digest_at", String(5)),
+    Column("timezone", String(64)),
+    Column("last_seen", UTCDateTime),
 )
+Index("ix_subscribers_quiet_start", subscribers.c.quiet_start)
+Index("ix_subscribers_digest_at", subscribers.c.digest_at)
 
 subscriptions = Table(
     "subscriptions",
