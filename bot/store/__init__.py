@@ -55,6 +55,7 @@ from bot.store.base import (
 from bot.store.ingest import IngestOps
 from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
+    exclusions,
     feeds,
     item_keys,
     items,
@@ -198,8 +199,10 @@ class Store(IngestOps, PreferenceOps):
     def set_active(self, subscriber_id: int, active: bool) -> None:
         self._update_subscriber(subscriber_id, active=active)
 
-    def set_language(self, subscriber_id: int, language: str) -> None:
-        self._update_subscriber(subscriber_id, language=language)
+    def set_language(self, subscriber_id: int, language: str, origin: str | None = None) -> None:
+        """The chat's language; `origin` "chosen" (by /lingua) is never overridden by the
+        Telegram language of whoever writes next (see Subscriber.language_origin)."""
+        self._update_subscriber(subscriber_id, language=language, language_origin=origin)
 
     def mute(self, subscriber_id: int, until: datetime | None) -> None:
         """Hold deliveries until `until` (None unmutes); alerts wait in the outbox meanwhile."""
@@ -278,6 +281,80 @@ class Store(IngestOps, PreferenceOps):
                 .order_by(subscriptions.c.id)
             ).all()
         return [(kind, value) for kind, value in rows]
+
+    # ---------------------------------------------------------------- exclusions & silence
+
+    def exclude(self, subscriber_id: int, watchlist: str, term: str) -> bool:
+        """ "Not this player": `term` of list `watchlist` no longer alerts this subscriber.
+
+        False if it was already excluded."""
+        stmt = (
+            self._insert(exclusions)
+            .values(
+                subscriber_id=subscriber_id,
+                watchlist=watchlist,
+                term=term,
+                created_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing()
+            .returning(exclusions.c.id)
+        )
+        with self.transaction() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def unexclude(self, subscriber_id: int, watchlist: str, term: str) -> bool:
+        with self.transaction() as conn:
+            result = conn.execute(
+                delete(exclusions).where(
+                    exclusions.c.subscriber_id == subscriber_id,
+                    exclusions.c.watchlist == watchlist,
+                    exclusions.c.term == term,
+                )
+            )
+            return result.rowcount > 0
+
+    def exclusions(self, subscriber_id: int) -> list[tuple[str, str]]:
+        """(watchlist, term) pairs this subscriber excluded, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(exclusions.c.watchlist, exclusions.c.term)
+                .where(exclusions.c.subscriber_id == subscriber_id)
+                .order_by(exclusions.c.id)
+            ).all()
+        return [(w, t) for w, t in rows]
+
+    def exclusions_in(
+        self, conn: Connection, pairs: Iterable[tuple[str, str]]
+    ) -> dict[int, set[tuple[str, str]]]:
+        """Subscriber id -> which of these (watchlist, term) pairs it excluded: one indexed
+        query per matched item, so fan-out never loops over every subscriber."""
+        wanted = set(pairs)
+        if not wanted:
+            return {}
+        rows = conn.execute(
+            select(exclusions.c.subscriber_id, exclusions.c.watchlist, exclusions.c.term).where(
+                exclusions.c.watchlist.in_({w for w, _ in wanted})
+            )
+        ).all()
+        found: dict[int, set[tuple[str, str]]] = {}
+        for sub_id, watchlist, term in rows:
+            if (watchlist, term) in wanted:
+                found.setdefault(sub_id, set()).add((watchlist, term))
+        return found
+
+    def silence_story(self, subscriber_id: int, story_id: str, silenced: bool = True) -> bool:
+        """Stop (or, with False, resume) "also on" edits of this story's message for this
+        subscriber; an edit already queued is cancelled. False if there is no such alert."""
+        with self.transaction() as conn:
+            where = (outbox.c.subscriber_id == subscriber_id, outbox.c.story_id == story_id)
+            result = conn.execute(update(outbox).where(*where).values(silenced=silenced))
+            if silenced:
+                conn.execute(
+                    update(outbox)
+                    .where(*where, outbox.c.kind == "update", outbox.c.status == "pending")
+                    .values(status="sent", claimed_until=None)
+                )
+            return result.rowcount > 0
 
     def watched_terms(self) -> list[str]:
         """Distinct /watch terms of active subscribers, to build their personal watchlists."""
@@ -631,6 +708,7 @@ def _subscriber(row: Any) -> Subscriber:
         digest_at=row.digest_at,
         timezone=row.timezone,
         last_seen=row.last_seen,
+        language_origin=row.language_origin,
     )
 
 

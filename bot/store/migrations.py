@@ -53,9 +53,29 @@ def _v2_subscriber_schedule(conn: Connection) -> None:
         conn.execute(text(f"CREATE INDEX IF NOT EXISTS {index} ON subscribers ({column})"))
 
 
+def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
+    """ALTER TABLE … ADD COLUMN unless the column is there: step 1 creates tables from the
+    current definitions in schema.py, so a database born after a column was added has it."""
+    present = {c["name"] for c in inspect(conn).get_columns(table)}
+    if column not in present:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+
+
+def _v3_subscriber_choices(conn: Connection) -> None:
+    """Per-subscriber choices made from an alert's buttons and /lingua: "not this player"
+    inside a list (exclusions), a silenced story (no more "also on" edits), and where the
+    chat's language came from."""
+    schema.exclusions.create(conn, checkfirst=True)
+    for index in schema.exclusions.indexes:
+        index.create(conn, checkfirst=True)
+    _add_column(conn, "outbox", "silenced", "BOOLEAN NOT NULL DEFAULT FALSE")
+    _add_column(conn, "subscribers", "language_origin", "VARCHAR(10)")
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _v1_initial,
     2: _v2_subscriber_schedule,
+    3: _v3_subscriber_choices,
 }
 
 LATEST = max(MIGRATIONS)
