@@ -16,8 +16,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, field_validator
+
+from bot.schedule import hhmm, read_hhmm
 
 ChatType = Literal["private", "group", "supergroup", "channel"]
 MAX_LINE = 1_000_000  # characters; a longer line is refused before JSON parsing
@@ -37,6 +40,11 @@ class SubscriberRecord(BaseModel):
     terms: tuple[str, ...] = ()
     muted_until: AwareDatetime | None = None
     active: bool = True
+    # Optional keys (exported only when set): recurring quiet hours "23:00-07:00", a daily
+    # digest time "08:00" (both on the subscriber's clock), and that clock's zone.
+    quiet_hours: str | None = None
+    digest_at: str | None = None
+    timezone: str | None = None
 
     @field_validator("chat_id", mode="before")
     @classmethod
@@ -80,6 +88,38 @@ class SubscriberRecord(BaseModel):
     def _utc(cls, value: datetime | None) -> datetime | None:
         return value.astimezone(UTC) if value else None
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        start, _, end = value.partition("-")
+        times = (read_hhmm(start), read_hhmm(end))
+        if times[0] is None or times[1] is None or times[0] == times[1]:
+            raise ValueError("must be two different times as HH:MM-HH:MM, e.g. 23:00-07:00")
+        return f"{hhmm(times[0])}-{hhmm(times[1])}"
+
+    @field_validator("digest_at")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        at = read_hhmm(value)
+        if at is None:
+            raise ValueError("must be a time as HH:MM, e.g. 08:00")
+        return hhmm(at)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Europe/Rome") from None
+        return value
+
     def to_json(self) -> str:
         data: dict[str, Any] = {
             "chat_id": self.chat_id,
@@ -90,6 +130,9 @@ class SubscriberRecord(BaseModel):
             "muted_until": self.muted_until.isoformat() if self.muted_until else None,
             "active": self.active,
         }
+        for key in ("quiet_hours", "digest_at", "timezone"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
         return json.dumps(data, ensure_ascii=False)
 
 

@@ -44,6 +44,9 @@ GOOD = [
         "terms": ["Nicolò Barella", "Dovbyk"],
         "muted_until": None,
         "active": False,
+        "quiet_hours": "23:00-07:00",
+        "digest_at": "08:00",
+        "timezone": "Europe/London",
     },
 ]
 
@@ -161,6 +164,9 @@ def test_imported_subscribers_receive_what_they_follow(store: Store) -> None:
         ('{"chat_id": true}', "chat_id: "),
         ('{"chat_id": 1, "language": "it alian"}', "language: "),
         ('{"type": "private"}', "chat_id: missing"),
+        ('{"chat_id": 1, "quiet_hours": "23-7"}', "quiet_hours: "),
+        ('{"chat_id": 1, "digest_at": "25:00"}', "digest_at: "),
+        ('{"chat_id": 1, "timezone": "Europe/Milano"}', "timezone: "),
     ],
 )
 def test_line_problems_name_the_key(line: str, problem: str) -> None:

@@ -69,6 +69,11 @@ class SubscriberBulkOps(StoreBase):
                     terms=tuple(followed["term"]),
                     muted_until=row.muted_until,
                     active=bool(row.active),
+                    quiet_hours=f"{row.quiet_start}-{row.quiet_end}"
+                    if row.quiet_start and row.quiet_end
+                    else None,
+                    digest_at=row.digest_at,
+                    timezone=row.timezone,
                 )
             last_id = rows[-1].id
 
@@ -89,6 +94,10 @@ class SubscriberBulkOps(StoreBase):
                 "language": r.language,
                 "active": r.active,
                 "muted_until": r.muted_until,
+                "quiet_start": r.quiet_hours.split("-")[0] if r.quiet_hours else None,
+                "quiet_end": r.quiet_hours.split("-")[1] if r.quiet_hours else None,
+                "digest_at": r.digest_at,
+                "timezone": r.timezone,
                 "created_at": now,
             }
             for chat_id, r in latest.items()
@@ -104,7 +113,16 @@ class SubscriberBulkOps(StoreBase):
                 index_elements=[subscribers.c.chat_id],
                 set_={
                     name: upsert.excluded[name]
-                    for name in ("kind", "language", "active", "muted_until")
+                    for name in (
+                        "kind",
+                        "language",
+                        "active",
+                        "muted_until",
+                        "quiet_start",
+                        "quiet_end",
+                        "digest_at",
+                        "timezone",
+                    )
                 },
             )
             conn.execute(upsert, rows)
