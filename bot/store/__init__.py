@@ -52,6 +52,7 @@ from bot.store.base import (
     sqlite_engine,
     storable_key,
 )
+from bot.store.bulk import ImportCount, SubscriberBulkOps
 from bot.store.ingest import IngestOps
 from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
@@ -85,7 +86,7 @@ class StorySummary:
     sources: tuple[str, ...] = ()
 
 
-class Store(IngestOps, PreferenceOps):
+class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
     """Feeds, items, stories, subscribers and the outbox, behind plain methods.
 
     Thread-safe: every method opens its own short transaction (the pipeline calls it from worker
@@ -736,6 +737,7 @@ __all__ = [
     "KEY_REFRESH",
     "MAX_EDITS",
     "MAX_KEY",
+    "ImportCount",
     "Store",
     "StorySummary",
     "engine_url",
