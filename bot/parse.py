@@ -156,10 +156,12 @@ def _parse(body: bytes, feed: Feed, content_type: str | None, fetched_at: dateti
     headers = {"content-type": "application/xml; charset=utf-8"}
     parsed = feedparser.parse(decoded.body, response_headers=headers)
     site = site_host(feed.url)
+    channel = str(parsed.get("feed", {}).get("title") or "")
     items = [
         item
         for entry in parsed.get("entries", [])
-        if (item := item_from_entry(entry, feed, site=site, fetched_at=fetched_at)) is not None
+        if (item := item_from_entry(entry, feed, site=site, fetched_at=fetched_at, channel=channel))
+        is not None
     ]
     warning = _bozo_warning(parsed)
     if not items and (warning or not parsed.get("version")):
