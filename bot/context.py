@@ -43,7 +43,8 @@ def judge(
     """
     context = context or ItemContext()
     suffix = outlet_suffix_start(title)
-    texts = {"title": title, "summary": summary}
+    # The grammar of a mention is read without the outlet's name ("a Bologna - La Repubblica").
+    texts = {"title": title if suffix is None else title[:suffix], "summary": summary}
     sport = _lazy_sport(title, summary, context)
     kept: list[Match] = []
     rejected: list[Rejection] = []

@@ -12,7 +12,7 @@ title at normalisation, so every consumer (matching, alerts, console JSON) sees 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from bot.text import fold
 
@@ -129,8 +129,27 @@ KNOWN_OUTLETS = (
     "OA Sport",
     "Ultimo Uomo",
     "Rivista Undici",
+    "ANSA Nuova Europa",
+    "Agenzia ANSA",
+    "Il Sole 24 Ore",
+    "Il Tempo",
+    "Il Post",
+    "Rai News",
+    "TGCOM",
+    "Quotidiano Nazionale",
+    "Adnkronos",
+    "Pianeta Milan",
+    "AreaNapoli",
+    "LaC news24",
 )
 SEPARATOR = re.compile(r"\s+(?:[-–—]|\|)\s+")
+# A web address as a name: "ForzaRoma.info", "ilGiornale.it", "FormulaPassion.it".
+DOMAIN = re.compile(r"^[\w'-]+(?:\.[\w-]+)*\.(?:it|com|net|info|eu|org)$", re.IGNORECASE)
+# What aggregators put between the headline and the outlet: "… - Sport - ANSA Nuova Europa".
+SECTIONS = frozenset(
+    {"sport", "calcio", "tennis", "moto", "motori", "politica", "cronaca", "economia", "mondo"}
+    | {"esteri", "sanita", "sicilia", "ultima ora", "spettacoli", "cultura", "serie a"}
+)
 MAX_SUFFIX_WORDS = 6
 
 
@@ -142,12 +161,12 @@ def _key(text: str) -> str:
 _KNOWN = frozenset(k for k in (_key(o) for o in KNOWN_OUTLETS) if k)
 
 
-def is_outlet_name(text: str, channels: Iterable[str] = ()) -> bool:
+def is_outlet_name(text: str, channels: Sequence[str] = ()) -> bool:
     """Whether `text` names the outlet: a known outlet, or the feed's own channel title."""
     key = _key(text)
     if not key or len(text.split()) > MAX_SUFFIX_WORDS:
         return False
-    if key in _KNOWN:
+    if key in _KNOWN or DOMAIN.match(text.strip()):
         return True
     for channel in channels:
         # "Tuttosport - Calcio": the whole title or its first part is the outlet's name.
@@ -157,22 +176,24 @@ def is_outlet_name(text: str, channels: Iterable[str] = ()) -> bool:
     return False
 
 
-def outlet_suffix_start(title: str, channels: Iterable[str] = ()) -> int | None:
+def outlet_suffix_start(title: str, channels: Sequence[str] = ()) -> int | None:
     """Where an appended outlet name begins (its separator included), or None.
 
-    Only the last separator counts, and what remains must still be a headline.
+    The outlet's name follows the last separator; an aggregator's section just before it
+    ("- Sport", "- Politica") goes with it. What remains must still be a headline.
     """
-    found = None
-    for separator in SEPARATOR.finditer(title):
-        found = separator
-    if found is None or not title[: found.start()].strip():
+    separators = list(SEPARATOR.finditer(title))
+    if not separators or not is_outlet_name(title[separators[-1].end() :].strip(), channels):
         return None
-    if is_outlet_name(title[found.end() :].strip(), tuple(channels)):
-        return found.start()
-    return None
+    start = separators[-1].start()
+    for before in reversed(separators[:-1]):  # "… - Sport - ANSA Nuova Europa"
+        if fold(title[before.end() : start]).strip() not in SECTIONS:
+            break
+        start = before.start()
+    return start if title[:start].strip() else None
 
 
-def strip_outlet(title: str, channels: Iterable[str] = ()) -> str:
+def strip_outlet(title: str, channels: Sequence[str] = ()) -> str:
     """`title` without an appended outlet name (unchanged when there is none)."""
     start = outlet_suffix_start(title, channels)
     return title if start is None else title[:start].rstrip()

@@ -56,7 +56,10 @@ SECTIONS: dict[str, str] = {
         "rugby": "rugby sei-nazioni six-nations",
         "altro": "olimpiadi-invernali olimpiadi sport-invernali sci curling atletica nuoto "
         "scherma golf boxe pugilato vela pallanuoto equitazione sci-alpino biathlon pattinaggio "
-        "tuffi ippica paralimpiadi",
+        "tuffi ippica paralimpiadi "
+        # General news is no sport at all: for a list of a declared sport it is another one.
+        "politica cronaca cronache economia mondo esteri cultura salute sanita "
+        "canale-saluteebenessere topnews",
     }.items()
     for section in sections.split()
 }
