@@ -111,7 +111,10 @@ def prepare(settings: Settings, args: argparse.Namespace) -> tuple[Store, Regist
         return None
     for problem in outcome.problems:  # the valid files are used; the others are named once
         log.warning("config problem: %s", problem)
-    log.log(logging.INFO if outcome.ok else logging.WARNING, "configuration: %s", outcome.summary)
+    if outcome.ok:
+        log.info("configuration loaded: %s", outcome.summary)
+    else:
+        log.warning("configuration: %s", outcome.summary)
     return store, registry
 
 

@@ -290,7 +290,8 @@ def test_bad_feeds_file_exits_2_with_path_line(tmp_path: Path) -> None:
     feeds.write_text("feeds:\n  - name: A\n    url: nope\n")
     out = poll(tmp_path, feeds)
     assert out.returncode == 2
-    assert f"{feeds}:3:" in out.stderr
+    assert out.stderr.count(f"{feeds}:3:") == 1
+    assert "last good version" not in out.stderr  # there is none at start-up
 
 
 def test_real_snapshots_poll_cleanly(
@@ -360,8 +361,9 @@ def test_run_serves_health_reloads_live_and_stops_on_sigterm(
         (lists / "milan.yaml").write_text("name: milan\nterms:\n  - Milan\n  - {term: ''}\n")
         assert log.wait_for(f"{lists / 'milan.yaml'}:4:", 5), "a bad edit is refused at its line"
         assert log.wait_for("last good version stays", 5)
+        assert log.text().count(f"{lists / 'milan.yaml'}:4:") == 1, "each problem logged once"
         (lists / "milan.yaml").write_text("name: milan\nterms:\n  - Milan\n  - Leão\n")
-        assert log.wait_for("configuration loaded", 5), "a valid edit applies within 5 s"
+        assert log.wait_for("configuration reloaded", 5), "a valid edit applies within 5 s"
 
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
