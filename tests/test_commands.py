@@ -285,8 +285,9 @@ async def test_admin_commands(bot: Harness, store: Store) -> None:
     store.save_feed_state("https://down.example/rss", broken)
     (refused,) = await bot.say("/stats")
     assert refused == "Comando riservato agli amministratori del bot."
+    await bot.say("/subscribe milan", user_id=2002)
     (stats,) = await bot.say("/stats", user_id=ADMIN)
-    assert "Iscritti attivi: 2 / 2" in stats
+    assert "Iscritti attivi: 1 / 1" in stats  # who only typed commands is no subscriber
     assert "In coda: 0" in stats
     assert "Feed: 1 ok, 1 in errore\n  ⚠️ https://down.example/rss" in stats
     assert "Configurazione</b>: refused: 1 problem(s); the last good version stays" in stats

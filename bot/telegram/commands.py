@@ -72,6 +72,7 @@ class CommandStore(Protocol):
     def stats(self, now: datetime) -> dict[str, int]: ...
     def feed_states(self) -> dict[str, Any]: ...
     def migrate_chat(self, old_chat_id: str, new_chat_id: str) -> None: ...
+    def touch(self, subscriber_id: int, now: datetime) -> None: ...
 
 
 ReloadCallback = Callable[[], Any]
@@ -182,6 +183,8 @@ class Commands:
         lang = language_of(code) if code else sub.language
         if chat.type == Chat.PRIVATE and code and sub.language != lang:
             await self._db(self.store.set_language, sub.id, lang)
+        if update.callback_query is None and update.effective_message is not None:
+            await self._db(self.store.touch, sub.id, self.now())  # /stats' "active"
         return Who(chat, sub, lang)
 
     async def _may_change(self, update: Update, context: Context, who: Who) -> bool:
