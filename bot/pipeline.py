@@ -20,7 +20,7 @@ import httpx
 from bot import metrics
 from bot.dedup import IngestResult, ingest
 from bot.fetch import FetchResult, fetch, is_due, next_state
-from bot.models import Feed, FeedState, Item, Match
+from bot.models import Feed, FeedState, Item, ItemContext, Match
 from bot.parse import parse
 from bot.store import Store
 
@@ -32,7 +32,9 @@ Clock = Callable[[], datetime]
 class MatchesText(Protocol):
     """What the pipeline needs of a matcher (a Matcher, or several combined)."""
 
-    def match(self, title: str, summary: str = "") -> list[Match]: ...
+    def match(
+        self, title: str, summary: str = "", context: ItemContext | None = None
+    ) -> list[Match]: ...
 
 
 def utcnow() -> datetime:
@@ -189,7 +191,8 @@ class Pipeline:
         matcher = self.matcher()
 
         def match(item: Item) -> list[Match]:
-            found = matcher.match(item.title, item.summary)
+            context = ItemContext(link=item.link, categories=item.categories, sport=feed.sport)
+            found = matcher.match(item.title, item.summary, context)
             for m in found:
                 name = "personal" if m.watchlist.startswith("watch:") else m.watchlist
                 metrics.MATCHES.labels(watchlist=name).inc()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot.feeds import load_feeds
 from bot.match import Matcher, personal_watchlist
-from bot.models import Feed, Match, Watchlist
+from bot.models import Feed, ItemContext, Match, Watchlist
 from bot.reload import ReloadOutcome
 from bot.watchlists import load_watchlists
 from bot.yamlfile import ConfigError, Problem
@@ -103,5 +103,7 @@ class CombinedMatcher:
 
     parts: tuple[Matcher, ...]
 
-    def match(self, title: str, summary: str = "") -> list[Match]:
-        return [m for part in self.parts for m in part.match(title, summary)]
+    def match(
+        self, title: str, summary: str = "", context: ItemContext | None = None
+    ) -> list[Match]:
+        return [m for part in self.parts for m in part.match(title, summary, context)]
