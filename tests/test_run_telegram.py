@@ -221,3 +221,26 @@ def test_a_malformed_update_is_skipped_and_logged_once_and_the_others_are_served
     assert "CRITICAL" not in log and "Traceback" not in log
     skipped = [line for line in log.splitlines() if f"update {bad['update_id']}" in line]
     assert len(skipped) == 1, log
+
+
+def test_the_token_can_come_from_a_file(
+    service: Service, fake: FakeBotApi, feed_server: FeedServer
+) -> None:
+    """TELEGRAM_BOT_TOKEN_FILE (a Docker secret): the bot talks to Telegram with the file's
+    token (the fake Bot API refuses any other) and never prints it."""
+    feed_server.set("/tmw", rss(OLD))
+    secret = service.tmp_path / "telegram_bot_token"
+    secret.write_text(fake.token + "\n")
+    env = {k: v for k, v in service.env.items() if k != "TELEGRAM_BOT_TOKEN"}
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "poll", "--once", *service.args],
+        cwd=service.tmp_path,
+        env={**env, "TELEGRAM_BOT_TOKEN_FILE": str(secret)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert fake.calls_to("getMe"), "Telegram was never asked: console mode?"
+    assert fake.token not in out.stderr + out.stdout
