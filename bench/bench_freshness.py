@@ -76,7 +76,7 @@ def main() -> int:
     requests = {"fixed": 0, "adaptive": 0}
     delays: dict[str, list[float]] = {"fixed": [], "adaptive": []}
     rng = random.Random(7)
-    for seed in SEEDS:
+    for _start in SEEDS:
         for name, times in feeds.items():
             start = rng.uniform(0, FIXED)
             for mode in ("fixed", "adaptive"):
@@ -112,6 +112,13 @@ def main() -> int:
         f"Target: median at least 2× lower with no more requests: "
         f"{median['fixed'] / median['adaptive']:.1f}× lower with "
         f"{requests['adaptive'] / requests['fixed']:.0%} of the requests.",
+        "",
+        "The trade: the first item of a burst on a quiet feed waits longer than at a fixed",
+        "120 s (the mean and the 90th percentile rise; a feed with ten items a day, like",
+        "calciomercato-it here, is slower), while the rest of every burst arrives within the",
+        "30 s floor. The constants (`REFERENCE_RATE` 3/h, `BURST_RATE` 60/h, `BURST_DECAY`",
+        "10 min) were chosen on this replay from a small grid; no other day of real",
+        "publishing times was available to hold back.",
         "",
         "| outlet | items | fixed median | adaptive median |",
         "| --- | --- | --- | --- |",

@@ -68,9 +68,7 @@ def publishing_rate(times: Sequence[datetime], now: datetime) -> float | None:
         window = sum(1 for t in times if t <= earlier and _near_time_of_day(t, now))
         profile = window / days * (hour / (2 * PROFILE_WINDOW))
     burst = sum(
-        BURST_RATE * math.exp(-((now - t) / BURST_DECAY))
-        for t in times
-        if now - hour < t <= now
+        BURST_RATE * math.exp(-((now - t) / BURST_DECAY)) for t in times if now - hour < t <= now
     )
     return max(profile, day / 4) + burst
 
