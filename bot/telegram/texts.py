@@ -36,6 +36,12 @@ TEXTS: dict[str, dict[str, str]] = {
     # --- alerts -------------------------------------------------------------------------
     "also_on": {"it": "anche su: {outlets}", "en": "also on: {outlets}"},
     "unfollow_button": {"it": "🔕 Non seguire più {name}", "en": "🔕 Stop following {name}"},
+    "exclude_button": {"it": "🚫 Escludi {name}", "en": "🚫 Skip {name}"},
+    "leave_button": {"it": "🔕 Lascia {name}", "en": "🔕 Leave {name}"},
+    "silence_button": {"it": "🔇 Silenzia la notizia", "en": "🔇 Mute this story"},
+    "undo_button": {"it": "↩️ Annulla: {name}", "en": "↩️ Undo: {name}"},
+    "why_terms": {"it": "Segui: {names}", "en": "You follow: {names}"},
+    "why_lists": {"it": "Lista: {names}", "en": "List: {names}"},
     "digest_head": {
         "it": "📰 <b>{count} notizie per te</b>",
         "en": "📰 <b>{count} stories for you</b>",
