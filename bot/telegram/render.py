@@ -26,10 +26,11 @@ from bot.urls import clean_link
 
 MAX_MESSAGE = 4096
 TITLE_MAX = 300
-URL_MAX = 800
+URL_MAX = 1000  # the title's link; longer addresses are not linked
+ALSO_URL_MAX = 200  # each "anche su" outlet's link
 SOURCE_MAX = 60
 TERMS_MAX = 6
-ALSO_MAX = 6
+ALSO_MAX = 5
 CALLBACK_MAX = 64
 PERSONAL_PREFIX = "watch:"
 _TAG = re.compile(r"<[^>]+>")
@@ -127,7 +128,7 @@ def display_title(title: str, source: str) -> str:
     looks_like_outlet = bool(outlet) and (
         tail in outlet or outlet in tail or bool(tail_words & set(outlet.split()))
     )
-    if bar and len(tail) <= 25 or looks_like_outlet:
+    if (bar and len(tail) <= 25) or looks_like_outlet:
         return title[: match.start()].rstrip()
     return title
 
@@ -152,11 +153,12 @@ def summary_line(summary: str, title: str) -> str:
     return ""
 
 
-def link(url: str, label_html: str) -> str:
+def link(url: str, label_html: str, limit: int = URL_MAX) -> str:
     """`label_html` as a link to `url` (tracking parameters removed); just the label when the
-    URL is not a web address."""
+    URL is not a web address or is longer than `limit` (a cut address would be a broken one,
+    and the message must stay under 4096 characters)."""
     href = clean_link(url)
-    if not href:
+    if not href or len(escape(href, quote=True)) > limit:
         return label_html
     return f'<a href="{escape(href, quote=True)}">{label_html}</a>'
 
@@ -170,9 +172,11 @@ def why_line(matches: Sequence[Match], list_titles: Mapping[str, str], lang: str
     )
     parts = []
     if terms:
-        parts.append(t("why_terms", lang, names=", ".join(clip(x, 60) for x in terms[:TERMS_MAX])))
+        names = ", ".join(esc(x, 40) for x in terms[:TERMS_MAX])
+        parts.append(t("why_terms", lang, names=Markup(names)))
     if lists:
-        parts.append(t("why_lists", lang, names=", ".join(clip(x, 60) for x in lists[:TERMS_MAX])))
+        names = ", ".join(esc(x, 40) for x in lists[:TERMS_MAX])
+        parts.append(t("why_lists", lang, names=Markup(names)))
     return " · ".join(parts)
 
 
@@ -197,7 +201,8 @@ def _meta(alert: Alert, lang: str) -> str:
     if alert.also:
         urls = dict(alert.links)
         outlets = [
-            link(urls.get(o, ""), esc(o, SOURCE_MAX)) for o in dict.fromkeys(alert.also)
+            link(urls.get(o, ""), esc(o, SOURCE_MAX), ALSO_URL_MAX)
+            for o in dict.fromkeys(alert.also)
         ]
         shown = outlets[:ALSO_MAX] + (
             [f"+{len(outlets) - ALSO_MAX}"] if len(outlets) > ALSO_MAX else []
@@ -217,7 +222,8 @@ def render_alert(
     titles = list_titles or {}
     lang = alert.language
     title = display_title(alert.title, alert.source)
-    lines = [f"⚽ {link(alert.url, f'<b>{esc(title, 120 if short else TITLE_MAX)}</b>')}"]
+    bold = f"<b>{esc(title, 120 if short else TITLE_MAX)}</b>"
+    lines = [f"⚽ {link(alert.url, bold, 300 if short else URL_MAX)}"]
     summary = "" if short else summary_line(alert.summary, title)
     if summary:
         lines.append(f"<i>{esc(summary, SUMMARY_MAX)}</i>")

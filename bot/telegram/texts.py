@@ -231,6 +231,25 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "reload_unavailable": {"it": "Ricarica non disponibile.", "en": "Reload is not available."},
     "removed_term": {"it": "Tolto: {term}", "en": "Removed: {term}"},
+    "restored": {"it": "Ripristinato: {name}", "en": "Restored: {name}"},
+    "excluded": {
+        "it": "Niente più avvisi su {term} dalla lista {name}.",
+        "en": "No more alerts about {term} from the list {name}.",
+    },
+    "included": {"it": "Di nuovo: {term}", "en": "Back again: {term}"},
+    "silenced": {
+        "it": "Notizia silenziata: niente più aggiornamenti.",
+        "en": "Story muted: no more updates.",
+    },
+    "unsilenced": {"it": "Aggiornamenti di nuovo attivi.", "en": "Updates are on again."},
+    "list_excluded": {"it": "🚫 {term} (escluso da {name})", "en": "🚫 {term} (skipped in {name})"},
+    "list_page": {"it": "Pagina {page} di {pages}", "en": "Page {page} of {pages}"},
+    "list_head_group": {
+        "it": "<b>Cosa segue il gruppo</b> (gli amministratori tolgono con /unwatch <i>nome</i> "
+        "e /unsubscribe <i>lista</i>):",
+        "en": "<b>What this group follows</b> (admins remove with /unwatch <i>name</i> "
+        "and /unsubscribe <i>list</i>):",
+    },
     "gone": {"it": "Già tolto.", "en": "Already removed."},
     "subscribed_list": {"it": "Segui: {name}", "en": "Following: {name}"},
     "unsubscribed_list": {"it": "Lasciata: {name}", "en": "Left: {name}"},
