@@ -52,6 +52,7 @@ from bot.store.base import (
     sqlite_engine,
     storable_key,
 )
+from bot.store.bulk import ImportCount, SubscriberBulkOps
 from bot.store.ingest import IngestOps
 from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
@@ -85,7 +86,7 @@ class StorySummary:
     sources: tuple[str, ...] = ()
 
 
-class Store(IngestOps, PreferenceOps):
+class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
     """Feeds, items, stories, subscribers and the outbox, behind plain methods.
 
     Thread-safe: every method opens its own short transaction (the pipeline calls it from worker
@@ -556,6 +557,26 @@ class Store(IngestOps, PreferenceOps):
                 "outbox_depth": _count(conn, outbox, outbox.c.status == "pending"),
             }
 
+    def digest_alerts(self, subscriber_id: int, message_id: int) -> list[Alert]:
+        """The stories one digest message carried (its rows keep minus its message id)."""
+        query = (
+            select(
+                outbox,
+                subscribers.c.chat_id,
+                subscribers.c.language,
+                stories.c.title,
+                stories.c.url,
+                stories.c.source,
+                stories.c.published,
+            )
+            .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
+            .join(stories, stories.c.id == outbox.c.story_id)
+            .where(outbox.c.subscriber_id == subscriber_id, outbox.c.message_id == -message_id)
+            .order_by(outbox.c.id)
+        )
+        with self._read() as conn:
+            return [_alert(r) for r in conn.execute(query).all()]
+
     def recent_stories(self, since: datetime, *, limit: int = 200) -> list[StorySummary]:
         """Stories published since `since`, newest first (for a new /watch term's preview)."""
         with self._read() as conn:
@@ -735,6 +756,7 @@ __all__ = [
     "KEY_REFRESH",
     "MAX_EDITS",
     "MAX_KEY",
+    "ImportCount",
     "Store",
     "StorySummary",
     "engine_url",

@@ -44,6 +44,16 @@ class PreferenceOps(StoreBase):
         """The chat wrote to the bot (for /stats' "active")."""
         self._set(subscriber_id, last_seen=now)
 
+    def owed(self, subscriber_id: int) -> int:
+        """Alerts still owed to this subscriber (what a pause is holding)."""
+        with self._read() as conn:
+            query = select(func.count()).where(
+                outbox.c.subscriber_id == subscriber_id,
+                outbox.c.status == "pending",
+                outbox.c.kind == "alert",
+            )
+            return int(conn.execute(query).scalar_one())
+
     def recurring_schedules(self, conn: Connection) -> dict[int, Schedule]:
         """Active subscribers with quiet hours or a daily digest (each column indexed)."""
         cols = (
