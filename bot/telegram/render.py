@@ -275,7 +275,7 @@ def button_for(
     """One alert button (or its undo twin) as (label, callback data)."""
     name = list_titles.get(value, value) if kind == "list" else value
     if action in REDO:
-        label = t("undo_button", lang, name=clip(name if kind != "story" else "🔇", 30))
+        label = t("undo_silence" if kind == "story" else "undo_button", lang, name=clip(name, 30))
     elif action == SILENCE:
         label = t("silence_button", lang)
     elif action == EXCLUDE:

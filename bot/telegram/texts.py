@@ -40,6 +40,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "leave_button": {"it": "🔕 Lascia {name}", "en": "🔕 Leave {name}"},
     "silence_button": {"it": "🔇 Silenzia la notizia", "en": "🔇 Mute this story"},
     "undo_button": {"it": "↩️ Annulla: {name}", "en": "↩️ Undo: {name}"},
+    "undo_silence": {"it": "↩️ Annulla: notizia silenziata", "en": "↩️ Undo: story muted"},
     "why_terms": {"it": "Segui: {names}", "en": "You follow: {names}"},
     "why_lists": {"it": "Lista: {names}", "en": "List: {names}"},
     "digest_head": {
