@@ -746,7 +746,7 @@ def _alert(row: Any, links: tuple[tuple[str, str], ...] = ()) -> Alert:
         message_id=row.message_id,
         language=row.language,
         extra={"revision": row.revision, "attempts": row.attempts, "edits": row.edits},
-        summary=row.summary or "",
+        summary=getattr(row, "summary", None) or "",  # not every query selects it
         links=links,
     )
 
