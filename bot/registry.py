@@ -8,7 +8,6 @@ subscribers' own `/watch` terms change.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,12 +15,10 @@ from pathlib import Path
 
 from bot.feeds import load_feeds
 from bot.match import Matcher, personal_watchlist
-from bot.models import Feed, Match, Watchlist
+from bot.models import Feed, ItemContext, Match, Watchlist
 from bot.reload import ReloadOutcome
 from bot.watchlists import load_watchlists
 from bot.yamlfile import ConfigError, Problem
-
-log = logging.getLogger("newsbot.config")
 
 
 class Registry:
@@ -47,7 +44,11 @@ class Registry:
         self._lock = threading.Lock()
 
     def load(self) -> ReloadOutcome:
-        """Read both sources; apply them only if all is valid, else keep what was in force."""
+        """Read both sources; apply them only if all is valid, else keep what was in force.
+
+        Nothing is logged here: the caller reports the outcome once, as start-up (service) or
+        as a reload (Reloader) calls for.
+        """
         problems: list[Problem] = []
         try:
             feeds = load_feeds(self.feeds_path)
@@ -57,22 +58,20 @@ class Registry:
         problems += wl_problems
         initial = not self.feeds
         if problems:
-            for p in problems:
-                log.warning("config problem: %s", p)
             if initial and feeds:
                 # Nothing was in force yet: start with the valid files rather than not at all.
                 self._apply(feeds, watchlists)
                 summary = (
                     f"started with {len(watchlists)} valid watchlists; {len(problems)} problem(s)"
                 )
+            elif initial:
+                summary = f"refused: {len(problems)} problem(s); no valid feeds file to start with"
             else:
                 summary = f"refused: {len(problems)} problem(s); the last good version stays"
             outcome = ReloadOutcome(False, problems, summary)
-            log.warning("configuration %s", summary)
         else:
             self._apply(feeds, watchlists)
             outcome = ReloadOutcome(True, [], f"{len(feeds)} feeds, {len(watchlists)} watchlists")
-            log.info("configuration loaded: %s", outcome.summary)
         self.last = outcome
         return outcome
 
@@ -104,5 +103,7 @@ class CombinedMatcher:
 
     parts: tuple[Matcher, ...]
 
-    def match(self, title: str, summary: str = "") -> list[Match]:
-        return [m for part in self.parts for m in part.match(title, summary)]
+    def match(
+        self, title: str, summary: str = "", context: ItemContext | None = None
+    ) -> list[Match]:
+        return [m for part in self.parts for m in part.match(title, summary, context)]
