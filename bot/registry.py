@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.feeds import load_feeds
+from bot.gcpause import paused_gc
 from bot.match import Matcher, personal_watchlist
 from bot.models import Feed, Match, Watchlist
 from bot.reload import ReloadOutcome
@@ -90,7 +91,8 @@ class Registry:
         terms = frozenset(self.watched_terms())
         with self._lock:
             if self._files is None or self._files_version != self._version:
-                self._files = Matcher(self.watchlists)
+                with paused_gc():  # a large index: see bot.gcpause
+                    self._files = Matcher(self.watchlists)
                 self._files_version = self._version
             if self._personal is None or self._personal_terms != terms:
                 self._personal = Matcher([personal_watchlist(t) for t in sorted(terms)])

@@ -20,8 +20,9 @@ from pydantic import (
     model_validator,
 )
 
+from bot.gcpause import paused_gc
 from bot.models import FIELDS, Term, Watchlist
-from bot.text import fold, tokenize
+from bot.text import fold, word_texts
 from bot.yamlfile import ConfigError, Located, Problem, load_file, validate
 
 SUFFIXES = (".yaml", ".yml")
@@ -85,7 +86,7 @@ class WatchlistFile(BaseModel):
 
 def _spelling_key(text: str) -> tuple[str, ...]:
     """Two spellings that fold to the same words are the same term for the matcher."""
-    return tuple(t.text for t in tokenize(text))
+    return tuple(word_texts(text))
 
 
 def _entry_problems(doc: Located, model: WatchlistFile) -> list[Problem]:
@@ -187,10 +188,15 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
     folder = Path(folder)
     if not folder.is_dir():
         return [], [Problem(str(folder), 1, "watchlists folder not found")]
+    with paused_gc():  # thousands of terms stay alive: see bot.gcpause
+        return _load_files(watchlist_files(folder))
+
+
+def _load_files(paths: list[Path]) -> tuple[list[Watchlist], list[Problem]]:
     lists: list[Watchlist] = []
     problems: list[Problem] = []
     first_seen: dict[str, str] = {}
-    for path in watchlist_files(folder):
+    for path in paths:
         try:
             watchlist, name_line = load_watchlist_file(path)
         except ConfigError as exc:
