@@ -108,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate the feeds file and every watchlist; print each problem "
         "as path:line: message; exit 1 if any.",
     )
+    subs = command(
+        "subscribers",
+        help="export or import subscribers as JSON lines (backups, migrations)",
+        description="export: every subscriber to standard output, one JSON object a line. "
+        "import FILE: create or update each subscriber of FILE ('-' for standard input); "
+        "idempotent; a bad line is reported as FILE:line: message and skipped; exit 1 if any.",
+    )
+    subs.add_argument("action", choices=["export", "import"], help="what to do")
+    subs.add_argument("file", nargs="?", metavar="FILE", help="JSON lines to import ('-': stdin)")
     return parser
 
 
@@ -125,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_check(args, settings)
     if args.command == "match":
         return cmd_match(args, settings)
+    if args.command == "subscribers":
+        from bot.subscribers_cli import cmd_subscribers
+
+        return cmd_subscribers(args, settings)
     from bot import service  # imported late: check and match need no network stack
 
     service.setup_logging(settings)

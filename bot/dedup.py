@@ -128,8 +128,14 @@ def _ingest_one(
     followers = store.subscribers_for({m.watchlist for m in matches}, conn)
     if followers:
         also = store.story_sources_in(conn, story_id)[1:]
+        excluded = store.exclusions_in(conn, {(m.watchlist, m.term) for m in matches})
         for sub_id, watchlists in sorted(followers.items()):
-            relevant = [m for m in matches if m.watchlist in watchlists]
-            if store.enqueue_in(conn, sub_id, story_id, relevant, also=also, now=now):
+            skip = excluded.get(sub_id, set())
+            relevant = [
+                m
+                for m in matches
+                if m.watchlist in watchlists and (m.watchlist, m.term) not in skip
+            ]
+            if relevant and store.enqueue_in(conn, sub_id, story_id, relevant, also=also, now=now):
                 result.alerts += 1
     return result

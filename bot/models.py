@@ -146,3 +146,11 @@ class Subscriber:
     language: str = "it"
     active: bool = True
     muted_until: datetime | None = None
+    quiet_start: str | None = None  # "HH:MM" on the subscriber's clock; with quiet_end
+    quiet_end: str | None = None
+    digest_at: str | None = None  # "HH:MM": one digest a day instead of real-time alerts
+    timezone: str | None = None  # None: Europe/Rome
+    last_seen: datetime | None = None  # the last time the chat wrote to the bot
+    # None: `language` follows the user's Telegram language; "chosen": set with /lingua;
+    # "fallback": Telegram's language is not one we speak, so English (the user was told once).
+    language_origin: str | None = None

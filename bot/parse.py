@@ -19,7 +19,7 @@ from typing import Any
 
 import feedparser
 
-from bot.items import item_from_entry
+from bot.items import item_from_entry, unsafe_link
 from bot.models import Feed, Item
 from bot.urls import site_host
 
@@ -154,14 +154,20 @@ def _parse(body: bytes, feed: Feed, content_type: str | None, fetched_at: dateti
     # No content-location: feedparser would resolve opaque guids ("2026-0002") against it.
     # Relative links are resolved against the feed's address in bot.items instead.
     headers = {"content-type": "application/xml; charset=utf-8"}
-    parsed = feedparser.parse(decoded.body, response_headers=headers)
+    # No sanitising: nothing is shown as HTML, and the sanitiser would drop `<esclusiva>`.
+    parsed = feedparser.parse(decoded.body, response_headers=headers, sanitize_html=False)
     site = site_host(feed.url)
+    entries = parsed.get("entries", [])
     items = [
         item
-        for entry in parsed.get("entries", [])
+        for entry in entries
         if (item := item_from_entry(entry, feed, site=site, fetched_at=fetched_at)) is not None
     ]
     warning = _bozo_warning(parsed)
+    unsafe = sum(1 for entry in entries if unsafe_link(entry, feed.url))
+    if unsafe:
+        note = f"{unsafe} item link{'s' if unsafe > 1 else ''} not http(s), dropped"
+        warning = f"{warning}; {note}" if warning else note
     if not items and (warning or not parsed.get("version")):
         warning = f"{warning or 'not an RSS or Atom feed'}; no items read"
     elif warning:

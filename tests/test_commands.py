@@ -18,7 +18,6 @@ from bot.models import Feed, FeedState, Item, Term, Watchlist
 from bot.reload import ReloadOutcome
 from bot.store import Store
 from bot.telegram.app import TelegramService
-from bot.telegram.commands import parse_mute
 from bot.yamlfile import Problem
 from tests.fakebotapi import FakeBotApi
 
@@ -217,21 +216,54 @@ async def test_mute_and_unmute(bot: Harness, store: Store) -> None:
     assert sub is not None and sub.muted_until is not None
     assert abs(sub.muted_until - (datetime.now(UTC) + timedelta(hours=2))) < timedelta(minutes=1)
     (bad,) = await bot.say("/mute domani forse")
-    assert bad.startswith("Uso: /mute")
+    assert bad.startswith("Non ho capito per quanto.") and "al massimo 30 giorni" in bad
+    (long,) = await bot.say("/mute 40 giorni")
+    assert long.startswith("Una pausa dura al massimo 30 giorni.")
     (back,) = await bot.say("/unmute")
     assert back == "🔔 Avvisi di nuovo attivi."
     sub = store.subscriber(str(USER), create=False)
-    assert sub is not None and sub.muted_until is None
+    assert sub is not None and sub.muted_until is not None
+    assert sub.muted_until <= datetime.now(UTC)  # the pause's end is kept: held = before it
+    (again,) = await bot.say("/unmute")
+    assert again == "Non eri in pausa: gli avvisi sono già attivi."
 
 
-def test_mute_until_a_rome_time() -> None:
-    now = datetime(2025, 10, 10, 15, 0, tzinfo=UTC)  # 17:00 in Rome
-    assert parse_mute("fino 18:30", now) == datetime(2025, 10, 10, 16, 30, tzinfo=UTC)
-    assert parse_mute("until 9:00", now) == datetime(2025, 10, 11, 7, 0, tzinfo=UTC)
-    assert parse_mute("1d", now) == now + timedelta(days=1)
-    assert parse_mute("", now) == now + timedelta(hours=8)
-    assert parse_mute("25:00", now) is None
-    assert parse_mute("0h", now) is None
+@pytest.mark.parametrize(
+    "phrase", ["stanotte", "fino alle 8", "fino a domani", "domani", "9 hours", "30 min"]
+)
+async def test_mute_takes_what_people_write(bot: Harness, store: Store, phrase: str) -> None:
+    (reply,) = await bot.say(f"/mute {phrase}")
+    assert reply.startswith("🔇 In pausa fino a")
+    assert "(Rome time)" not in reply
+
+
+async def test_english_mute_says_the_times_are_romes(bot: Harness) -> None:
+    (reply,) = await bot.say("/mute until 7am", language="en")
+    assert reply.startswith("🔇 Paused until ") and ", 07:00 (Rome time)." in reply
+
+
+async def test_quiet_hours_and_daily_digest(bot: Harness, store: Store) -> None:
+    (none,) = await bot.say("/quiet")
+    assert none.startswith("Nessuna ora di silenzio.")
+    (done,) = await bot.say("/quiet 23-7")
+    assert done.startswith("🌙 Ogni giorno dalle 23:00 alle 07:00 gli avvisi aspettano")
+    (status,) = await bot.say("/quiet", language="en")
+    assert status.startswith("🌙 Quiet hours: every day from 23:00 to 07:00 (Rome time).")
+    (bad,) = await bot.say("/quiet sempre")
+    assert bad.startswith("Scrivi l'intervallo")
+    (digest,) = await bot.say("/digest 8:00")
+    assert digest.startswith("📰 D'ora in poi un solo riepilogo al giorno, alle 08:00")
+    sub = store.subscriber(str(USER), create=False)
+    assert sub is not None
+    assert (sub.quiet_start, sub.quiet_end, sub.digest_at) == ("23:00", "07:00", "08:00")
+    (unmute,) = await bot.say("/unmute")
+    assert unmute.startswith("Non eri in pausa")
+    (off,) = await bot.say("/quiet off")
+    assert off == "🔔 Ore di silenzio tolte."
+    (real_time,) = await bot.say("/digest off")
+    assert real_time == "🔔 Di nuovo avvisi in tempo reale."
+    sub = store.subscriber(str(USER), create=False)
+    assert sub is not None and (sub.quiet_start, sub.digest_at) == (None, None)
 
 
 async def test_stop_deactivates_and_start_reactivates(bot: Harness, store: Store) -> None:
@@ -285,8 +317,9 @@ async def test_admin_commands(bot: Harness, store: Store) -> None:
     store.save_feed_state("https://down.example/rss", broken)
     (refused,) = await bot.say("/stats")
     assert refused == "Comando riservato agli amministratori del bot."
+    await bot.say("/subscribe milan", user_id=2002)
     (stats,) = await bot.say("/stats", user_id=ADMIN)
-    assert "Iscritti attivi: 2 / 2" in stats
+    assert "Iscritti attivi: 1 / 1" in stats  # who only typed commands is no subscriber
     assert "In coda: 0" in stats
     assert "Feed: 1 ok, 1 in errore\n  ⚠️ https://down.example/rss" in stats
     assert "Configurazione</b>: refused: 1 problem(s); the last good version stays" in stats

@@ -39,6 +39,7 @@ from sqlalchemy import (
 
 from bot import faults
 from bot.models import Alert, FeedState, Subscriber
+from bot.schedule import Schedule, was_held
 from bot.store import migrations
 from bot.store.base import (
     KEY_MARGIN_DAYS,
@@ -51,8 +52,11 @@ from bot.store.base import (
     sqlite_engine,
     storable_key,
 )
+from bot.store.bulk import ImportCount, SubscriberBulkOps
 from bot.store.ingest import IngestOps
+from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
+    exclusions,
     feeds,
     item_keys,
     items,
@@ -82,7 +86,7 @@ class StorySummary:
     sources: tuple[str, ...] = ()
 
 
-class Store(IngestOps):
+class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
     """Feeds, items, stories, subscribers and the outbox, behind plain methods.
 
     Thread-safe: every method opens its own short transaction (the pipeline calls it from worker
@@ -196,8 +200,10 @@ class Store(IngestOps):
     def set_active(self, subscriber_id: int, active: bool) -> None:
         self._update_subscriber(subscriber_id, active=active)
 
-    def set_language(self, subscriber_id: int, language: str) -> None:
-        self._update_subscriber(subscriber_id, language=language)
+    def set_language(self, subscriber_id: int, language: str, origin: str | None = None) -> None:
+        """The chat's language; `origin` "chosen" (by /lingua) is never overridden by the
+        Telegram language of whoever writes next (see Subscriber.language_origin)."""
+        self._update_subscriber(subscriber_id, language=language, language_origin=origin)
 
     def mute(self, subscriber_id: int, until: datetime | None) -> None:
         """Hold deliveries until `until` (None unmutes); alerts wait in the outbox meanwhile."""
@@ -277,6 +283,80 @@ class Store(IngestOps):
             ).all()
         return [(kind, value) for kind, value in rows]
 
+    # ---------------------------------------------------------------- exclusions & silence
+
+    def exclude(self, subscriber_id: int, watchlist: str, term: str) -> bool:
+        """ "Not this player": `term` of list `watchlist` no longer alerts this subscriber.
+
+        False if it was already excluded."""
+        stmt = (
+            self._insert(exclusions)
+            .values(
+                subscriber_id=subscriber_id,
+                watchlist=watchlist,
+                term=term,
+                created_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing()
+            .returning(exclusions.c.id)
+        )
+        with self.transaction() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def unexclude(self, subscriber_id: int, watchlist: str, term: str) -> bool:
+        with self.transaction() as conn:
+            result = conn.execute(
+                delete(exclusions).where(
+                    exclusions.c.subscriber_id == subscriber_id,
+                    exclusions.c.watchlist == watchlist,
+                    exclusions.c.term == term,
+                )
+            )
+            return result.rowcount > 0
+
+    def exclusions(self, subscriber_id: int) -> list[tuple[str, str]]:
+        """(watchlist, term) pairs this subscriber excluded, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(exclusions.c.watchlist, exclusions.c.term)
+                .where(exclusions.c.subscriber_id == subscriber_id)
+                .order_by(exclusions.c.id)
+            ).all()
+        return [(w, t) for w, t in rows]
+
+    def exclusions_in(
+        self, conn: Connection, pairs: Iterable[tuple[str, str]]
+    ) -> dict[int, set[tuple[str, str]]]:
+        """Subscriber id -> which of these (watchlist, term) pairs it excluded: one indexed
+        query per matched item, so fan-out never loops over every subscriber."""
+        wanted = set(pairs)
+        if not wanted:
+            return {}
+        rows = conn.execute(
+            select(exclusions.c.subscriber_id, exclusions.c.watchlist, exclusions.c.term).where(
+                exclusions.c.watchlist.in_({w for w, _ in wanted})
+            )
+        ).all()
+        found: dict[int, set[tuple[str, str]]] = {}
+        for sub_id, watchlist, term in rows:
+            if (watchlist, term) in wanted:
+                found.setdefault(sub_id, set()).add((watchlist, term))
+        return found
+
+    def silence_story(self, subscriber_id: int, story_id: str, silenced: bool = True) -> bool:
+        """Stop (or, with False, resume) "also on" edits of this story's message for this
+        subscriber; an edit already queued is cancelled. False if there is no such alert."""
+        with self.transaction() as conn:
+            where = (outbox.c.subscriber_id == subscriber_id, outbox.c.story_id == story_id)
+            result = conn.execute(update(outbox).where(*where).values(silenced=silenced))
+            if silenced:
+                conn.execute(
+                    update(outbox)
+                    .where(*where, outbox.c.kind == "update", outbox.c.status == "pending")
+                    .values(status="sent", claimed_until=None)
+                )
+            return result.rowcount > 0
+
     def watched_terms(self) -> list[str]:
         """Distinct /watch terms of active subscribers, to build their personal watchlists."""
         with self._read() as conn:
@@ -335,6 +415,9 @@ class Store(IngestOps):
     ) -> list[Alert]:
         """Alerts and updates due now for active, unmuted subscribers, oldest first.
 
+        Quiet hours and daily digests (see `bot.schedule`) hold rows too; a row that waited
+        for the end of a pause is marked `extra["held"]`, and the sender sends those together.
+
         `channel` "console" or "telegram" keeps only that deliverer's subscribers, so the
         console never prints (and marks sent) what a Telegram subscriber is owed.
 
@@ -351,6 +434,7 @@ class Store(IngestOps):
                 stories.c.url,
                 stories.c.source,
                 stories.c.published,
+                subscribers.c.muted_until,
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
             .join(stories, stories.c.id == outbox.c.story_id)
@@ -371,6 +455,9 @@ class Store(IngestOps):
         if claim_for is not None:
             query = query.with_for_update(skip_locked=True, of=outbox)
         with self.transaction() if claim_for is not None else self._read() as conn:
+            due, schedules = self.due_filter(conn, now)
+            if due is not None:
+                query = query.where(due)
             rows = conn.execute(query).all()
             if claim_for is not None and rows:
                 conn.execute(
@@ -382,7 +469,12 @@ class Store(IngestOps):
             for r in rows:
                 self._claimed[r.id] = r.revision
         faults.checkpoint(faults.STORE_AFTER_CLAIM)
-        return [_alert(r) for r in rows]
+        alerts = [_alert(r) for r in rows]
+        for alert, row in zip(alerts, rows, strict=True):
+            schedule = schedules.get(row.subscriber_id) or Schedule(row.muted_until)
+            if was_held(schedule, row.created_at, now):
+                alert.extra["held"] = True
+        return alerts
 
     def mark_sent(self, alert_id: int, *, message_id: int | None, now: datetime) -> None:
         """Record a delivery. Call it right after the Bot API accepted the message.
@@ -453,15 +545,35 @@ class Store(IngestOps):
 
     def stats(self, now: datetime) -> dict[str, int]:
         midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        counts = self.subscriber_counts(now)
         with self._read() as conn:
             return {
-                "subscribers": _count(conn, subscribers),
-                "active": _count(conn, subscribers, subscribers.c.active.is_(True)),
+                **counts,
                 "items": _count(conn, items),
                 "stories": _count(conn, stories),
                 "alerts_sent_today": _count(conn, outbox, outbox.c.sent_at >= midnight),
                 "outbox_depth": _count(conn, outbox, outbox.c.status == "pending"),
             }
+
+    def digest_alerts(self, subscriber_id: int, message_id: int) -> list[Alert]:
+        """The stories one digest message carried (its rows keep minus its message id)."""
+        query = (
+            select(
+                outbox,
+                subscribers.c.chat_id,
+                subscribers.c.language,
+                stories.c.title,
+                stories.c.url,
+                stories.c.source,
+                stories.c.published,
+            )
+            .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
+            .join(stories, stories.c.id == outbox.c.story_id)
+            .where(outbox.c.subscriber_id == subscriber_id, outbox.c.message_id == -message_id)
+            .order_by(outbox.c.id)
+        )
+        with self._read() as conn:
+            return [_alert(r) for r in conn.execute(query).all()]
 
     def recent_stories(self, since: datetime, *, limit: int = 200) -> list[StorySummary]:
         """Stories published since `since`, newest first (for a new /watch term's preview)."""
@@ -592,6 +704,12 @@ def _subscriber(row: Any) -> Subscriber:
         language=row.language,
         active=bool(row.active),
         muted_until=row.muted_until,
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
+        digest_at=row.digest_at,
+        timezone=row.timezone,
+        last_seen=row.last_seen,
+        language_origin=row.language_origin,
     )
 
 
@@ -619,6 +737,7 @@ __all__ = [
     "KEY_REFRESH",
     "MAX_EDITS",
     "MAX_KEY",
+    "ImportCount",
     "Store",
     "StorySummary",
     "engine_url",

@@ -92,6 +92,8 @@ def register(application: Application, commands: Commands) -> None:
         ("unsubscribe", commands.unsubscribe),
         ("mute", commands.mute),
         ("unmute", commands.unmute),
+        ("quiet", commands.quiet),
+        ("digest", commands.digest),
         ("stop", commands.stop),
         ("stats", commands.stats),
         ("reload", commands.reload),

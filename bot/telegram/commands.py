@@ -15,11 +15,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from html import escape
 from typing import Any, Protocol
 
@@ -38,10 +37,20 @@ from telegram.ext import ContextTypes
 
 from bot.match import Matcher, describe_term, personal_watchlist
 from bot.models import Subscriber, Watchlist
-from bot.telegram.render import callback_data, clip, esc, resolve_value, to_plain
+from bot.telegram.pauses import PauseCommands
+from bot.telegram.render import (
+    DIGEST,
+    callback_data,
+    clip,
+    esc,
+    render_digest,
+    render_digest_page,
+    resolve_value,
+    to_plain,
+)
 from bot.telegram.texts import Markup, language_of, t
 from bot.text import fold
-from bot.timefmt import ROME, short_local_time
+from bot.timefmt import short_local_time
 
 log = logging.getLogger("newsbot.telegram.commands")
 
@@ -49,8 +58,6 @@ TERM_MAX = 60
 TERMS_PER_SUBSCRIBER = 50
 PREVIEW_MAX = 3
 PREVIEW_WINDOW = timedelta(hours=24)
-DEFAULT_MUTE = timedelta(hours=8)
-MAX_MUTE = timedelta(days=30)
 ADMIN_STATUSES = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 Context = ContextTypes.DEFAULT_TYPE
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -72,6 +79,11 @@ class CommandStore(Protocol):
     def stats(self, now: datetime) -> dict[str, int]: ...
     def feed_states(self) -> dict[str, Any]: ...
     def migrate_chat(self, old_chat_id: str, new_chat_id: str) -> None: ...
+    def touch(self, subscriber_id: int, now: datetime) -> None: ...
+    def owed(self, subscriber_id: int) -> int: ...
+    def digest_alerts(self, subscriber_id: int, message_id: int) -> list[Any]: ...
+    def set_quiet(self, subscriber_id: int, window: tuple[time, time] | None) -> None: ...
+    def set_digest(self, subscriber_id: int, at: time | None) -> None: ...
 
 
 ReloadCallback = Callable[[], Any]
@@ -92,33 +104,6 @@ def term_problem(term: str) -> str | None:
         return "watch_too_long"
     if not any(c.isalnum() for c in term):
         return "watch_no_words"
-    return None
-
-
-_DURATION = re.compile(r"^(\d{1,4})\s*(m|min|h|ore|d|g|giorni)$")
-_CLOCK = re.compile(r"^(?:until|fino(?:\s+alle)?|alle)?\s*(\d{1,2})[:.](\d{2})$")
-
-
-def parse_mute(arg: str, now: datetime) -> datetime | None:
-    """`/mute` argument to the end of the pause: "2h", "30m", "1d", "until 18:30" (Rome time),
-    nothing (8 hours). None when it can't be understood."""
-    arg = " ".join(arg.lower().split())
-    if not arg:
-        return now + DEFAULT_MUTE
-    if m := _DURATION.match(arg):
-        amount, unit = int(m.group(1)), m.group(2)
-        seconds = {"m": 60, "min": 60, "h": 3600, "ore": 3600}.get(unit, 86400)
-        span = timedelta(seconds=amount * seconds)
-        return now + span if timedelta(0) < span <= MAX_MUTE else None
-    if m := _CLOCK.match(arg):
-        hour, minute = int(m.group(1)), int(m.group(2))
-        if hour > 23 or minute > 59:
-            return None
-        local = now.astimezone(ROME)
-        until = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if until <= local:
-            until += timedelta(days=1)
-        return until.astimezone(UTC)
     return None
 
 
@@ -143,7 +128,7 @@ class Who:
 View = Callable[[Who], Awaitable[tuple[str, InlineKeyboardMarkup | None]]]
 
 
-class Commands:
+class Commands(PauseCommands):
     """The handlers; `app.register(application, commands)` wires them."""
 
     def __init__(
@@ -182,6 +167,8 @@ class Commands:
         lang = language_of(code) if code else sub.language
         if chat.type == Chat.PRIVATE and code and sub.language != lang:
             await self._db(self.store.set_language, sub.id, lang)
+        if update.callback_query is None and update.effective_message is not None:
+            await self._db(self.store.touch, sub.id, self.now())  # /stats' "active"
         return Who(chat, sub, lang)
 
     async def _may_change(self, update: Update, context: Context, who: Who) -> bool:
@@ -415,26 +402,6 @@ class Commands:
         self.on_change()
         await self._reply(update, context, t(key, who.lang, name=display))
 
-    async def mute(self, update: Update, context: Context) -> None:
-        who = await self._guarded(update, context)
-        if who is None:
-            return
-        until = parse_mute(self.argument(update), self.now())
-        if until is None:
-            await self._reply(update, context, t("mute_usage", who.lang))
-            return
-        await self._db(self.store.mute, who.subscriber.id, until)
-        local = short_local_time(until, who.lang)
-        await self._reply(update, context, t("mute_done", who.lang, until=local))
-
-    async def unmute(self, update: Update, context: Context) -> None:
-        who = await self._guarded(update, context)
-        if who is None:
-            return
-        await self._db(self.store.mute, who.subscriber.id, None)
-        self.on_change()  # what waited during the pause goes out now, as a digest
-        await self._reply(update, context, t("unmute_done", who.lang))
-
     async def stop(self, update: Update, context: Context) -> None:
         who = await self._guarded(update, context)
         if who is None:
@@ -532,6 +499,9 @@ class Commands:
         if who is None:
             await query.answer()
             return
+        if action == DIGEST:  # turning a digest's pages changes nothing: anyone may
+            await self._digest_page(query, who, rest)
+            return
         if not await self._may_change(update, context, who):
             await query.answer(t("group_admins_only", who.lang), show_alert=True)
             return
@@ -556,6 +526,30 @@ class Commands:
             titles = {wl.name: wl.display for wl in self.watchlists()}
             return to_text(t("unsubscribed_list", who.lang, name=titles.get(value, value)))
         return to_text(t("removed_term", who.lang, term=value))
+
+    async def _digest_page(self, query: Any, who: Who, page: str) -> None:
+        """A digest's full list, page by page, in the digest's own message (page 0: the
+        digest again)."""
+        message = query.message
+        alerts = await self._db(self.store.digest_alerts, who.subscriber.id, message.message_id)
+        await query.answer()
+        if not alerts:
+            return
+        titles = {wl.name: wl.display for wl in self.watchlists()}
+        number = int(page) if page.isdigit() else 1
+        if number == 0:
+            rendered, _ = render_digest(alerts, titles)
+        else:
+            rendered = render_digest_page(alerts, number, titles)
+        try:
+            await query.edit_message_text(
+                rendered.html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=rendered.keyboard,
+                link_preview_options=NO_PREVIEW,
+            )
+        except TelegramError as exc:  # not modified, too old: the list stays as it was
+            log.info("could not turn a digest's page: %s", exc)
 
     async def _refresh(self, query: Any, who: Who, action: str) -> None:
         """Keep the message's buttons true: /list and /lists are redrawn, an alert loses its

@@ -180,14 +180,29 @@ def unfollow_keyboard(alert: Alert, list_titles: Mapping[str, str]) -> InlineKey
     return InlineKeyboardMarkup([[button]])
 
 
+DIGEST_PAGE = 5
+DIGEST = "dg"  # callback action: a digest's full list, page by page, in place
+
+
+def linked_title(alert: Alert, limit: int = 200) -> str:
+    """The title as a link to the story (bold text when there is no link)."""
+    title = esc(alert.title, limit)
+    if not alert.url:
+        return f"<b>{title}</b>"
+    return f'<a href="{escape(clip(alert.url, URL_MAX), quote=True)}">{title}</a>'
+
+
 def digest_entry(alert: Alert, list_titles: Mapping[str, str]) -> str:
-    lang = alert.language
-    lines = [f"• <b>{esc(alert.title, 200)}</b>", _meta(alert, lang)]
-    if alert.matches:
-        lines.append(f"🔎 {describe_matches(alert.matches[:3], list_titles)}")
-    if alert.url:
-        lines.append(esc(alert.url, 300))
-    return "\n".join(lines)
+    """One line per story: the linked title, then outlet and time."""
+    meta = [esc(alert.source, SOURCE_MAX)]
+    if alert.published is not None:
+        meta.append(short_local_time(alert.published, alert.language))
+    return f"• {linked_title(alert)}\n   {' · '.join(meta)}"
+
+
+def digest_keyboard(lang: str, count: int) -> InlineKeyboardMarkup:
+    label = to_plain(t("digest_open", lang, count=count))
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=f"{DIGEST}|1")]])
 
 
 def render_digest(
@@ -196,8 +211,9 @@ def render_digest(
     *,
     limit: int = MAX_MESSAGE - 96,
 ) -> tuple[Rendered, list[Alert]]:
-    """One message for many alerts to one subscriber, oldest first, as many as fit in `limit`;
-    returns it and the alerts it contains (the rest stay pending for the next digest)."""
+    """One message for many alerts to one subscriber, oldest first, as many as fit in `limit`
+    (the rest go in a next message); returns it and the alerts it contains. Its button opens
+    the full list (what matched, other outlets) page by page in place."""
     titles = list_titles or {}
     lang = alerts[0].language
     included: list[Alert] = []
@@ -207,13 +223,38 @@ def render_digest(
     )
     for alert in alerts:
         entry = digest_entry(alert, titles)
-        if included and size + tg_len(entry) + 2 > limit:
+        if included and size + tg_len(entry) + 1 > limit:
             break
         entries.append(entry)
         included.append(alert)
-        size += tg_len(entry) + 2
-    parts = [t("digest_head", lang, count=len(included)), *entries]
+        size += tg_len(entry) + 1
+    parts = [t("digest_head", lang, count=len(included)) + "\n", *entries]
     if len(included) < len(alerts):
-        parts.append(t("digest_more", lang, count=len(alerts) - len(included)))
-    html = "\n\n".join(parts)
-    return Rendered(html, to_plain(html)), included
+        parts.append("\n" + t("digest_more", lang, count=len(alerts) - len(included)))
+    html = "\n".join(parts)
+    return Rendered(html, to_plain(html), digest_keyboard(lang, len(included))), included
+
+
+def render_digest_page(
+    alerts: Sequence[Alert], page: int, list_titles: Mapping[str, str] | None = None
+) -> Rendered:
+    """Page `page` (from 1) of a digest's full list: each story with its outlets and what
+    matched; ◀ ▶ to turn pages and ↩ back to the digest, all in the same message."""
+    titles = list_titles or {}
+    lang = alerts[0].language
+    pages = max(1, -(-len(alerts) // DIGEST_PAGE))
+    page = min(max(page, 1), pages)
+    lines = [t("digest_page_head", lang, count=len(alerts), page=page, pages=pages)]
+    for alert in alerts[(page - 1) * DIGEST_PAGE : page * DIGEST_PAGE]:
+        entry = [f"\n{linked_title(alert, TITLE_MAX)}", _meta(alert, lang)]
+        if alert.matches:
+            entry.append(f"🔎 {describe_matches(alert.matches[:3], titles)}")
+        lines.append("\n".join(entry))
+    nav = []
+    if page > 1:
+        nav.append(InlineKeyboardButton("◀", callback_data=f"{DIGEST}|{page - 1}"))
+    nav.append(InlineKeyboardButton(to_plain(t("digest_back", lang)), callback_data=f"{DIGEST}|0"))
+    if page < pages:
+        nav.append(InlineKeyboardButton("▶", callback_data=f"{DIGEST}|{page + 1}"))
+    html = "\n".join(lines)
+    return Rendered(html, to_plain(html), InlineKeyboardMarkup([nav]))

@@ -348,10 +348,14 @@ class Sender:
         return jobs
 
     def _wants_digest(self, alerts: Sequence[Alert]) -> bool:
+        """Many at once, or what waited for the end of a pause (a mute, quiet hours, the daily
+        digest time: the store marks those `held`): one message rather than a burst."""
         if len(alerts) > self.digest_threshold:
             return True
         if len(alerts) < 2:
             return False
+        if any(a.extra.get("held") for a in alerts):
+            return True
         oldest = min((a.published for a in alerts if a.published), default=None)
         return oldest is not None and self.now() - oldest > self.held_after
 
@@ -463,8 +467,9 @@ class Sender:
             read_timeout=self.read_timeout,
         )
         faults.checkpoint(faults.DELIVER_AFTER_SEND)  # the one window: sent, not yet recorded
-        # A digest has no message to edit later: its stories' updates are dropped, not sent.
-        message_id = message.message_id if job.action == "send" else None
+        # A digest's rows keep minus its message id: its full list can be shown again from
+        # them, and an update of one of its stories is dropped instead of editing the digest.
+        message_id = message.message_id if job.action == "send" else -message.message_id
         for alert in [*job.alerts, *job.twins]:
             await asyncio.to_thread(
                 self.store.mark_sent, alert.id, message_id=message_id, now=self.now()
@@ -476,7 +481,7 @@ class Sender:
     async def _edit(self, job: Job, report: Report) -> None:
         """An update: the earlier message gets the new outlets; never a second message."""
         alert = job.alerts[0]
-        if alert.message_id is None:
+        if alert.message_id is None or alert.message_id < 0:
             await self._drop(job, "update of a message that cannot be edited (digest)", report)
             return
         rendered = render_alert(alert, self.list_titles(), short=job.mode == "short")
