@@ -48,34 +48,53 @@ class Registry:
         self._lock = threading.Lock()
 
     def load(self) -> ReloadOutcome:
-        """Read both sources; apply them only if all is valid, else keep what was in force."""
+        """Read both sources and apply what is valid; a broken file keeps its last good version.
+
+        A valid watchlist applies even when another one is broken (an edit of one list never
+        waits for a fix of another); a broken list or feeds file stays as it last loaded, and a
+        list that never loaded is left out until it is fixed.
+        """
         problems: list[Problem] = []
+        stays: list[str] = []
         try:
             feeds = load_feeds(self.feeds_path)
         except ConfigError as exc:
-            feeds, problems = [], exc.problems
+            problems += exc.problems
+            feeds = self.feeds
+            if feeds:
+                stays.append("the feeds file")
         watchlists, wl_problems = load_watchlists(self.watchlists_dir)
         problems += wl_problems
-        initial = not self.feeds
-        if problems:
-            for p in problems:
-                log.warning("config problem: %s", p)
-            if initial and feeds:
-                # Nothing was in force yet: start with the valid files rather than not at all.
-                self._apply(feeds, watchlists)
-                summary = (
-                    f"started with {len(watchlists)} valid watchlists; {len(problems)} problem(s)"
-                )
-            else:
-                summary = f"refused: {len(problems)} problem(s); the last good version stays"
-            outcome = ReloadOutcome(False, problems, summary)
-            log.warning("configuration %s", summary)
-        else:
+        kept = self._last_good_lists({p.path for p in wl_problems}, watchlists)
+        stays += [w.name for w in kept]
+        watchlists = sorted(watchlists + kept, key=lambda w: w.path)
+        if feeds:
             self._apply(feeds, watchlists)
-            outcome = ReloadOutcome(True, [], f"{len(feeds)} feeds, {len(watchlists)} watchlists")
-            log.info("configuration loaded: %s", outcome.summary)
+        summary = f"{len(feeds)} feeds, {len(watchlists)} watchlists"
+        if problems:
+            summary += f"; {len(problems)} problem(s)"
+            if stays:
+                summary += "; the last good version stays: " + ", ".join(stays)
+            if self.last is None:  # later, the reloader logs the problems of each reload
+                for p in problems:
+                    log.warning("config problem: %s", p)
+            log.warning("configuration applied with problems: %s", summary)
+        else:
+            log.info("configuration loaded: %s", summary)
+        outcome = ReloadOutcome(not problems, problems, summary)
         self.last = outcome
         return outcome
+
+    def _last_good_lists(self, broken: set[str], loaded: list[Watchlist]) -> list[Watchlist]:
+        """The lists in force whose files now have problems (all of them if the folder itself
+        is the problem), unless a valid file now holds the same name."""
+        folder_broken = str(self.watchlists_dir) in broken
+        names = {w.name for w in loaded}
+        return [
+            w
+            for w in self.watchlists
+            if (folder_broken or w.path in broken) and w.name not in names
+        ]
 
     def _apply(self, feeds: list[Feed], watchlists: list[Watchlist]) -> None:
         with self._lock:

@@ -171,11 +171,15 @@ def _with_term_lines(watchlist: Watchlist, doc: Located) -> Watchlist:
 
 
 def watchlist_files(folder: Path) -> list[Path]:
-    """The list files of `folder`, in name order (hidden and backup files ignored)."""
+    """The list files of `folder`, in name order (hidden and backup files ignored).
+
+    A broken link or a link loop is listed too: reading it then reports why it cannot be read,
+    where skipping it would silently lose a list.
+    """
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith(".")
+        if p.suffix in SUFFIXES and not p.name.startswith(".") and not p.is_dir()
     )
 
 
@@ -188,8 +192,12 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
     folder = Path(folder)
     if not folder.is_dir():
         return [], [Problem(str(folder), 1, "watchlists folder not found")]
+    try:
+        paths = watchlist_files(folder)
+    except OSError as exc:
+        return [], [Problem(str(folder), 1, f"cannot read folder: {exc.strerror or exc}")]
     with paused_gc():  # thousands of terms stay alive: see bot.gcpause
-        return _load_files(watchlist_files(folder))
+        return _load_files(paths)
 
 
 def _load_files(paths: list[Path]) -> tuple[list[Watchlist], list[Problem]]:

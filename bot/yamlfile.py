@@ -15,6 +15,7 @@ an order of magnitude faster than the pure-Python parser on large lists.
 from __future__ import annotations
 
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,6 +206,8 @@ def load_file(path: Path | str) -> Located:
     as problems, never raised raw."""
     p = Path(path)
     try:
+        if not stat.S_ISREG(p.stat().st_mode):  # a FIFO would block the reader for good
+            raise ConfigError([Problem(str(p), 1, "cannot read file: not a regular file")])
         with p.open("rb") as stream:
             data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
