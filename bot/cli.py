@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from rapidfuzz import fuzz
@@ -19,11 +20,12 @@ from bot.config import Settings
 from bot.models import Match, Term
 from bot.text import fold
 
-EPILOG = """environment: TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, DATABASE_URL, NEWSBOT_FEEDS,
-NEWSBOT_WATCHLISTS, NEWSBOT_CONSOLE, NEWSBOT_ADMINS, NEWSBOT_HTTP, NEWSBOT_WEBHOOK_URL,
-NEWSBOT_WEBHOOK_LISTEN, NEWSBOT_FETCH_TIMEOUT, NEWSBOT_MAX_FEED_BYTES, NEWSBOT_POLL_CONCURRENCY,
-NEWSBOT_MAX_AGE_HOURS, LOG_LEVEL, LOG_FORMAT (a flag wins over its variable; a .env file in
-the working directory is read too). Without a token, alerts go to the console."""
+EPILOG = """environment: TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_FILE), TELEGRAM_API_URL,
+DATABASE_URL, NEWSBOT_FEEDS, NEWSBOT_WATCHLISTS, NEWSBOT_CONSOLE, NEWSBOT_ADMINS, NEWSBOT_HTTP,
+NEWSBOT_WEBHOOK_URL, NEWSBOT_WEBHOOK_LISTEN, NEWSBOT_FETCH_TIMEOUT, NEWSBOT_MAX_FEED_BYTES,
+NEWSBOT_POLL_CONCURRENCY, NEWSBOT_MAX_AGE_HOURS, LOG_LEVEL, LOG_FORMAT (a flag wins over its
+variable; a .env file in the working directory is read too). Without a token, alerts go to the
+console."""
 
 
 def _common() -> argparse.ArgumentParser:
@@ -126,9 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as exc:
         for error in exc.errors():
-            name = ".".join(str(p) for p in error["loc"]).upper()
-            message = str(error["msg"]).removeprefix("Value error, ").removeprefix(f"{name}: ")
-            print(f"invalid setting {name}: {message}", file=sys.stderr)
+            print(f"invalid setting {_setting_error(error)}", file=sys.stderr)
         return 2
     if args.command == "check":
         return cmd_check(args, settings)
@@ -144,6 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "poll":
         return asyncio.run(service.poll_once(settings, args))
     return asyncio.run(service.run(settings, args))
+
+
+def _setting_error(error: Any) -> str:
+    """`NAME: reason` for one pydantic error; a check across settings names its own variable."""
+    name = ".".join(str(p) for p in error["loc"]).upper()
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not name:
+        name, _, message = message.partition(": ")
+    return f"{name}: {message.removeprefix(f'{name}: ')}"
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,7 +8,6 @@ subscribers' own `/watch` terms change.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,12 +16,10 @@ from pathlib import Path
 from bot.feeds import load_feeds
 from bot.gcpause import paused_gc
 from bot.match import Matcher, personal_watchlist
-from bot.models import Feed, Match, Watchlist
+from bot.models import Feed, ItemContext, Match, Watchlist
 from bot.reload import ReloadOutcome
 from bot.watchlists import load_watchlists
 from bot.yamlfile import ConfigError, Problem
-
-log = logging.getLogger("newsbot.config")
 
 
 class Registry:
@@ -52,7 +49,8 @@ class Registry:
 
         A valid watchlist applies even when another one is broken (an edit of one list never
         waits for a fix of another); a broken list or feeds file stays as it last loaded, and a
-        list that never loaded is left out until it is fixed.
+        list that never loaded is left out until it is fixed. Nothing is logged here: the caller
+        reports the outcome once, as start-up (service) or as a reload (Reloader) calls for.
         """
         problems: list[Problem] = []
         stays: list[str] = []
@@ -75,12 +73,8 @@ class Registry:
             summary += f"; {len(problems)} problem(s)"
             if stays:
                 summary += "; the last good version stays: " + ", ".join(stays)
-            if self.last is None:  # later, the reloader logs the problems of each reload
-                for p in problems:
-                    log.warning("config problem: %s", p)
-            log.warning("configuration applied with problems: %s", summary)
-        else:
-            log.info("configuration loaded: %s", summary)
+            elif not feeds:
+                summary += "; no valid feeds file to start with"
         outcome = ReloadOutcome(not problems, problems, summary)
         self.last = outcome
         return outcome
@@ -125,5 +119,7 @@ class CombinedMatcher:
 
     parts: tuple[Matcher, ...]
 
-    def match(self, title: str, summary: str = "") -> list[Match]:
-        return [m for part in self.parts for m in part.match(title, summary)]
+    def match(
+        self, title: str, summary: str = "", context: ItemContext | None = None
+    ) -> list[Match]:
+        return [m for part in self.parts for m in part.match(title, summary, context)]

@@ -7,6 +7,7 @@ the problems of the others (which are skipped). `newsbot check` prints the same 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from pydantic import (
 
 from bot.gcpause import paused_gc
 from bot.models import FIELDS, Term, Watchlist
+from bot.sport import Sport
 from bot.text import fold, word_texts
 from bot.yamlfile import ConfigError, Located, Problem, load_file, validate
 
@@ -38,6 +40,7 @@ class TermEntry(BaseModel):
     aliases: list[StrictStr] = Field(default_factory=list)
     fuzzy: StrictBool = True
     exclude: list[StrictStr] = Field(default_factory=list)
+    place: StrictBool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -56,6 +59,7 @@ class WatchlistFile(BaseModel):
 
     name: StrictStr | None = None
     title: StrictStr = ""
+    sport: Sport | None = None
     fields: list[Literal["title", "summary"]] = Field(default_factory=lambda: list(FIELDS))
     terms: list[TermEntry]
 
@@ -127,12 +131,14 @@ def _to_watchlist(path: Path, model: WatchlistFile) -> Watchlist:
         title=model.title,
         fields=tuple(model.fields),
         path=str(path),
+        sport=model.sport,
         terms=tuple(
             Term(
                 term=" ".join(e.term.split()),
                 aliases=tuple(" ".join(a.split()) for a in e.aliases),
                 fuzzy=e.fuzzy,
                 exclude=tuple(" ".join(x.split()) for x in e.exclude),
+                place=e.place,
             )
             for e in model.terms
         ),
@@ -163,11 +169,8 @@ def load_watchlist_file(path: Path) -> tuple[Watchlist, int]:
 
 
 def _with_term_lines(watchlist: Watchlist, doc: Located) -> Watchlist:
-    terms = tuple(
-        Term(t.term, t.aliases, t.fuzzy, t.exclude, line=doc.line_of(("terms", i)))
-        for i, t in enumerate(watchlist.terms)
-    )
-    return Watchlist(watchlist.name, terms, watchlist.title, watchlist.fields, watchlist.path)
+    terms = tuple(replace(t, line=doc.line_of(("terms", i))) for i, t in enumerate(watchlist.terms))
+    return replace(watchlist, terms=terms)
 
 
 def watchlist_files(folder: Path) -> list[Path]:
