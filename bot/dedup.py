@@ -96,16 +96,21 @@ def ingest(
     now: datetime,
     backlog: bool,
     window_hours: int = stories.WINDOW_HOURS,
+    stop: Callable[[], bool] | None = None,
 ) -> IngestResult:
     """Store `items` of `feed`, assign stories and queue the alerts they owe (see module doc).
 
     Items are taken oldest first, so the first outlet of a story is the one its alert shows.
+    `stop` is asked between items (a SIGTERM during a big feed): once it says True the rest is
+    left for the next poll; what was stored stays stored, each item whole.
     """
     total = IngestResult()
     ordered = sorted(items, key=lambda it: it.published or now)
     seen = store.known_keys(k for it in ordered for k in it.keys)
     fresh_after = now - KEY_REFRESH
     for item in ordered:
+        if stop is not None and stop():
+            break
         if not item.keys:
             continue
         if all(k in seen and seen[k] >= fresh_after for k in item.keys):
@@ -172,8 +177,14 @@ def _ingest_one(
     followers = store.subscribers_for({m.watchlist for m in matches}, conn)
     if followers:
         also = store.story_sources_in(conn, story_id)[1:]
+        excluded = store.exclusions_in(conn, {(m.watchlist, m.term) for m in matches})
         for sub_id, watchlists in sorted(followers.items()):
-            relevant = [m for m in matches if m.watchlist in watchlists]
-            if store.enqueue_in(conn, sub_id, story_id, relevant, also=also, now=now):
+            skip = excluded.get(sub_id, set())
+            relevant = [
+                m
+                for m in matches
+                if m.watchlist in watchlists and (m.watchlist, m.term) not in skip
+            ]
+            if relevant and store.enqueue_in(conn, sub_id, story_id, relevant, also=also, now=now):
                 result.alerts += 1
     return result

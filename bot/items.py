@@ -24,7 +24,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ftfy
 
+from bot.cleantext import (
+    clip,
+    drop_invisible,
+    drop_undefined_entities,
+    has_markup,
+    protect_pseudo_tags,
+    strip_markup_crudely,
+    web_link,
+)
 from bot.models import Feed, Item
+from bot.outlets import strip_outlet
 from bot.urls import canonical_url
 
 # A feed that gives a time without a zone is an Italian outlet writing its local time.
@@ -34,11 +44,12 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # Older than this is a broken date (epoch 0, year 1), not an old article.
 EARLIEST_PLAUSIBLE = datetime(1995, 1, 1, tzinfo=UTC)
 MAX_SUMMARY_CHARS = 2000
+# A title longer than this is not a headline; it is clipped here, so that every output (Telegram,
+# console, JSON, the store) shows the same bounded text.
+MAX_TITLE_CHARS = 300
 _MAX_UNESCAPE_ROUNDS = 3
 
-_TAG_RE = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>|<!--.*?-->", re.DOTALL)
 _ENTITY_RE = re.compile(r"&(#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
-_INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACE_RE = re.compile(r"\s+")
 _FOOTER_RES = (
     # WordPress "Yoast"-style footers: "L'articolo <title> sembra essere il primo su <site>."
@@ -79,17 +90,21 @@ class _TextExtractor(HTMLParser):
 
 
 def _strip_markup_once(text: str) -> str:
-    """One round of HTML decoding: tags removed, entities resolved."""
+    """One round of HTML decoding: real tags removed, entities resolved.
+
+    Only HTML elements are markup: `<<Siamo pronti>>`, `<esclusiva>` and `3 < 4` are the
+    outlet's words, so their `<` are escaped before the parser sees them and come back as text.
+    """
     if "<" not in text and "&" not in text:
         return text
-    if not _TAG_RE.search(text):
+    if not has_markup(text):
         return html.unescape(text)
     extractor = _TextExtractor()
     try:
-        extractor.feed(text)
+        extractor.feed(protect_pseudo_tags(text))
         extractor.close()
     except Exception:  # HTMLParser is lenient, but never let a fragment break an item
-        return html.unescape(_TAG_RE.sub(" ", text))
+        return html.unescape(strip_markup_crudely(text))
     return "".join(extractor.parts)
 
 
@@ -117,18 +132,20 @@ def _fix_double_prime(text: str) -> str:
 def plain_text(html_or_text: str) -> str:
     """Readable text from a feed field, whatever the outlet did to it.
 
-    Unescapes and strips tags repeatedly while markup or entities remain (titles escaped
-    twice), repairs mojibake with ftfy (keeping typographic quotes), fixes WordPress's
-    digit-then-″, removes invisible characters and collapses whitespace.
+    Unescapes and strips real tags repeatedly while markup or entities remain (titles escaped
+    twice), drops references HTML does not define (`&lol9;`), repairs mojibake with ftfy
+    (keeping typographic quotes), fixes WordPress's digit-then-″, removes controls, bidi and
+    zero-width characters (not those inside an emoji) and collapses whitespace.
     """
     text = html_or_text or ""
     for _ in range(_MAX_UNESCAPE_ROUNDS):
         text = _strip_markup_once(text)
-        if not (_TAG_RE.search(text) or _ENTITY_RE.search(text)):
+        if not (has_markup(text) or _ENTITY_RE.search(text)):
             break
+    text = drop_undefined_entities(text)
     text = ftfy.fix_text(text, uncurl_quotes=False, unescape_html=False)
     text = _fix_double_prime(text)
-    text = _INVISIBLE_RE.sub("", text)
+    text = drop_invisible(text)
     return _SPACE_RE.sub(" ", text).strip()
 
 
@@ -145,9 +162,7 @@ def clean_summary(summary_html: str, title: str) -> str:
     text = _collapse_repeats(text.strip())
     if _fold(text) == _fold(title):
         return ""
-    if len(text) > MAX_SUMMARY_CHARS:
-        text = text[: MAX_SUMMARY_CHARS - 1].rstrip() + "…"
-    return text
+    return clip(text, MAX_SUMMARY_CHARS)
 
 
 def _collapse_repeats(text: str) -> str:
@@ -249,7 +264,11 @@ def _is_web_url(value: str) -> bool:
 
 
 def _link_of(entry: Mapping, base: str) -> str:
-    """The article address (`link`, else a permalink guid), absolute against the feed's URL."""
+    """The article address (`link`, else a permalink guid), absolute against the feed's URL.
+
+    Only http(s) addresses are links: a `javascript:`, `data:` or `ftp:` link is dropped and the
+    item is kept without one (its title still alerts; `unsafe_link` lets the parser report it).
+    """
     link = _text(entry.get("link")).strip()
     if not link:
         guid = _text(entry.get("id")).strip()
@@ -257,7 +276,12 @@ def _link_of(entry: Mapping, base: str) -> str:
     if link and not link.lower().startswith(("http://", "https://")):
         with contextlib.suppress(ValueError):
             link = urljoin(base, link)
-    return link
+    return web_link(link)
+
+
+def unsafe_link(entry: Mapping, base: str) -> bool:
+    """True when the entry names a link that is not a web address (and was dropped)."""
+    return bool(_text(entry.get("link")).strip()) and not _link_of(entry, base)
 
 
 def identity_keys(entry: Mapping, link: str, title: str, feed: Feed, site: str) -> tuple[str, ...]:
@@ -286,15 +310,25 @@ def _summary_html(entry: Mapping) -> str:
     return ""
 
 
-def item_from_entry(entry: Mapping, feed: Feed, *, site: str, fetched_at: datetime) -> Item | None:
+def _categories(entry: Mapping) -> tuple[str, ...]:
+    """The entry's RSS categories / Atom terms ("Tennis", "Calcio/Serie A/Fiorentina")."""
+    terms = (_text(tag.get("term")) for tag in entry.get("tags") or () if isinstance(tag, Mapping))
+    return tuple(dict.fromkeys(plain_text(t) for t in terms if t.strip()))
+
+
+def item_from_entry(
+    entry: Mapping, feed: Feed, *, site: str, fetched_at: datetime, channel: str = ""
+) -> Item | None:
     """Normalise one feedparser entry; None when it has neither a title nor a link.
 
     `site` is the outlet's host (guids are unique only within one outlet), `fetched_at` the
-    aware UTC time of the fetch (future publication times are clamped to it).
+    aware UTC time of the fetch (future publication times are clamped to it), `channel` the
+    feed's own title: an outlet name appended to the item's title is cut (`bot.outlets`).
     """
     if fetched_at.tzinfo is None:
         fetched_at = fetched_at.replace(tzinfo=UTC)
-    title = plain_text(_text(entry.get("title")))
+    title = strip_outlet(plain_text(_text(entry.get("title"))), (channel, feed.name))
+    title = clip(title, MAX_TITLE_CHARS)
     link = _link_of(entry, feed.url)
     if not title and not link:
         return None
@@ -306,4 +340,5 @@ def item_from_entry(entry: Mapping, feed: Feed, *, site: str, fetched_at: dateti
         source=feed.name,
         feed_url=feed.url,
         published=published_time(entry, fetched_at),
+        categories=_categories(entry),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 ROME = ZoneInfo("Europe/Rome")
@@ -12,8 +12,8 @@ _MONTHS = {
 }
 
 
-def short_local_time(when: datetime, language: str = "it") -> str:
-    """Day, month abbreviation and 24-hour time in Rome, whatever zone `when` is in."""
-    local = when.astimezone(ROME)
+def short_local_time(when: datetime, language: str = "it", zone: tzinfo | None = None) -> str:
+    """Day, month abbreviation and 24-hour time in Rome (or `zone`), whatever zone `when` is in."""
+    local = when.astimezone(zone or ROME)
     months = _MONTHS.get(language[:2], _MONTHS["it"])
     return f"{local.day} {months[local.month - 1]}, {local:%H:%M}"

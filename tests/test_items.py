@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.items import clean_summary, item_from_entry, parse_time, plain_text
+from bot.items import (
+    MAX_TITLE_CHARS,
+    clean_summary,
+    item_from_entry,
+    parse_time,
+    plain_text,
+    unsafe_link,
+)
 from bot.models import Feed
 
 FEED = Feed(name="Tuttosport", url="https://www.tuttosport.com/rss/calcio")
@@ -48,6 +55,16 @@ def normalise(**fields: object):
         ("<script>alert(1)</script>Titolo", "Titolo"),
         ("<!-- wp:paragraph -->Ciao<!-- /wp -->", "Ciao"),
         ("", ""),
+        # the outlet's own angle brackets are words, not markup
+        ("Conte: &lt;&lt;Siamo pronti&gt;&gt;", "Conte: <<Siamo pronti>>"),
+        ("Conte: <<Siamo pronti>>", "Conte: <<Siamo pronti>>"),
+        ("<esclusiva> Leao rinnova", "<esclusiva> Leao rinnova"),
+        ("&lt;p&gt;Leao: &lt;esclusiva&gt; 3 &lt; 4&lt;/p&gt;", "Leao: <esclusiva> 3 < 4"),
+        ("<p>Conte: <<Siamo pronti>></p>", "Conte: <<Siamo pronti>>"),
+        ("<b>Milan</b> &lol9; Inter", "Milan Inter"),
+        ("Milan &amp;lol9; Inter", "Milan Inter"),
+        ("Milan\u202e naliM \u2066x\u2069", "Milan naliM x"),
+        ("Festa 👨\u200d👩\u200d👧 a Milano", "Festa 👨\u200d👩\u200d👧 a Milano"),
     ],
 )
 def test_plain_text(raw: str, expected: str) -> None:
@@ -220,6 +237,23 @@ def test_title_fingerprint_is_the_last_resort() -> None:
 def test_relative_link_is_made_absolute() -> None:
     item = normalise(link="/news/calcio/1")
     assert item is not None and item.link == "https://www.tuttosport.com/news/calcio/1"
+
+
+def test_a_huge_title_is_clipped() -> None:
+    item = normalise(title="Leao " * 10_000)
+    assert item is not None
+    assert len(item.title) <= MAX_TITLE_CHARS and item.title.endswith("…")
+
+
+@pytest.mark.parametrize(
+    "link", ["javascript:alert(document.cookie)", "data:text/html,x", "ftp://x.it/a"]
+)
+def test_a_link_that_is_not_http_is_dropped_and_the_item_kept(link: str) -> None:
+    item = normalise(link=link)
+    assert item is not None and item.title == "Dybala operato"
+    assert item.link == ""
+    assert unsafe_link(entry(link=link), FEED.url)
+    assert not unsafe_link(entry(), FEED.url)
 
 
 def test_entry_without_title_and_link_is_dropped() -> None:

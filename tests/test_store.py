@@ -211,8 +211,8 @@ def test_an_alert_is_owed_once_per_subscriber_and_story(store: Store) -> None:
     assert store.outbox_depth() == 0
     stats = store.stats(T0)
     assert stats == {
-        "subscribers": 1,
-        "active": 1,
+        "subscribers": 0,  # the console is no subscriber
+        "active": 0,
         "items": 1,
         "stories": 1,
         "alerts_sent_today": 1,
@@ -237,6 +237,32 @@ def test_pending_skips_inactive_muted_and_not_yet_due(store: Store) -> None:
     later = store.pending_alerts(T0 + timedelta(hours=3))
     assert [a.subscriber_id for a in later] == [active.id, muted.id]
     assert later[0].extra["attempts"] == 1
+
+
+def test_quiet_hours_and_daily_digest_hold_alerts_on_the_subscribers_clock(store: Store) -> None:
+    from datetime import time
+
+    quiet, digest, plain = (store.subscriber(str(i)) for i in range(3))
+    assert quiet and digest and plain
+    store.set_quiet(quiet.id, (time(23), time(9)))  # T0 is 08:00 in Rome: inside
+    store.set_digest(digest.id, time(20, 30))
+    for sub in (quiet, digest, plain):
+        owe(store, sub.id, f"s{sub.id}")
+    assert [a.subscriber_id for a in store.pending_alerts(T0)] == [plain.id]
+    assert store.pending_alerts(T0)[0].extra.get("held") is None
+    at_nine = T0 + timedelta(hours=1)  # quiet hours over: the alert comes, marked as held
+    [held] = [a for a in store.pending_alerts(at_nine) if a.subscriber_id == quiet.id]
+    assert held.extra["held"] is True
+    evening = T0 + timedelta(hours=12, minutes=30)  # 20:30 in Rome: the digest's time
+    due = {a.subscriber_id: a for a in store.pending_alerts(evening)}
+    assert due[digest.id].extra["held"] is True
+    owe(store, digest.id, "late", now=evening + timedelta(minutes=1))
+    after = [a.story_id for a in store.pending_alerts(evening + timedelta(minutes=2))]
+    assert "late" not in after  # came after the digest: waits for tomorrow's
+    again = store.subscriber("1", create=False)
+    assert again is not None and (again.digest_at, again.quiet_start) == ("20:30", None)
+    store.set_digest(digest.id, None)
+    assert "late" in [a.story_id for a in store.pending_alerts(evening + timedelta(minutes=2))]
 
 
 def test_a_claimed_alert_is_not_handed_out_twice_until_its_lease_ends(store: Store) -> None:

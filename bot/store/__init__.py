@@ -8,9 +8,10 @@ The delivery guarantee rests on two rules kept here:
 - matching writes (subscriber, story) rows into `outbox` under a unique constraint, in the same
   transaction as the item that caused them (see `bot/dedup.py`), so an item is either stored
   with all its alerts or not at all, and a re-run can never add a second row;
-- a delivery is recorded by `mark_sent`, which the deliverer calls right after the Bot API
+- a delivery is recorded by `mark_sent_many` (all rows of one message in one transaction),
+  which the deliverer calls right after the Bot API
   accepted the message. The one unavoidable window: if the process dies after Telegram accepted
-  the message and before `mark_sent` commits, that one alert is sent again after the restart
+  the message and before `mark_sent_many` commits, that one message is sent again after the restart
   (at least once, never lost). The window is one round trip plus one small commit; see
   docs/delivery.md.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from sqlalchemy import (
 
 from bot import faults
 from bot.models import Alert, FeedState, Subscriber
+from bot.schedule import Schedule, was_held
 from bot.store import migrations
 from bot.store.base import (
     KEY_MARGIN_DAYS,
@@ -51,8 +53,11 @@ from bot.store.base import (
     sqlite_engine,
     storable_key,
 )
+from bot.store.bulk import ImportCount, SubscriberBulkOps
 from bot.store.ingest import IngestOps
+from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
+    exclusions,
     feeds,
     item_keys,
     items,
@@ -82,7 +87,7 @@ class StorySummary:
     sources: tuple[str, ...] = ()
 
 
-class Store(IngestOps):
+class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
     """Feeds, items, stories, subscribers and the outbox, behind plain methods.
 
     Thread-safe: every method opens its own short transaction (the pipeline calls it from worker
@@ -101,14 +106,15 @@ class Store(IngestOps):
     # ---------------------------------------------------------------- lifecycle
 
     @classmethod
-    def open(cls, url: str, *, durable: bool = True) -> Store:
+    def open(cls, url: str, *, durable: bool = True, busy_timeout: float = 30.0) -> Store:
         """Connect and migrate to the latest schema. The caller creates a SQLite file's folder.
 
-        `durable=False` relaxes SQLite's fsync per commit (still crash-safe, not power-safe).
+        `durable=False` relaxes SQLite's fsync per commit (still crash-safe, not power-safe);
+        `busy_timeout` is how long a SQLite writer waits for another before giving up.
         """
         url = engine_url(url)
         engine = (
-            sqlite_engine(url, durable=durable)
+            sqlite_engine(url, durable=durable, busy_timeout=busy_timeout)
             if url.startswith("sqlite")
             else create_engine(url, pool_pre_ping=True)
         )
@@ -152,6 +158,8 @@ class Store(IngestOps):
             "retry_at": state.retry_at,
             "polled_at": state.polled_at,
             "last_error": state.last_error,
+            "moved_to": state.moved_to,
+            "moved_hits": state.moved_hits,
         }
         stmt = self._insert(feeds).values(url=feed_url, **values)
         stmt = stmt.on_conflict_do_update(index_elements=[feeds.c.url], set_=values)
@@ -196,8 +204,10 @@ class Store(IngestOps):
     def set_active(self, subscriber_id: int, active: bool) -> None:
         self._update_subscriber(subscriber_id, active=active)
 
-    def set_language(self, subscriber_id: int, language: str) -> None:
-        self._update_subscriber(subscriber_id, language=language)
+    def set_language(self, subscriber_id: int, language: str, origin: str | None = None) -> None:
+        """The chat's language; `origin` "chosen" (by /lingua) is never overridden by the
+        Telegram language of whoever writes next (see Subscriber.language_origin)."""
+        self._update_subscriber(subscriber_id, language=language, language_origin=origin)
 
     def mute(self, subscriber_id: int, until: datetime | None) -> None:
         """Hold deliveries until `until` (None unmutes); alerts wait in the outbox meanwhile."""
@@ -277,6 +287,80 @@ class Store(IngestOps):
             ).all()
         return [(kind, value) for kind, value in rows]
 
+    # ---------------------------------------------------------------- exclusions & silence
+
+    def exclude(self, subscriber_id: int, watchlist: str, term: str) -> bool:
+        """ "Not this player": `term` of list `watchlist` no longer alerts this subscriber.
+
+        False if it was already excluded."""
+        stmt = (
+            self._insert(exclusions)
+            .values(
+                subscriber_id=subscriber_id,
+                watchlist=watchlist,
+                term=term,
+                created_at=datetime.now(UTC),
+            )
+            .on_conflict_do_nothing()
+            .returning(exclusions.c.id)
+        )
+        with self.transaction() as conn:
+            return conn.execute(stmt).first() is not None
+
+    def unexclude(self, subscriber_id: int, watchlist: str, term: str) -> bool:
+        with self.transaction() as conn:
+            result = conn.execute(
+                delete(exclusions).where(
+                    exclusions.c.subscriber_id == subscriber_id,
+                    exclusions.c.watchlist == watchlist,
+                    exclusions.c.term == term,
+                )
+            )
+            return result.rowcount > 0
+
+    def exclusions(self, subscriber_id: int) -> list[tuple[str, str]]:
+        """(watchlist, term) pairs this subscriber excluded, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(exclusions.c.watchlist, exclusions.c.term)
+                .where(exclusions.c.subscriber_id == subscriber_id)
+                .order_by(exclusions.c.id)
+            ).all()
+        return [(w, t) for w, t in rows]
+
+    def exclusions_in(
+        self, conn: Connection, pairs: Iterable[tuple[str, str]]
+    ) -> dict[int, set[tuple[str, str]]]:
+        """Subscriber id -> which of these (watchlist, term) pairs it excluded: one indexed
+        query per matched item, so fan-out never loops over every subscriber."""
+        wanted = set(pairs)
+        if not wanted:
+            return {}
+        rows = conn.execute(
+            select(exclusions.c.subscriber_id, exclusions.c.watchlist, exclusions.c.term).where(
+                exclusions.c.watchlist.in_({w for w, _ in wanted})
+            )
+        ).all()
+        found: dict[int, set[tuple[str, str]]] = {}
+        for sub_id, watchlist, term in rows:
+            if (watchlist, term) in wanted:
+                found.setdefault(sub_id, set()).add((watchlist, term))
+        return found
+
+    def silence_story(self, subscriber_id: int, story_id: str, silenced: bool = True) -> bool:
+        """Stop (or, with False, resume) "also on" edits of this story's message for this
+        subscriber; an edit already queued is cancelled. False if there is no such alert."""
+        with self.transaction() as conn:
+            where = (outbox.c.subscriber_id == subscriber_id, outbox.c.story_id == story_id)
+            result = conn.execute(update(outbox).where(*where).values(silenced=silenced))
+            if silenced:
+                conn.execute(
+                    update(outbox)
+                    .where(*where, outbox.c.kind == "update", outbox.c.status == "pending")
+                    .values(status="sent", claimed_until=None)
+                )
+            return result.rowcount > 0
+
     def watched_terms(self) -> list[str]:
         """Distinct /watch terms of active subscribers, to build their personal watchlists."""
         with self._read() as conn:
@@ -335,6 +419,9 @@ class Store(IngestOps):
     ) -> list[Alert]:
         """Alerts and updates due now for active, unmuted subscribers, oldest first.
 
+        Quiet hours and daily digests (see `bot.schedule`) hold rows too; a row that waited
+        for the end of a pause is marked `extra["held"]`, and the sender sends those together.
+
         `channel` "console" or "telegram" keeps only that deliverer's subscribers, so the
         console never prints (and marks sent) what a Telegram subscriber is owed.
 
@@ -351,6 +438,8 @@ class Store(IngestOps):
                 stories.c.url,
                 stories.c.source,
                 stories.c.published,
+                stories.c.summary,
+                subscribers.c.muted_until,
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
             .join(stories, stories.c.id == outbox.c.story_id)
@@ -371,7 +460,11 @@ class Store(IngestOps):
         if claim_for is not None:
             query = query.with_for_update(skip_locked=True, of=outbox)
         with self.transaction() if claim_for is not None else self._read() as conn:
+            due, schedules = self.due_filter(conn, now)
+            if due is not None:
+                query = query.where(due)
             rows = conn.execute(query).all()
+            links = _outlet_links(conn, {r.story_id for r in rows if loads(r.also)})
             if claim_for is not None and rows:
                 conn.execute(
                     update(outbox)
@@ -382,39 +475,70 @@ class Store(IngestOps):
             for r in rows:
                 self._claimed[r.id] = r.revision
         faults.checkpoint(faults.STORE_AFTER_CLAIM)
-        return [_alert(r) for r in rows]
+        alerts = [_alert(r, links.get(r.story_id, ())) for r in rows]
+        for alert, row in zip(alerts, rows, strict=True):
+            schedule = schedules.get(row.subscriber_id) or Schedule(row.muted_until)
+            if was_held(schedule, row.created_at, now):
+                alert.extra["held"] = True
+        return alerts
 
     def mark_sent(self, alert_id: int, *, message_id: int | None, now: datetime) -> None:
-        """Record a delivery. Call it right after the Bot API accepted the message.
+        """Record one delivery; see `mark_sent_many`."""
+        self.mark_sent_many([alert_id], message_id=message_id, now=now)
+
+    def mark_sent_many(
+        self, alert_ids: Sequence[int], *, message_id: int | None, now: datetime
+    ) -> None:
+        """Record that one message (an alert, or a digest of several) reached its subscriber.
+
+        Call it right after the Bot API accepted the message. Every row the message carried is
+        recorded in ONE transaction: a crash or a store error leaves all of them pending or all
+        of them sent, never a digest half recorded (whose other half would go out again).
 
         The one window of the delivery guarantee: a process that dies after the API accepted
         the message and before this commits sends that message again after its restart (at
         least once, never lost). Keep nothing but this call between the two (docs/delivery.md).
+        On a store error the caller retries this call, never the send.
 
-        If a later outlet enriched the row while the message was in flight (its revision moved
-        on), the row stays pending as an update, so the new outlets still reach the subscriber.
+        If a later outlet enriched a row while the message was in flight (its revision moved
+        on), that row stays pending as an update, so the new outlets still reach the subscriber.
         """
         faults.checkpoint(faults.STORE_BEFORE_MARK)
-        claimed = self._unclaim(alert_id)
+        with self._lock:
+            claimed = {i: self._claimed.get(i) for i in alert_ids}
         with self.transaction() as conn:
-            row = conn.execute(
-                select(outbox.c.revision, outbox.c.edits).where(outbox.c.id == alert_id)
-            ).first()
-            if row is None:
-                return
-            changed = claimed is not None and row.revision != claimed and row.edits < MAX_EDITS
-            values: dict[str, Any] = {
-                "status": "pending" if changed else "sent",
-                "sent_at": now,
-                "message_id": func.coalesce(message_id, outbox.c.message_id),
-                "claimed_until": None,
-                "last_error": None,
-                "attempts": 0,
-            }
-            if changed:
-                values.update(kind="update", next_attempt=now, edits=row.edits + 1)
-            conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.revision, outbox.c.edits).where(
+                    outbox.c.id.in_(list(alert_ids))
+                )
+            ).all()
+            for row in rows:
+                handed = claimed.get(row.id)
+                changed = handed is not None and row.revision != handed and row.edits < MAX_EDITS
+                values: dict[str, Any] = {
+                    "status": "pending" if changed else "sent",
+                    "sent_at": now,
+                    "message_id": func.coalesce(message_id, outbox.c.message_id),
+                    "claimed_until": None,
+                    "last_error": None,
+                    "attempts": 0,
+                }
+                if changed:
+                    values.update(kind="update", next_attempt=now, edits=row.edits + 1)
+                conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+        with self._lock:
+            for alert_id in alert_ids:
+                self._claimed.pop(alert_id, None)
         faults.checkpoint(faults.STORE_AFTER_MARK)
+
+    def extend_lease(self, alert_ids: Sequence[int], *, until: datetime) -> None:
+        """Keep rows leased to this process (while their record is being retried)."""
+        with self.transaction() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(alert_ids)), outbox.c.status == "pending")
+                .values(claimed_until=until)
+            )
 
     def _unclaim(self, alert_id: int) -> int | None:
         """Forget the lease handed to the deliverer; returns the revision it was handed."""
@@ -453,15 +577,35 @@ class Store(IngestOps):
 
     def stats(self, now: datetime) -> dict[str, int]:
         midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        counts = self.subscriber_counts(now)
         with self._read() as conn:
             return {
-                "subscribers": _count(conn, subscribers),
-                "active": _count(conn, subscribers, subscribers.c.active.is_(True)),
+                **counts,
                 "items": _count(conn, items),
                 "stories": _count(conn, stories),
                 "alerts_sent_today": _count(conn, outbox, outbox.c.sent_at >= midnight),
                 "outbox_depth": _count(conn, outbox, outbox.c.status == "pending"),
             }
+
+    def digest_alerts(self, subscriber_id: int, message_id: int) -> list[Alert]:
+        """The stories one digest message carried (its rows keep minus its message id)."""
+        query = (
+            select(
+                outbox,
+                subscribers.c.chat_id,
+                subscribers.c.language,
+                stories.c.title,
+                stories.c.url,
+                stories.c.source,
+                stories.c.published,
+            )
+            .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
+            .join(stories, stories.c.id == outbox.c.story_id)
+            .where(outbox.c.subscriber_id == subscriber_id, outbox.c.message_id == -message_id)
+            .order_by(outbox.c.id)
+        )
+        with self._read() as conn:
+            return [_alert(r) for r in conn.execute(query).all()]
 
     def recent_stories(self, since: datetime, *, limit: int = 200) -> list[StorySummary]:
         """Stories published since `since`, newest first (for a new /watch term's preview)."""
@@ -581,6 +725,8 @@ def _feed_state(row: Any) -> FeedState:
         retry_at=row.retry_at,
         polled_at=row.polled_at,
         last_error=row.last_error,
+        moved_to=row.moved_to,
+        moved_hits=row.moved_hits or 0,
     )
 
 
@@ -592,10 +738,31 @@ def _subscriber(row: Any) -> Subscriber:
         language=row.language,
         active=bool(row.active),
         muted_until=row.muted_until,
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
+        digest_at=row.digest_at,
+        timezone=row.timezone,
+        last_seen=row.last_seen,
+        language_origin=row.language_origin,
     )
 
 
-def _alert(row: Any) -> Alert:
+def _outlet_links(conn: Connection, story_ids: set[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Story id -> (outlet, address of its first article in the story): "also on" links."""
+    if not story_ids:
+        return {}
+    rows = conn.execute(
+        select(items.c.story_id, items.c.source, items.c.link)
+        .where(items.c.story_id.in_(story_ids))
+        .order_by(items.c.id)
+    ).all()
+    found: dict[str, dict[str, str]] = {}
+    for story_id, source, url in rows:
+        found.setdefault(story_id, {}).setdefault(source, url)
+    return {story: tuple(outlets.items()) for story, outlets in found.items()}
+
+
+def _alert(row: Any, links: tuple[tuple[str, str], ...] = ()) -> Alert:
     return Alert(
         id=row.id,
         subscriber_id=row.subscriber_id,
@@ -611,6 +778,8 @@ def _alert(row: Any) -> Alert:
         message_id=row.message_id,
         language=row.language,
         extra={"revision": row.revision, "attempts": row.attempts, "edits": row.edits},
+        summary=getattr(row, "summary", None) or "",  # not every query selects it
+        links=links,
     )
 
 
@@ -619,6 +788,7 @@ __all__ = [
     "KEY_REFRESH",
     "MAX_EDITS",
     "MAX_KEY",
+    "ImportCount",
     "Store",
     "StorySummary",
     "engine_url",

@@ -265,12 +265,13 @@ class IngestOps(StoreBase):
 
         A pending row (alert or update not yet delivered) is just enriched. A delivered row goes
         back to pending as an "update", at most `max_edits` times per row; past that, the outlet
-        is recorded in the story only. Returns how many delivered rows became updates.
+        is recorded in the story only. A row whose story the subscriber silenced records the
+        outlet without becoming an update. Returns how many delivered rows became updates.
         """
         rows = conn.execute(
-            select(outbox.c.id, outbox.c.status, outbox.c.also, outbox.c.edits).where(
-                outbox.c.story_id == story_id, outbox.c.status != "dropped"
-            )
+            select(
+                outbox.c.id, outbox.c.status, outbox.c.also, outbox.c.edits, outbox.c.silenced
+            ).where(outbox.c.story_id == story_id, outbox.c.status != "dropped")
         ).all()
         flagged = 0
         for row in rows:
@@ -278,7 +279,9 @@ class IngestOps(StoreBase):
             if source in also:
                 continue
             values: dict[str, Any] = {"revision": outbox.c.revision + 1}
-            if row.status == "sent":
+            if row.status == "sent" and row.silenced:
+                values = {}  # silenced by the subscriber: the outlet is recorded, not sent
+            elif row.status == "sent":
                 if row.edits >= max_edits:
                     continue
                 values.update(

@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from bot.store import schema
 
@@ -28,8 +28,62 @@ def _v1_initial(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=list(schema.V1_TABLES))
 
 
+_V2_COLUMNS = {
+    "quiet_start": "VARCHAR(5)",
+    "quiet_end": "VARCHAR(5)",
+    "digest_at": "VARCHAR(5)",
+    "timezone": "VARCHAR(64)",
+    "last_seen": "{timestamp}",
+}
+
+
+def _v2_subscriber_schedule(conn: Connection) -> None:
+    """Quiet hours, daily digest, time zone and last contact of each subscriber.
+
+    Step 1 builds tables from the current schema, so a database created by this release
+    already has these columns: each is added only when missing."""
+    present = {c["name"] for c in inspect(conn).get_columns("subscribers")}
+    timestamp = "TIMESTAMP WITH TIME ZONE" if conn.dialect.name == "postgresql" else "DATETIME"
+    for name, kind in _V2_COLUMNS.items():
+        if name not in present:
+            ddl = kind.format(timestamp=timestamp)
+            conn.execute(text(f"ALTER TABLE subscribers ADD COLUMN {name} {ddl}"))
+    for index in ("ix_subscribers_quiet_start", "ix_subscribers_digest_at"):
+        column = index.removeprefix("ix_subscribers_")
+        conn.execute(text(f"CREATE INDEX IF NOT EXISTS {index} ON subscribers ({column})"))
+
+
+def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
+    """ALTER TABLE … ADD COLUMN unless the column is there: step 1 creates tables from the
+    current definitions in schema.py, so a database born after a column was added has it."""
+    present = {c["name"] for c in inspect(conn).get_columns(table)}
+    if column not in present:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+
+
+def _v3_subscriber_choices(conn: Connection) -> None:
+    """Per-subscriber choices made from an alert's buttons and /lingua: "not this player"
+    inside a list (exclusions), a silenced story (no more "also on" edits), and where the
+    chat's language came from."""
+    schema.exclusions.create(conn, checkfirst=True)
+    for index in schema.exclusions.indexes:
+        index.create(conn, checkfirst=True)
+    _add_column(conn, "outbox", "silenced", "BOOLEAN NOT NULL DEFAULT FALSE")
+    _add_column(conn, "subscribers", "language_origin", "VARCHAR(10)")
+
+
+def _v4_feed_moves(conn: Connection) -> None:
+    """A permanent redirect is adopted only after several good polls: the pending target
+    and how many good polls went through it so far."""
+    _add_column(conn, "feeds", "moved_to", "VARCHAR(2000)")
+    _add_column(conn, "feeds", "moved_hits", "INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _v1_initial,
+    2: _v2_subscriber_schedule,
+    3: _v3_subscriber_choices,
+    4: _v4_feed_moves,
 }
 
 LATEST = max(MIGRATIONS)

@@ -73,6 +73,8 @@ feeds = Table(
     Column("retry_at", UTCDateTime),
     Column("polled_at", UTCDateTime),
     Column("last_error", Text),
+    Column("moved_to", String(2000)),  # a permanent redirect not yet confirmed
+    Column("moved_hits", Integer, nullable=False, default=0),
 )
 
 stories = Table(
@@ -144,7 +146,19 @@ subscribers = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("muted_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    # Schema 2: recurring quiet hours and a daily digest ("HH:MM" on the subscriber's clock),
+    # the clock's zone (None: Europe/Rome), and when the chat last wrote to the bot.
+    Column("quiet_start", String(5)),
+    Column("quiet_end", String(5)),
+    Column("digest_at", String(5)),
+    Column("timezone", String(64)),
+    Column("last_seen", UTCDateTime),
+    # Schema 3: where `language` came from: NULL (the user's Telegram language), "chosen" (/lingua),
+    # "fallback" (an unsupported Telegram language; English, and the user was told once).
+    Column("language_origin", String(10)),
 )
+Index("ix_subscribers_quiet_start", subscribers.c.quiet_start)
+Index("ix_subscribers_digest_at", subscribers.c.digest_at)
 
 subscriptions = Table(
     "subscriptions",
@@ -189,11 +203,33 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
+    # Schema 3: the subscriber silenced this story: no more "also on" edits of its message.
+    Column("silenced", Boolean, nullable=False, default=False),
     UniqueConstraint("subscriber_id", "story_id", name="uq_outbox_subscriber_story"),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt)
 Index("ix_outbox_story", outbox.c.story_id)
 Index("ix_outbox_sent_at", outbox.c.sent_at)
+
+# Version 2: a subscriber's "not this player" inside a curated list it follows. Matching is
+# computed once per item; at fan-out a subscriber's excluded (watchlist, term) pairs are dropped
+# from its matches (one indexed query per item, not a loop over subscribers).
+exclusions = Table(
+    "exclusions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscriber_id",
+        Integer,
+        ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("watchlist", String(200), nullable=False),
+    Column("term", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("subscriber_id", "watchlist", "term", name="uq_exclusions"),
+)
+Index("ix_exclusions_watchlist", exclusions.c.watchlist)
 
 V1_TABLES = (
     feeds,

@@ -36,9 +36,22 @@ TEXTS: dict[str, dict[str, str]] = {
     # --- alerts -------------------------------------------------------------------------
     "also_on": {"it": "anche su: {outlets}", "en": "also on: {outlets}"},
     "unfollow_button": {"it": "🔕 Non seguire più {name}", "en": "🔕 Stop following {name}"},
+    "exclude_button": {"it": "🚫 Escludi {name}", "en": "🚫 Skip {name}"},
+    "leave_button": {"it": "🔕 Lascia {name}", "en": "🔕 Leave {name}"},
+    "silence_button": {"it": "🔇 Silenzia la notizia", "en": "🔇 Mute this story"},
+    "undo_button": {"it": "↩️ Annulla: {name}", "en": "↩️ Undo: {name}"},
+    "undo_silence": {"it": "↩️ Annulla: notizia silenziata", "en": "↩️ Undo: story muted"},
+    "why_terms": {"it": "Segui: {names}", "en": "You follow: {names}"},
+    "why_lists": {"it": "Lista: {names}", "en": "List: {names}"},
     "digest_head": {
         "it": "📰 <b>{count} notizie per te</b>",
         "en": "📰 <b>{count} stories for you</b>",
+    },
+    "digest_open": {"it": "📋 Elenco completo ({count})", "en": "📋 Full list ({count})"},
+    "digest_back": {"it": "↩ Riepilogo", "en": "↩ Digest"},
+    "digest_page_head": {
+        "it": "📰 <b>{count} notizie per te</b> · pagina {page}/{pages}",
+        "en": "📰 <b>{count} stories for you</b> · page {page}/{pages}",
     },
     "digest_more": {
         "it": "…e altre {count} in arrivo.",
@@ -63,8 +76,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "/lists — le liste disponibili\n"
         "/subscribe <i>lista</i> — segui una lista\n"
         "/unsubscribe <i>lista</i> — lascia una lista\n"
-        "/mute [2h|1d|fino HH:MM] — pausa: gli avvisi arrivano dopo, in un riepilogo\n"
+        "/mute [2h|stanotte|fino alle 8|domani] — pausa: gli avvisi arrivano dopo, "
+        "in un riepilogo\n"
         "/unmute — riprendi subito\n"
+        "/quiet 23-7 — ore di silenzio ogni giorno\n"
+        "/digest 8:00 — un solo riepilogo al giorno\n"
         "/stop — non ricevere più nulla\n\n"
         "Maiuscole contano: «Palestra» è il giocatore, non «in palestra».",
         "en": "<b>Commands</b>\n"
@@ -74,8 +90,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "/lists — the available lists\n"
         "/subscribe <i>list</i> — follow a list\n"
         "/unsubscribe <i>list</i> — leave a list\n"
-        "/mute [2h|1d|until HH:MM] — pause: alerts arrive later, in a digest\n"
+        "/mute [2h|tonight|until 7am|tomorrow] — pause: alerts arrive later, in a digest\n"
         "/unmute — resume now\n"
+        "/quiet 23-7 — quiet hours every day (Rome time)\n"
+        "/digest 8:00 — one digest a day\n"
         "/stop — receive nothing more\n\n"
         "Capitals matter: “Palestra” is the player, not “in palestra” (the gym).",
     },
@@ -175,16 +193,88 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "You were not following the list “{name}”.",
     },
     "mute_usage": {
-        "it": "Uso: /mute 2h, /mute 1d, /mute fino 18:30 (oppure /mute per 8 ore).",
-        "en": "Usage: /mute 2h, /mute 1d, /mute until 18:30 (or /mute for 8 hours).",
+        "it": "Non ho capito per quanto. Prova: /mute 2h, /mute 30 min, /mute stanotte, "
+        "/mute fino alle 8, /mute domani, /mute 1d (al massimo {days} giorni; "
+        "/mute da solo: 8 ore).",
+        "en": "I didn't get for how long. Try: /mute 2h, /mute 30 min, /mute tonight, "
+        "/mute until 7am, /mute tomorrow, /mute 1d (at most {days} days; "
+        "/mute alone: 8 hours).",
     },
+    "mute_too_long": {
+        "it": "Una pausa dura al massimo {days} giorni. Per smettere del tutto: /stop.",
+        "en": "A pause lasts at most {days} days. To stop altogether: /stop.",
+    },
+    "zone_rome": {"it": "", "en": " (Rome time)"},
     "mute_done": {
-        "it": "🔇 In pausa fino a {until}. Gli avvisi arriveranno dopo, in un riepilogo. "
-        "/unmute per riprendere.",
-        "en": "🔇 Paused until {until}. Alerts will arrive afterwards, in a digest. "
-        "/unmute to resume.",
+        "it": "🔇 In pausa fino a {until}{zone}. Quello che arriva nel frattempo ti arriverà "
+        "dopo, in un solo riepilogo. /unmute per riprendere subito.",
+        "en": "🔇 Paused until {until}{zone}. What arrives meanwhile will come afterwards, "
+        "in one digest. /unmute to resume now.",
     },
     "unmute_done": {"it": "🔔 Avvisi di nuovo attivi.", "en": "🔔 Alerts are on again."},
+    "unmute_digest": {
+        "it": "Le notizie arrivate durante la pausa ({count}) ti arrivano ora in un riepilogo.",
+        "en": "The stories that arrived during the pause ({count}) are coming now, in one digest.",
+    },
+    "unmute_nothing": {
+        "it": "Non eri in pausa: gli avvisi sono già attivi.",
+        "en": "You were not paused: alerts are already on.",
+    },
+    "unmute_but_quiet": {
+        "it": "🌙 Ma ora sei nelle ore di silenzio: gli avvisi aspettano fino a {until} "
+        "(/quiet off per toglierle).",
+        "en": "🌙 But these are your quiet hours: alerts wait until {until} "
+        "(/quiet off to remove them).",
+    },
+    "quiet_usage": {
+        "it": "Scrivi l'intervallo di ogni giorno, ad esempio /quiet 23-7 (dalle 23 alle 7) "
+        "oppure /quiet off per toglierlo.",
+        "en": "Write the daily window, for example /quiet 23-7 (from 11 pm to 7 am) "
+        "or /quiet off to remove it.",
+    },
+    "quiet_none": {
+        "it": "Nessuna ora di silenzio. Ad esempio /quiet 23-7: di notte gli avvisi aspettano "
+        "e arrivano al mattino in un riepilogo.",
+        "en": "No quiet hours. For example /quiet 23-7: at night alerts wait and arrive in "
+        "the morning, in one digest.",
+    },
+    "quiet_status": {
+        "it": "🌙 Ore di silenzio: ogni giorno dalle {start} alle {end}{zone}. /quiet off per "
+        "toglierle.",
+        "en": "🌙 Quiet hours: every day from {start} to {end}{zone}. /quiet off to remove them.",
+    },
+    "quiet_done": {
+        "it": "🌙 Ogni giorno dalle {start} alle {end}{zone} gli avvisi aspettano; alle {end} "
+        "arrivano in un solo riepilogo. /quiet off per toglierle.",
+        "en": "🌙 Every day from {start} to {end}{zone} alerts wait; at {end} they arrive in "
+        "one digest. /quiet off to remove them.",
+    },
+    "quiet_off": {"it": "🔔 Ore di silenzio tolte.", "en": "🔔 Quiet hours removed."},
+    "digest_usage": {
+        "it": "Scrivi l'ora del riepilogo, ad esempio /digest 8:00, oppure /digest off per "
+        "tornare agli avvisi in tempo reale.",
+        "en": "Write the digest's time, for example /digest 8:00, or /digest off to go back "
+        "to real-time alerts.",
+    },
+    "digest_none": {
+        "it": "Ricevi gli avvisi in tempo reale. Con /digest 8:00 ricevi invece un solo "
+        "riepilogo al giorno.",
+        "en": "You get alerts in real time. With /digest 8:00 you get one digest a day instead.",
+    },
+    "digest_status": {
+        "it": "📰 Un riepilogo al giorno alle {at}{zone}. /digest off per il tempo reale.",
+        "en": "📰 One digest a day at {at}{zone}. /digest off for real time.",
+    },
+    "digest_done": {
+        "it": "📰 D'ora in poi un solo riepilogo al giorno, alle {at}{zone}, invece degli avvisi "
+        "in tempo reale. /digest off per tornare al tempo reale.",
+        "en": "📰 From now on one digest a day, at {at}{zone}, instead of real-time alerts. "
+        "/digest off to go back to real time.",
+    },
+    "digest_off": {
+        "it": "🔔 Di nuovo avvisi in tempo reale.",
+        "en": "🔔 Back to real-time alerts.",
+    },
     "stop_done": {
         "it": "👋 Non ti invierò più nulla. /start per ricominciare: "
         "quello che segui resta salvato.",
@@ -225,6 +315,25 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "reload_unavailable": {"it": "Ricarica non disponibile.", "en": "Reload is not available."},
     "removed_term": {"it": "Tolto: {term}", "en": "Removed: {term}"},
+    "restored": {"it": "Ripristinato: {name}", "en": "Restored: {name}"},
+    "excluded": {
+        "it": "Niente più avvisi su {term} dalla lista {name}.",
+        "en": "No more alerts about {term} from the list {name}.",
+    },
+    "included": {"it": "Di nuovo: {term}", "en": "Back again: {term}"},
+    "silenced": {
+        "it": "Notizia silenziata: niente più aggiornamenti.",
+        "en": "Story muted: no more updates.",
+    },
+    "unsilenced": {"it": "Aggiornamenti di nuovo attivi.", "en": "Updates are on again."},
+    "list_excluded": {"it": "🚫 {term} (escluso da {name})", "en": "🚫 {term} (skipped in {name})"},
+    "list_page": {"it": "Pagina {page} di {pages}", "en": "Page {page} of {pages}"},
+    "list_head_group": {
+        "it": "<b>Cosa segue il gruppo</b> (gli amministratori tolgono con /unwatch <i>nome</i> "
+        "e /unsubscribe <i>lista</i>):",
+        "en": "<b>What this group follows</b> (admins remove with /unwatch <i>name</i> "
+        "and /unsubscribe <i>list</i>):",
+    },
     "gone": {"it": "Già tolto.", "en": "Already removed."},
     "subscribed_list": {"it": "Segui: {name}", "en": "Following: {name}"},
     "unsubscribed_list": {"it": "Lasciata: {name}", "en": "Left: {name}"},
@@ -238,8 +347,10 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("lists", "Liste disponibili"),
         ("subscribe", "Segui una lista"),
         ("unsubscribe", "Lascia una lista"),
-        ("mute", "Pausa: /mute 2h, 1d, fino 18:30"),
+        ("mute", "Pausa: /mute 2h, stanotte, fino alle 8"),
         ("unmute", "Riprendi gli avvisi"),
+        ("quiet", "Ore di silenzio: /quiet 23-7"),
+        ("digest", "Un riepilogo al giorno: /digest 8:00"),
         ("stop", "Non ricevere più nulla"),
         ("help", "Aiuto"),
         ("start", "Inizia"),
@@ -251,8 +362,10 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("lists", "Available lists"),
         ("subscribe", "Follow a list"),
         ("unsubscribe", "Leave a list"),
-        ("mute", "Pause: /mute 2h, 1d, until 18:30"),
+        ("mute", "Pause: /mute 2h, tonight, until 7am"),
         ("unmute", "Resume alerts"),
+        ("quiet", "Quiet hours: /quiet 23-7"),
+        ("digest", "One digest a day: /digest 8:00"),
         ("stop", "Receive nothing more"),
         ("help", "Help"),
         ("start", "Start"),
