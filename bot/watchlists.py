@@ -6,6 +6,8 @@ the problems of the others (which are skipped). `newsbot check` prints the same 
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -181,6 +183,27 @@ def watchlist_files(folder: Path) -> list[Path]:
     )
 
 
+def dead_links(folder: Path) -> list[Problem]:
+    """Symbolic links named like list files that lead nowhere (a loop, a missing target).
+
+    `watchlist_files` cannot read them, and skipping them silently would hide a list the admin
+    believes is in force (a ConfigMap swap gone wrong, a link to a moved file).
+    """
+    problems: list[Problem] = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_symlink() or path.suffix not in SUFFIXES or path.name.startswith("."):
+            continue
+        try:
+            path.resolve(strict=True)
+        except (RuntimeError, OSError) as exc:  # Python 3.11-3.12 raise RuntimeError for loops
+            loop = isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP
+            message = (
+                "symbolic link loop" if loop else f"broken symbolic link to {os.readlink(path)}"
+            )
+            problems.append(Problem(str(path), 1, f"{message}: the list cannot be read"))
+    return problems
+
+
 def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
     """Every valid list of `folder`, plus the problems of the files that were skipped.
 
@@ -191,7 +214,7 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
     if not folder.is_dir():
         return [], [Problem(str(folder), 1, "watchlists folder not found")]
     lists: list[Watchlist] = []
-    problems: list[Problem] = []
+    problems: list[Problem] = dead_links(folder)
     first_seen: dict[str, str] = {}
     for path in watchlist_files(folder):
         try:
