@@ -149,7 +149,8 @@ class Alert:
 class FeedState:
     """What the store remembers of a feed between polls.
 
-    `url` is where to fetch it now (a permanent redirect replaces the configured address),
+    `url` is where to fetch it now (a permanent redirect replaces the configured address once
+    confirmed: `moved_to` is the pending target, `moved_hits` the good polls through it so far),
     `etag`/`last_modified` make the next request conditional, and `failures`/`retry_at` hold the
     exponential backoff. `polled_at` is None until the first successful poll: the items a feed
     lists at that first poll are its backlog and alert no one.
@@ -162,6 +163,8 @@ class FeedState:
     retry_at: datetime | None = None
     polled_at: datetime | None = None
     last_error: str | None = None
+    moved_to: str | None = None
+    moved_hits: int = 0
 
 
 @dataclass(frozen=True, slots=True)

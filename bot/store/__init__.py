@@ -163,6 +163,8 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             "retry_at": state.retry_at,
             "polled_at": state.polled_at,
             "last_error": state.last_error,
+            "moved_to": state.moved_to,
+            "moved_hits": state.moved_hits,
         }
         stmt = self._insert(feeds).values(url=feed_url, **values)
         stmt = stmt.on_conflict_do_update(index_elements=[feeds.c.url], set_=values)
@@ -749,6 +751,8 @@ def _feed_state(row: Any) -> FeedState:
         retry_at=row.retry_at,
         polled_at=row.polled_at,
         last_error=row.last_error,
+        moved_to=row.moved_to,
+        moved_hits=row.moved_hits or 0,
     )
 
 
