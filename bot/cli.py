@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -177,6 +178,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.gcpause import paused_gc
     from bot.match import Matcher
     from bot.watchlists import load_watchlists
 
@@ -186,8 +188,12 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     if not watchlists:
         print("no valid watchlist found: nothing to match against", file=sys.stderr)
         return 2
-    matcher = Matcher(watchlists)
-    terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
+    with paused_gc():
+        matcher = Matcher(watchlists)
+        terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
+    # The index lives as long as the process: keep the collector from walking it again at every
+    # full collection while headlines are matched (see bot.gcpause).
+    gc.freeze()
     texts = args.texts or (line.rstrip("\n") for line in sys.stdin)
     for text in texts:
         if not text.strip() and not args.texts:
