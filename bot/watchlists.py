@@ -220,15 +220,17 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
         return [], [Problem(str(folder), 1, "watchlists folder not found")]
     try:
         paths = watchlist_files(folder)
+        dead = dead_links(folder)
     except OSError as exc:
         return [], [Problem(str(folder), 1, f"cannot read folder: {exc.strerror or exc}")]
     with paused_gc():  # thousands of terms stay alive: see bot.gcpause
-        return _load_files(paths)
+        lists, problems = _load_files(paths)
+    return lists, dead + problems
 
 
 def _load_files(paths: list[Path]) -> tuple[list[Watchlist], list[Problem]]:
     lists: list[Watchlist] = []
-    problems: list[Problem] = dead_links(folder)
+    problems: list[Problem] = []
     first_seen: dict[str, str] = {}
     for path in paths:
         try:
