@@ -6,8 +6,6 @@ the problems of the others (which are skipped). `newsbot check` prints the same 
 
 from __future__ import annotations
 
-import errno
-import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -188,27 +186,6 @@ def watchlist_files(folder: Path) -> list[Path]:
     )
 
 
-def dead_links(folder: Path) -> list[Problem]:
-    """Symbolic links named like list files that lead nowhere (a loop, a missing target).
-
-    `watchlist_files` cannot read them, and skipping them silently would hide a list the admin
-    believes is in force (a ConfigMap swap gone wrong, a link to a moved file).
-    """
-    problems: list[Problem] = []
-    for path in sorted(folder.iterdir()):
-        if not path.is_symlink() or path.suffix not in SUFFIXES or path.name.startswith("."):
-            continue
-        try:
-            path.resolve(strict=True)
-        except (RuntimeError, OSError) as exc:  # Python 3.11-3.12 raise RuntimeError for loops
-            loop = isinstance(exc, RuntimeError) or exc.errno == errno.ELOOP
-            message = (
-                "symbolic link loop" if loop else f"broken symbolic link to {os.readlink(path)}"
-            )
-            problems.append(Problem(str(path), 1, f"{message}: the list cannot be read"))
-    return problems
-
-
 def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
     """Every valid list of `folder`, plus the problems of the files that were skipped.
 
@@ -220,12 +197,10 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
         return [], [Problem(str(folder), 1, "watchlists folder not found")]
     try:
         paths = watchlist_files(folder)
-        dead = dead_links(folder)
     except OSError as exc:
         return [], [Problem(str(folder), 1, f"cannot read folder: {exc.strerror or exc}")]
     with paused_gc():  # thousands of terms stay alive: see bot.gcpause
-        lists, problems = _load_files(paths)
-    return lists, dead + problems
+        return _load_files(paths)
 
 
 def _load_files(paths: list[Path]) -> tuple[list[Watchlist], list[Problem]]:
