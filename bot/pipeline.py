@@ -51,6 +51,10 @@ class FeedOutcome:
     ingest: IngestResult | None = None
     error: str | None = None
     warning: str | None = None
+    # For the adaptive interval (bot/freshness.py): when the listed items were published, and
+    # the shortest wait the outlet asks for (<ttl>, sy:updatePeriod, Cache-Control, Expires).
+    published: tuple[datetime, ...] = ()
+    outlet_floor: float | None = None
 
 
 @dataclass(slots=True)
@@ -159,7 +163,7 @@ class Pipeline:
             return FeedOutcome(feed, "error", error=result.error)
         if result.status == "not_modified":
             await asyncio.to_thread(self.store.save_feed_state, feed.url, new_state)
-            return FeedOutcome(feed, "not_modified")
+            return FeedOutcome(feed, "not_modified", outlet_floor=result.cache_floor)
         parsed = await parse(result.body, feed, content_type=result.content_type, fetched_at=now)
         if parsed.warning:
             log.warning("feed %r: %s", feed.name, parsed.warning)
@@ -172,7 +176,18 @@ class Pipeline:
         ingested = await asyncio.to_thread(
             self._ingest, feed, parsed.items, now, backlog, new_state
         )
-        return FeedOutcome(feed, "ok", len(parsed.items), ingested, warning=parsed.warning)
+        floors = [f for f in (result.cache_floor, parsed.ttl_floor) if f]
+        return FeedOutcome(
+            feed,
+            "ok",
+            len(parsed.items),
+            ingested,
+            warning=parsed.warning,
+            published=tuple(
+                i.published for i in parsed.items if i.published and i.published <= now
+            ),
+            outlet_floor=max(floors) if floors else None,
+        )
 
     @staticmethod
     def _follow_move(
