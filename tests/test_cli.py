@@ -573,3 +573,38 @@ def test_match_says_why_context_ruled_a_mention_out(tmp_path: Path) -> None:
     assert lines[1] == "  (no match)"
     assert lines[-1].split()[:2] == ["roma", "Roma"]
     assert lines[-1].endswith("not matched: another sport: tennis")
+
+
+def test_poll_alerts_in_context(tmp_path: Path, feed_server: FeedServer) -> None:
+    """A general sports feed through a whole `poll --once`: the tennis in Rome, a Juventus win
+    in Turin and a volley feed alert no club named after a city; an outlet's name is cut from
+    the alert's title and matches nothing."""
+    date = "Fri, 10 Oct 2025 11:12:00 +0200"
+    general = [
+        ("Internazionali di Roma, Sinner in finale", "https://www.sport.example/tennis/sinner"),
+        (
+            'Disfatta a Torino, la Juve vince 3-0. Il Mattino in apertura sul Napoli: "Al tappeto"',
+            "https://www.tmw.example/rassegna-stampa/juve-napoli",
+        ),
+        ("Lukaku torna ad allenarsi - Tutto Napoli", "https://www.tuttonapoli.example/lukaku"),
+    ]
+    volley = [("Monza, impresa in casa di Scandicci", "https://www.volley.example/monza")]
+    feed_server.set("/general.xml", rss(*OLD))
+    feed_server.set("/volley.xml", rss(*OLD[:1]))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        "feeds:\n"
+        f"  - name: Generale\n    url: {feed_server.url('/general.xml')}\n"
+        f"  - name: Volley\n    url: {feed_server.url('/volley.xml')}\n    sport: volley\n",
+        encoding="utf-8",
+    )
+    assert poll(tmp_path, feeds).stdout == ""  # the backlog
+    feed_server.set("/general.xml", rss(*[(t, link, date) for t, link in general], *OLD))
+    feed_server.set("/volley.xml", rss(*[(t, link, date) for t, link in volley], *OLD[:1]))
+    out = poll(tmp_path, feeds)
+    assert out.returncode == 0, out.stderr
+    alerts = {a["title"]: {m["term"] for m in a["matches"]} for a in json_lines(out.stdout)}  # type: ignore[union-attr]
+    assert alerts == {
+        general[1][0]: {"Juventus", "Napoli"},
+        "Lukaku torna ad allenarsi": {"Romelu Lukaku"},
+    }
