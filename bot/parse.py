@@ -19,6 +19,7 @@ from typing import Any
 
 import feedparser
 
+from bot.freshness import outlet_floor
 from bot.items import item_from_entry, unsafe_link
 from bot.models import Feed, Item
 from bot.urls import site_host
@@ -39,6 +40,7 @@ class ParseResult:
 
     items: list[Item]
     warning: str | None = None
+    ttl_floor: float | None = None  # seconds the feed says to wait (<ttl>, sy:updatePeriod)
 
 
 @dataclass(frozen=True)
@@ -157,11 +159,13 @@ def _parse(body: bytes, feed: Feed, content_type: str | None, fetched_at: dateti
     # No sanitising: nothing is shown as HTML, and the sanitiser would drop `<esclusiva>`.
     parsed = feedparser.parse(decoded.body, response_headers=headers, sanitize_html=False)
     site = site_host(feed.url)
+    channel = str(parsed.get("feed", {}).get("title") or "")
     entries = parsed.get("entries", [])
     items = [
         item
         for entry in entries
-        if (item := item_from_entry(entry, feed, site=site, fetched_at=fetched_at)) is not None
+        if (item := item_from_entry(entry, feed, site=site, fetched_at=fetched_at, channel=channel))
+        is not None
     ]
     warning = _bozo_warning(parsed)
     unsafe = sum(1 for entry in entries if unsafe_link(entry, feed.url))
@@ -174,7 +178,13 @@ def _parse(body: bytes, feed: Feed, content_type: str | None, fetched_at: dateti
         warning = f"{warning}; {len(items)} items read"
     if decoded.note:
         warning = f"{warning}; {decoded.note}" if warning else decoded.note
-    return ParseResult(items, warning)
+    meta = parsed.get("feed", {})
+    floor = outlet_floor(
+        ttl_minutes=meta.get("ttl"),
+        update_period=meta.get("sy_updateperiod"),
+        update_frequency=meta.get("sy_updatefrequency"),
+    )
+    return ParseResult(items, warning, ttl_floor=floor)
 
 
 async def parse(body: bytes, feed: Feed, **kw: Any) -> ParseResult:

@@ -19,6 +19,7 @@ from bot import metrics
 from bot.config import Settings
 from bot.console import ConsoleDelivery
 from bot.health import parse_listen, serve
+from bot.logs import redact
 from bot.models import Feed
 from bot.pipeline import FeedOutcome, utcnow
 from bot.registry import Registry
@@ -58,6 +59,7 @@ class Runner:
         self.scheduler = Scheduler(self._poll)
         self.reloader = Reloader([registry.feeds_path, registry.watchlists_dir], self._reload)
         self.leader = False
+        self.leader_checks = 0
         self.telegram: Any = None
         self._console_delivery = ConsoleDelivery(store, utcnow, as_json=args.json)
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -89,7 +91,8 @@ class Runner:
         )
 
     async def stop(self) -> None:
-        """Stop taking work, let in-flight polls finish (bounded), then close everything."""
+        """Stop taking work, end in-flight polls between items, then close everything."""
+        self.pipeline.stop()  # a big ingest in a worker thread ends at its next item
         await self.reloader.stop()
         self.scheduler.pause()
         if self._in_flight:
@@ -152,7 +155,11 @@ class Runner:
         return await self.reloader.trigger("admin")
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy when the scheduler runs and the store answers."""
+        """Healthy when the scheduler runs, the store answers and its last write succeeded.
+
+        A store that still answers reads but refuses writes (a locked or full SQLite file, a
+        read-only replica) loses alerts' records: that is unhealthy, with the error (redacted).
+        """
         details: dict[str, Any] = {"scheduler": self.scheduler.running, "leader": self.leader}
         try:
             depth = await asyncio.to_thread(self.store.outbox_depth)
@@ -161,6 +168,11 @@ class Runner:
         except Exception as exc:  # the probe must say 503, whatever broke
             log.warning("health check: store unavailable: %s", exc)
             depth, states, store_ok = None, {}, False
+        failure = self.store.write_failure
+        if failure is not None:
+            store_ok = False
+            details["store_error"] = redact(failure.error)
+            details["store_error_at"] = failure.at.isoformat()
         details["store"] = store_ok
         details["outbox_depth"] = depth
         details["feeds"] = {
@@ -203,7 +215,15 @@ class Runner:
             self.telegram.wake()
 
     async def _deliver_console(self) -> None:
-        await asyncio.to_thread(self._console_delivery.deliver_pending)
+        """Print what is due; a stop waits for it (a thread cannot be cancelled mid-print)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await asyncio.to_thread(self._console_delivery.deliver_pending)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
 
     async def _refresh_outbox_depth(self) -> None:
         """Keep the gauge current even when nothing scrapes /healthz."""
@@ -212,14 +232,14 @@ class Runner:
     async def _reload(self) -> ReloadOutcome:
         before_feeds = {f.name for f in self.registry.feeds}
         before_lists = {w.name for w in self.registry.watchlists}
+        # Valid files apply even when others are refused (those keep their last good version).
         outcome = await asyncio.to_thread(self.registry.load)
-        if outcome.ok:
-            for name in before_feeds - {f.name for f in self.registry.feeds}:
-                metrics.forget_feed(name)
-            for name in before_lists - {w.name for w in self.registry.watchlists}:
-                metrics.forget_watchlist(name)
-            if self.leader:
-                self.scheduler.set_feeds(self.registry.feeds)
+        for name in before_feeds - {f.name for f in self.registry.feeds}:
+            metrics.forget_feed(name)
+        for name in before_lists - {w.name for w in self.registry.watchlists}:
+            metrics.forget_watchlist(name)
+        if self.leader:
+            self.scheduler.set_feeds(self.registry.feeds)
         return outcome
 
     async def _check_leadership(self) -> None:
@@ -231,7 +251,15 @@ class Runner:
         elif self.leader and not leader:
             log.warning("lost the poll leadership")
             self.scheduler.set_feeds([])
+        elif not leader and self.leader_checks == 0:
+            holder = self.store.leader_holder() or "another replica"
+            log.warning(
+                "not the poll leader: %s polls the feeds; this one does not poll (it delivers "
+                "and answers) and takes over when that one stops",
+                holder,
+            )
         self.leader = leader
+        self.leader_checks += 1
         metrics.LEADER.set(1 if leader else 0)
 
     async def _prune(self) -> None:

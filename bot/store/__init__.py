@@ -8,9 +8,10 @@ The delivery guarantee rests on two rules kept here:
 - matching writes (subscriber, story) rows into `outbox` under a unique constraint, in the same
   transaction as the item that caused them (see `bot/dedup.py`), so an item is either stored
   with all its alerts or not at all, and a re-run can never add a second row;
-- a delivery is recorded by `mark_sent`, which the deliverer calls right after the Bot API
+- a delivery is recorded by `mark_sent_many` (all rows of one message in one transaction),
+  which the deliverer calls right after the Bot API
   accepted the message. The one unavoidable window: if the process dies after Telegram accepted
-  the message and before `mark_sent` commits, that one alert is sent again after the restart
+  the message and before `mark_sent_many` commits, that one message is sent again after the restart
   (at least once, never lost). The window is one round trip plus one small commit; see
   docs/delivery.md.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,6 +55,7 @@ from bot.store.base import (
 )
 from bot.store.bulk import ImportCount, SubscriberBulkOps
 from bot.store.ingest import IngestOps
+from bot.store.leader import FileLock, lock_path
 from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
     exclusions,
@@ -101,18 +103,20 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
         self._lock = threading.Lock()
         self._leader_conn: Connection | None = None
         self._leader_names: set[str] = set()
+        self._file_locks: dict[str, FileLock] = {}  # SQLite: name -> lock beside the file
 
     # ---------------------------------------------------------------- lifecycle
 
     @classmethod
-    def open(cls, url: str, *, durable: bool = True) -> Store:
+    def open(cls, url: str, *, durable: bool = True, busy_timeout: float = 30.0) -> Store:
         """Connect and migrate to the latest schema. The caller creates a SQLite file's folder.
 
-        `durable=False` relaxes SQLite's fsync per commit (still crash-safe, not power-safe).
+        `durable=False` relaxes SQLite's fsync per commit (still crash-safe, not power-safe);
+        `busy_timeout` is how long a SQLite writer waits for another before giving up.
         """
         url = engine_url(url)
         engine = (
-            sqlite_engine(url, durable=durable)
+            sqlite_engine(url, durable=durable, busy_timeout=busy_timeout)
             if url.startswith("sqlite")
             else create_engine(url, pool_pre_ping=True)
         )
@@ -122,6 +126,9 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
 
     def close(self) -> None:
         """Release the leader lock (if held) and every pooled connection."""
+        for lock in self._file_locks.values():
+            lock.release()
+        self._file_locks.clear()
         if self._leader_conn is not None:
             try:
                 self._leader_conn.close()
@@ -156,6 +163,8 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             "retry_at": state.retry_at,
             "polled_at": state.polled_at,
             "last_error": state.last_error,
+            "moved_to": state.moved_to,
+            "moved_hits": state.moved_hits,
         }
         stmt = self._insert(feeds).values(url=feed_url, **values)
         stmt = stmt.on_conflict_do_update(index_elements=[feeds.c.url], set_=values)
@@ -434,6 +443,7 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
                 stories.c.url,
                 stories.c.source,
                 stories.c.published,
+                stories.c.summary,
                 subscribers.c.muted_until,
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
@@ -459,6 +469,7 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             if due is not None:
                 query = query.where(due)
             rows = conn.execute(query).all()
+            links = _outlet_links(conn, {r.story_id for r in rows if loads(r.also)})
             if claim_for is not None and rows:
                 conn.execute(
                     update(outbox)
@@ -469,7 +480,7 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             for r in rows:
                 self._claimed[r.id] = r.revision
         faults.checkpoint(faults.STORE_AFTER_CLAIM)
-        alerts = [_alert(r) for r in rows]
+        alerts = [_alert(r, links.get(r.story_id, ())) for r in rows]
         for alert, row in zip(alerts, rows, strict=True):
             schedule = schedules.get(row.subscriber_id) or Schedule(row.muted_until)
             if was_held(schedule, row.created_at, now):
@@ -477,36 +488,62 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
         return alerts
 
     def mark_sent(self, alert_id: int, *, message_id: int | None, now: datetime) -> None:
-        """Record a delivery. Call it right after the Bot API accepted the message.
+        """Record one delivery; see `mark_sent_many`."""
+        self.mark_sent_many([alert_id], message_id=message_id, now=now)
+
+    def mark_sent_many(
+        self, alert_ids: Sequence[int], *, message_id: int | None, now: datetime
+    ) -> None:
+        """Record that one message (an alert, or a digest of several) reached its subscriber.
+
+        Call it right after the Bot API accepted the message. Every row the message carried is
+        recorded in ONE transaction: a crash or a store error leaves all of them pending or all
+        of them sent, never a digest half recorded (whose other half would go out again).
 
         The one window of the delivery guarantee: a process that dies after the API accepted
         the message and before this commits sends that message again after its restart (at
         least once, never lost). Keep nothing but this call between the two (docs/delivery.md).
+        On a store error the caller retries this call, never the send.
 
-        If a later outlet enriched the row while the message was in flight (its revision moved
-        on), the row stays pending as an update, so the new outlets still reach the subscriber.
+        If a later outlet enriched a row while the message was in flight (its revision moved
+        on), that row stays pending as an update, so the new outlets still reach the subscriber.
         """
         faults.checkpoint(faults.STORE_BEFORE_MARK)
-        claimed = self._unclaim(alert_id)
+        with self._lock:
+            claimed = {i: self._claimed.get(i) for i in alert_ids}
         with self.transaction() as conn:
-            row = conn.execute(
-                select(outbox.c.revision, outbox.c.edits).where(outbox.c.id == alert_id)
-            ).first()
-            if row is None:
-                return
-            changed = claimed is not None and row.revision != claimed and row.edits < MAX_EDITS
-            values: dict[str, Any] = {
-                "status": "pending" if changed else "sent",
-                "sent_at": now,
-                "message_id": func.coalesce(message_id, outbox.c.message_id),
-                "claimed_until": None,
-                "last_error": None,
-                "attempts": 0,
-            }
-            if changed:
-                values.update(kind="update", next_attempt=now, edits=row.edits + 1)
-            conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.revision, outbox.c.edits).where(
+                    outbox.c.id.in_(list(alert_ids))
+                )
+            ).all()
+            for row in rows:
+                handed = claimed.get(row.id)
+                changed = handed is not None and row.revision != handed and row.edits < MAX_EDITS
+                values: dict[str, Any] = {
+                    "status": "pending" if changed else "sent",
+                    "sent_at": now,
+                    "message_id": func.coalesce(message_id, outbox.c.message_id),
+                    "claimed_until": None,
+                    "last_error": None,
+                    "attempts": 0,
+                }
+                if changed:
+                    values.update(kind="update", next_attempt=now, edits=row.edits + 1)
+                conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+        with self._lock:
+            for alert_id in alert_ids:
+                self._claimed.pop(alert_id, None)
         faults.checkpoint(faults.STORE_AFTER_MARK)
+
+    def extend_lease(self, alert_ids: Sequence[int], *, until: datetime) -> None:
+        """Keep rows leased to this process (while their record is being retried)."""
+        with self.transaction() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(alert_ids)), outbox.c.status == "pending")
+                .values(claimed_until=until)
+            )
 
     def _unclaim(self, alert_id: int) -> int | None:
         """Forget the lease handed to the deliverer; returns the revision it was handed."""
@@ -637,10 +674,12 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
 
     def try_leader(self, name: str = "poller") -> bool:
         """Whether this process may poll feeds. PostgreSQL: a session advisory lock held on a
-        dedicated connection until `close()` (or until the process dies). SQLite: always True.
+        dedicated connection until `close()` (or until the process dies). SQLite: an exclusive
+        lock on a file beside the database, held the same way; an in-memory database has no
+        other process to share it with.
         """
         if not self.is_postgres:
-            return True
+            return self._try_file_leader(name)
         if name in self._leader_names and self._leader_alive():
             return True
         try:
@@ -658,6 +697,27 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
         if got:
             self._leader_names.add(name)
         return bool(got)
+
+    def _try_file_leader(self, name: str) -> bool:
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            return True
+        lock = self._file_locks.get(name)
+        if lock is None:
+            lock = self._file_locks[name] = FileLock(lock_path(database, name))
+        try:
+            return lock.try_acquire()
+        except OSError as exc:  # e.g. a read-only folder: better two pollers than none
+            log.warning("leader lock %s unusable (%s); polling anyway", lock.path, exc)
+            return True
+
+    def leader_holder(self, name: str = "poller") -> str:
+        """Who else leads, for the log line of a process that does not: '' when unknown."""
+        lock = self._file_locks.get(name)
+        if lock is None or lock.held:
+            return ""
+        pid = lock.holder()
+        return f"process {pid} (lock {lock.path})" if pid else f"lock {lock.path}"
 
     def _leader_alive(self) -> bool:
         assert self._leader_conn is not None
@@ -693,6 +753,8 @@ def _feed_state(row: Any) -> FeedState:
         retry_at=row.retry_at,
         polled_at=row.polled_at,
         last_error=row.last_error,
+        moved_to=row.moved_to,
+        moved_hits=row.moved_hits or 0,
     )
 
 
@@ -713,7 +775,22 @@ def _subscriber(row: Any) -> Subscriber:
     )
 
 
-def _alert(row: Any) -> Alert:
+def _outlet_links(conn: Connection, story_ids: set[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Story id -> (outlet, address of its first article in the story): "also on" links."""
+    if not story_ids:
+        return {}
+    rows = conn.execute(
+        select(items.c.story_id, items.c.source, items.c.link)
+        .where(items.c.story_id.in_(story_ids))
+        .order_by(items.c.id)
+    ).all()
+    found: dict[str, dict[str, str]] = {}
+    for story_id, source, url in rows:
+        found.setdefault(story_id, {}).setdefault(source, url)
+    return {story: tuple(outlets.items()) for story, outlets in found.items()}
+
+
+def _alert(row: Any, links: tuple[tuple[str, str], ...] = ()) -> Alert:
     return Alert(
         id=row.id,
         subscriber_id=row.subscriber_id,
@@ -729,6 +806,8 @@ def _alert(row: Any) -> Alert:
         message_id=row.message_id,
         language=row.language,
         extra={"revision": row.revision, "attempts": row.attempts, "edits": row.edits},
+        summary=getattr(row, "summary", None) or "",  # not every query selects it
+        links=links,
     )
 
 
