@@ -132,12 +132,13 @@ class Who:
 
     chat: Chat
     subscriber: Subscriber
-    lang: str  # a Voice: plural in groups and channels
+    lang: str  # a Voice: plural in groups
     reply_chat: int | None = None  # answer there instead (admin commands asked in a group)
 
     @property
     def plural(self) -> bool:
-        return self.chat.type != Chat.PRIVATE
+        """A group is spoken to in the plural; a channel's posts come from its admin."""
+        return self.chat.type in GROUPS
 
 
 View = Callable[[Who], Awaitable[tuple[str, InlineKeyboardMarkup | None]]]
@@ -202,7 +203,7 @@ class Commands(PauseCommands):
                     )
         if update.callback_query is None and update.effective_message is not None:
             await self._db(self.store.touch, sub.id, self.now())  # /stats' "active"
-        return Who(chat, sub, Voice(lang, plural=not private))
+        return Who(chat, sub, Voice(lang, plural=chat.type in GROUPS))
 
     async def _may_change(self, update: Update, context: Context, who: Who) -> bool:
         """Private chats: yes. A channel post: yes (only admins post). Otherwise (groups, and
