@@ -90,7 +90,8 @@ class Runner:
         )
 
     async def stop(self) -> None:
-        """Stop taking work, let in-flight polls finish (bounded), then close everything."""
+        """Stop taking work, end in-flight polls between items, then close everything."""
+        self.pipeline.stop()  # a big ingest in a worker thread ends at its next item
         await self.reloader.stop()
         self.scheduler.pause()
         if self._in_flight:
@@ -213,7 +214,15 @@ class Runner:
             self.telegram.wake()
 
     async def _deliver_console(self) -> None:
-        await asyncio.to_thread(self._console_delivery.deliver_pending)
+        """Print what is due; a stop waits for it (a thread cannot be cancelled mid-print)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await asyncio.to_thread(self._console_delivery.deliver_pending)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
 
     async def _refresh_outbox_depth(self) -> None:
         """Keep the gauge current even when nothing scrapes /healthz."""
