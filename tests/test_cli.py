@@ -158,6 +158,41 @@ def test_check_passes_on_shipped_files_and_reports_path_line(tmp_path: Path) -> 
     assert f"{bad_dir / 'milan.yaml'}:4: " in bad.stdout
 
 
+def test_check_json_ends_with_a_summary_and_names_duplicates_and_link_loops(
+    tmp_path: Path,
+) -> None:
+    """`check --json` always ends with a summary line (valid is not silence); two feeds with
+    one name and a watchlist link that loops are `path:line` problems, not skipped."""
+    ok = newsbot(["check", "--json", "--watchlists", str(WATCHLISTS)], cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert json_lines(ok.stdout) == [
+        {
+            "ok": True,
+            "problems": 0,
+            "feeds": str(ROOT / "bot" / "feeds.yaml"),
+            "watchlists": str(WATCHLISTS),
+        }
+    ]
+    feeds = feeds_file(tmp_path, {"A": "https://a.example/rss"})
+    feeds.write_text(feeds.read_text() + "  - name: A\n    url: https://b.example/rss\n")
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    shutil.copy(WATCHLISTS / "milan.yaml", lists)
+    (lists / "loop.yaml").symlink_to("loop.yaml")
+    bad = newsbot(
+        ["check", "--json", "--feeds", str(feeds), "--watchlists", str(lists)], cwd=tmp_path
+    )
+    assert bad.returncode == 1
+    *problems, summary = json_lines(bad.stdout)
+    assert {(p["path"], p["line"]) for p in problems} == {
+        (str(feeds), 6),
+        (str(lists / "loop.yaml"), 1),
+    }
+    assert any("duplicate feed name" in str(p["message"]) for p in problems)
+    assert any("cannot read file" in str(p["message"]) for p in problems)
+    assert summary["ok"] is False and summary["problems"] == 2
+
+
 def test_match_json_reports_canonical_terms(tmp_path: Path) -> None:
     out = newsbot(
         [
