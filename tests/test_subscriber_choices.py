@@ -12,6 +12,7 @@ from bot.dedup import ingest
 from bot.match import Matcher, personal_watchlist
 from bot.models import Feed, Item, Term, Watchlist
 from bot.store import Store, migrations
+from bot.subscribers import SubscriberRecord
 
 T0 = datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
 MILAN = Watchlist(
@@ -137,3 +138,28 @@ def test_a_version_2_database_gains_the_new_tables_and_columns(tmp_path: Path) -
     assert upgraded.exclude(sub.id, "milan", "Leão")
     assert upgraded.exclusions(sub.id) == [("milan", "Leão")]
     upgraded.close()
+
+
+def test_exclusions_and_a_chosen_language_survive_export_and_import(tmp_path: Path) -> None:
+    source = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+    fan = source.subscriber("1")
+    assert fan is not None
+    source.subscribe(fan.id, "list", "milan")
+    source.exclude(fan.id, "milan", "Christian Pulisic")
+    source.set_language(fan.id, "en", "chosen")
+    (record,) = list(source.export_subscribers())
+    line = record.to_json()
+    assert '"exclusions": {"milan": ["Christian Pulisic"]}' in line
+    assert '"language_chosen": true' in line
+    source.close()
+
+    target = Store.open(f"sqlite:///{tmp_path / 'b.db'}")
+    target.import_subscribers([SubscriberRecord.model_validate_json(line)])
+    target.import_subscribers([SubscriberRecord.model_validate_json(line)])  # idempotent
+    copy = target.subscriber("1", create=False)
+    assert copy is not None and copy.language == "en" and copy.language_origin == "chosen"
+    assert target.exclusions(copy.id) == [("milan", "Christian Pulisic")]
+    old = SubscriberRecord.model_validate_json('{"chat_id": 1, "lists": ["milan"]}')
+    target.import_subscribers([old])  # a file from before: no exclusions, Telegram's language
+    assert target.exclusions(copy.id) == []
+    target.close()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, select
 
 from bot.store.base import StoreBase
-from bot.store.schema import subscribers, subscriptions
+from bot.store.schema import exclusions, subscribers, subscriptions
 from bot.subscribers import SubscriberRecord
 
 PAGE = 1_000
@@ -56,6 +56,14 @@ class SubscriberBulkOps(StoreBase):
                     )
                     .order_by(subscriptions.c.id)
                 ).all()
+                excluded = conn.execute(
+                    select(exclusions.c.subscriber_id, exclusions.c.watchlist, exclusions.c.term)
+                    .where(exclusions.c.subscriber_id.in_([r.id for r in rows]))
+                    .order_by(exclusions.c.id)
+                ).all()
+            skipped: dict[int, dict[str, list[str]]] = {}
+            for sub_id, watchlist, term in excluded:
+                skipped.setdefault(sub_id, {}).setdefault(watchlist, []).append(term)
             by_sub: dict[int, dict[str, list[str]]] = {}
             for sub_id, kind, value in follows:
                 by_sub.setdefault(sub_id, {"list": [], "term": []})[kind].append(value)
@@ -74,6 +82,8 @@ class SubscriberBulkOps(StoreBase):
                     else None,
                     digest_at=row.digest_at,
                     timezone=row.timezone,
+                    exclusions={k: tuple(v) for k, v in skipped.get(row.id, {}).items()},
+                    language_chosen=row.language_origin == "chosen",
                 )
             last_id = rows[-1].id
 
@@ -98,6 +108,7 @@ class SubscriberBulkOps(StoreBase):
                 "quiet_end": r.quiet_hours.split("-")[1] if r.quiet_hours else None,
                 "digest_at": r.digest_at,
                 "timezone": r.timezone,
+                "language_origin": "chosen" if r.language_chosen else None,
                 "created_at": now,
             }
             for chat_id, r in latest.items()
@@ -122,6 +133,7 @@ class SubscriberBulkOps(StoreBase):
                         "quiet_end",
                         "digest_at",
                         "timezone",
+                        "language_origin",
                     )
                 },
             )
@@ -147,4 +159,15 @@ class SubscriberBulkOps(StoreBase):
             ]
             if follows:
                 conn.execute(subscriptions.insert(), follows)
+            conn.execute(
+                delete(exclusions).where(exclusions.c.subscriber_id.in_(list(ids.values())))
+            )
+            skipped = [
+                {"subscriber_id": ids[chat_id], "watchlist": wl, "term": term, "created_at": now}
+                for chat_id, r in latest.items()
+                for wl, terms in r.exclusions.items()
+                for term in terms
+            ]
+            if skipped:
+                conn.execute(exclusions.insert(), skipped)
         return ImportCount(written=len(rows), created=len(set(latest) - known))
