@@ -53,6 +53,18 @@ def owed(store: Store, subscriber_id: int) -> list[str]:
 
 
 def test_an_excluded_player_no_longer_alerts_but_the_rest_of_the_list_does(store: Store) -> None:
+    excluded_player_is_skipped_at_fan_out(store)
+
+
+def test_exclusions_at_fan_out_on_postgres(pg_url: str) -> None:
+    store = Store.open(pg_url)
+    try:
+        excluded_player_is_skipped_at_fan_out(store)
+    finally:
+        store.close()
+
+
+def excluded_player_is_skipped_at_fan_out(store: Store) -> None:
     fan = store.subscriber("1")
     other = store.subscriber("2")
     both = store.subscriber("3")
