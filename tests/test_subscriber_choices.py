@@ -153,6 +153,14 @@ def test_a_version_2_database_gains_the_new_tables_and_columns(tmp_path: Path) -
 
 
 def test_exclusions_and_a_chosen_language_survive_export_and_import(tmp_path: Path) -> None:
+    exported_and_imported(tmp_path, f"sqlite:///{tmp_path / 'b.db'}")
+
+
+def test_exclusions_and_a_chosen_language_import_into_postgres(tmp_path: Path, pg_url: str) -> None:
+    exported_and_imported(tmp_path, pg_url)  # PostgreSQL imports by COPY: another path
+
+
+def exported_and_imported(tmp_path: Path, target_url: str) -> None:
     source = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
     fan = source.subscriber("1")
     assert fan is not None
@@ -165,7 +173,7 @@ def test_exclusions_and_a_chosen_language_survive_export_and_import(tmp_path: Pa
     assert '"language_chosen": true' in line
     source.close()
 
-    target = Store.open(f"sqlite:///{tmp_path / 'b.db'}")
+    target = Store.open(target_url)
     target.import_subscribers([SubscriberRecord.model_validate_json(line)])
     target.import_subscribers([SubscriberRecord.model_validate_json(line)])  # idempotent
     copy = target.subscriber("1", create=False)
