@@ -33,11 +33,13 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.models import Watchlist
 from bot.telegram.commands import Commands, ReloadCallback
 from bot.telegram.sender import Limits, Sender
 from bot.telegram.texts import COMMANDS
+from bot.telegram.updates import TolerantBot
 
 log = logging.getLogger("newsbot.telegram")
 
@@ -66,15 +68,14 @@ def build_application(settings: TelegramSettings, *, pool_size: int = 16) -> App
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     api = settings.telegram_api_url.rstrip("/")
-    return (
-        ApplicationBuilder()
-        .token(settings.token)
-        .base_url(f"{api}/bot")
-        .base_file_url(f"{api}/file/bot")
-        .connection_pool_size(pool_size)
-        .pool_timeout(10.0)
-        .build()
+    bot = TolerantBot(  # a malformed update is skipped, never blocks the others
+        settings.token,
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+        request=HTTPXRequest(connection_pool_size=pool_size, pool_timeout=10.0),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
     )
+    return ApplicationBuilder().bot(bot).build()
 
 
 def register(application: Application, commands: Commands) -> None:

@@ -499,6 +499,11 @@ class Sender:
         rows = [*job.alerts, *job.twins]
         await self._record([a.id for a in rows], message_id)
         metrics.ALERTS.labels(outcome="sent").inc(len(rows))
+        if job.action == "send":
+            now = self.now()
+            for alert in job.alerts:
+                if alert.kind == "alert":
+                    metrics.observe_alert_delay(alert.published, now)
         batch.report.sent += 1
         batch.report.digests += job.action == "digest"
 
