@@ -239,3 +239,15 @@ def test_a_parsed_item_loses_its_outlet_name_and_keeps_its_categories() -> None:
     assert item.title == "Dybala torna in gruppo"
     assert item.summary == ""  # it only repeated the title
     assert item.categories == ("Calcio/Serie A/Roma",)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Volata Champions, la tappa decisiva per la Roma: a metà stagione è nella mischia",
+        "Juve in pole per Martin, la Ferrari dei terzini",
+    ],
+)
+def test_football_idioms_borrowed_from_other_sports_stay_football(title: str) -> None:
+    """(written) Football headlines speak of a "volata", a "pole", a "mischia"."""
+    assert recognise_sport(title).sport in (None, "calcio")
