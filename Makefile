@@ -34,12 +34,13 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix bot tests bench
 	$(BIN)/ruff format bot tests bench
 
-## bench: matching throughput, index build, pipeline memory over many polls; writes docs/benchmarks.md
+## bench: matching throughput, index build, pipeline memory over many polls, story lookup cost; writes docs/benchmarks.md
 bench: $(STAMP)
 	$(BIN)/python bench/bench_match.py
 	$(BIN)/python bench/bench_poll.py
 	$(BIN)/python bench/bench_freshness.py
 	$(BIN)/python bench/bench_subscribers.py
+	$(BIN)/python bench/bench_stories.py
 
 ## check: validate the feeds file and the watchlists
 check: $(STAMP)
