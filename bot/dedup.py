@@ -46,6 +46,25 @@ class IngestResult:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+def audiences(
+    matches: Sequence[Match],
+    followers: dict[int, set[str]],
+    excluded: dict[int, set[tuple[str, str]]],
+) -> dict[tuple[Match, ...], list[int]]:
+    """Followers grouped by what each is owed: the matches of the watchlists it follows, less
+    the players it excluded. Most followers of a story share one group (the followers of one
+    list), so the outbox rows of a story are a few statements, not one per subscriber."""
+    groups: dict[tuple[Match, ...], list[int]] = {}
+    for sub_id, watchlists in sorted(followers.items()):
+        skip = excluded.get(sub_id, set())
+        relevant = tuple(
+            m for m in matches if m.watchlist in watchlists and (m.watchlist, m.term) not in skip
+        )
+        if relevant:
+            groups.setdefault(relevant, []).append(sub_id)
+    return groups
+
+
 def story_id_for(item: Item, salt: str = "") -> str:
     """A stable story id: derived from the first item's best key, the same on every replica."""
     return hashlib.sha1(f"{item.key}{salt}".encode()).hexdigest()[:20]
@@ -134,13 +153,8 @@ def _ingest_one(
     if followers:
         also = store.story_sources_in(conn, story_id)[1:]
         excluded = store.exclusions_in(conn, {(m.watchlist, m.term) for m in matches})
-        for sub_id, watchlists in sorted(followers.items()):
-            skip = excluded.get(sub_id, set())
-            relevant = [
-                m
-                for m in matches
-                if m.watchlist in watchlists and (m.watchlist, m.term) not in skip
-            ]
-            if relevant and store.enqueue_in(conn, sub_id, story_id, relevant, also=also, now=now):
-                result.alerts += 1
+        for relevant, audience in audiences(matches, followers, excluded).items():
+            result.alerts += store.enqueue_many_in(
+                conn, audience, story_id, relevant, also=also, now=now
+            )
     return result
