@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from rapidfuzz import fuzz
 
 from bot import __version__
 from bot.config import Settings
-from bot.models import Match, Term
+from bot.models import ItemContext, Match, Rejection, Term
 from bot.text import fold
 
 EPILOG = """environment: TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_FILE), TELEGRAM_API_URL,
@@ -103,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         "matched words and the score.",
     )
     match.add_argument("texts", nargs="*", metavar="TEXT", help="headline(s) to match")
+    match.add_argument(
+        "--link",
+        metavar="URL",
+        default="",
+        help="the article's address: its section (/tennis/, /ciclismo/…) names a sport",
+    )
     command(
         "check",
         help="validate the feeds file and every watchlist",
@@ -168,6 +175,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.gcpause import paused_gc
     from bot.match import Matcher
     from bot.watchlists import load_watchlists
 
@@ -177,41 +185,52 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     if not watchlists:
         print("no valid watchlist found: nothing to match against", file=sys.stderr)
         return 2
-    matcher = Matcher(watchlists)
-    terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
+    with paused_gc():
+        matcher = Matcher(watchlists)
+        terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
+    # The index lives as long as the process: keep the collector from walking it again at every
+    # full collection while headlines are matched (see bot.gcpause).
+    gc.freeze()
     texts = args.texts or (line.rstrip("\n") for line in sys.stdin)
     for text in texts:
         if not text.strip() and not args.texts:
             continue
-        found = matcher.match_text(text)
+        found, rejected = matcher.explain(text, "", ItemContext(link=args.link))
         if args.json:
-            line = {"text": text, "matches": [m.as_json() for m in found]}
+            line = {
+                "text": text,
+                "matches": [m.as_json() for m in found],
+                "rejected": [r.as_json() for r in rejected],
+            }
             print(json.dumps(line, ensure_ascii=False), flush=True)
         else:
-            print(_match_table(text, found, terms), flush=True)
+            print(_match_table(text, found, rejected, terms), flush=True)
     return 0
 
 
-def _match_table(text: str, found: Sequence[Match], terms: dict[tuple[str, str], Term]) -> str:
-    """The admin's view: what matched, where, how well, and why (exact, alias or a variant)."""
-    if not found:
-        return text + "\n  (no match)\n"
-    rows = [("watchlist", "term", "matched", "score", "span", "why")] + [
-        (
-            m.watchlist,
-            m.term,
-            m.matched,
-            f"{m.score:.1f}",
-            f"{m.field} {m.start}-{m.end}",
-            _why(m, terms.get((m.watchlist, m.term))),
-        )
-        for m in found
-    ]
+def _match_table(
+    text: str,
+    found: Sequence[Match],
+    rejected: Sequence[Rejection],
+    terms: dict[tuple[str, str], Term],
+) -> str:
+    """The admin's view: what matched, where, how well, and why (exact, alias or a variant);
+    then the mentions the context ruled out, and why (another sport, a place, an outlet)."""
+    lines = [text] + (["  (no match)"] if not found else [])
+    if not found and not rejected:
+        return "\n".join(lines) + "\n"
+    rows = [("watchlist", "term", "matched", "score", "span", "why")]
+    rows += [_row(m, _why(m, terms.get((m.watchlist, m.term)))) for m in found]
+    rows += [_row(r.match, f"not matched: {r.reason}") for r in rejected]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [text] + [
+    lines += [
         "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
     return "\n".join(lines) + "\n"
+
+
+def _row(m: Match, why: str) -> tuple[str, ...]:
+    return (m.watchlist, m.term, m.matched, f"{m.score:.1f}", f"{m.field} {m.start}-{m.end}", why)
 
 
 def _why(match: Match, term: Term | None) -> str:

@@ -143,6 +143,8 @@ class Alert:
     message_id: int | None = None
     language: str = "it"
     extra: dict[str, object] = field(default_factory=dict)
+    summary: str = ""  # the story's first item's summary (plain text)
+    links: tuple[tuple[str, str], ...] = ()  # (outlet, its article's address) for `also`
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,14 +222,14 @@ class Runner:
     async def _reload(self) -> ReloadOutcome:
         before_feeds = {f.name for f in self.registry.feeds}
         before_lists = {w.name for w in self.registry.watchlists}
+        # Valid files apply even when others are refused (those keep their last good version).
         outcome = await asyncio.to_thread(self.registry.load)
-        if outcome.ok:
-            for name in before_feeds - {f.name for f in self.registry.feeds}:
-                metrics.forget_feed(name)
-            for name in before_lists - {w.name for w in self.registry.watchlists}:
-                metrics.forget_watchlist(name)
-            if self.leader:
-                self.scheduler.set_feeds(self.registry.feeds)
+        for name in before_feeds - {f.name for f in self.registry.feeds}:
+            metrics.forget_feed(name)
+        for name in before_lists - {w.name for w in self.registry.watchlists}:
+            metrics.forget_watchlist(name)
+        if self.leader:
+            self.scheduler.set_feeds(self.registry.feeds)
         return outcome
 
     async def _check_leadership(self) -> None:

@@ -21,9 +21,10 @@ from pydantic import (
     model_validator,
 )
 
+from bot.gcpause import paused_gc
 from bot.models import FIELDS, Term, Watchlist
 from bot.sport import Sport
-from bot.text import fold, tokenize
+from bot.text import fold, word_texts
 from bot.yamlfile import ConfigError, Located, Problem, load_file, validate
 
 SUFFIXES = (".yaml", ".yml")
@@ -89,7 +90,7 @@ class WatchlistFile(BaseModel):
 
 def _spelling_key(text: str) -> tuple[str, ...]:
     """Two spellings that fold to the same words are the same term for the matcher."""
-    return tuple(t.text for t in tokenize(text))
+    return tuple(word_texts(text))
 
 
 def _entry_problems(doc: Located, model: WatchlistFile) -> list[Problem]:
@@ -173,11 +174,15 @@ def _with_term_lines(watchlist: Watchlist, doc: Located) -> Watchlist:
 
 
 def watchlist_files(folder: Path) -> list[Path]:
-    """The list files of `folder`, in name order (hidden and backup files ignored)."""
+    """The list files of `folder`, in name order (hidden and backup files ignored).
+
+    A broken link or a link loop is listed too: reading it then reports why it cannot be read,
+    where skipping it would silently lose a list.
+    """
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith(".")
+        if p.suffix in SUFFIXES and not p.name.startswith(".") and not p.is_dir()
     )
 
 
@@ -190,10 +195,19 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
     folder = Path(folder)
     if not folder.is_dir():
         return [], [Problem(str(folder), 1, "watchlists folder not found")]
+    try:
+        paths = watchlist_files(folder)
+    except OSError as exc:
+        return [], [Problem(str(folder), 1, f"cannot read folder: {exc.strerror or exc}")]
+    with paused_gc():  # thousands of terms stay alive: see bot.gcpause
+        return _load_files(paths)
+
+
+def _load_files(paths: list[Path]) -> tuple[list[Watchlist], list[Problem]]:
     lists: list[Watchlist] = []
     problems: list[Problem] = []
     first_seen: dict[str, str] = {}
-    for path in watchlist_files(folder):
+    for path in paths:
         try:
             watchlist, name_line = load_watchlist_file(path)
         except ConfigError as exc:

@@ -506,3 +506,35 @@ def test_old_news_first_seen_now_alerts_no_one(tmp_path: Path, feed_server: Feed
     feed_server.set("/tmw.xml", rss(fresh, old, *OLD))
     (alert,) = json_lines(poll(tmp_path, feeds, env=default_age).stdout)
     assert alert["title"] == fresh[0]
+
+
+def test_match_says_why_context_ruled_a_mention_out(tmp_path: Path) -> None:
+    """Another sport, a place, an outlet's name: the admin sees each rule at work."""
+    headlines = [
+        "Internazionali Tennis Roma 2021: Berrettini e Sonego al 2° turno, eliminato Musetti",
+        'Disfatta a Torino, la Juve vince 3-0. Il Mattino in apertura sul Napoli: "Al tappeto"',
+        "Furia Vigorito a Sky: “Mazzoleni ammazza noi ed il Napoli!” - Tutto Napoli",
+    ]
+    out = newsbot(
+        ["match", "--json", "--watchlists", str(WATCHLISTS)],
+        cwd=tmp_path,
+        stdin="\n".join(headlines) + "\n",
+    )
+    assert out.returncode == 0, out.stderr
+    tennis, turin, outlet = json_lines(out.stdout)
+    assert tennis["matches"] == []
+    assert [(r["term"], r["reason"]) for r in tennis["rejected"]] == [  # type: ignore[union-attr]
+        ("Roma", "another sport: tennis")
+    ]
+    assert {m["term"] for m in turin["matches"]} == {"Juventus", "Napoli"}  # type: ignore[union-attr]
+    assert [(r["term"], r["reason"]) for r in turin["rejected"]] == [  # type: ignore[union-attr]
+        ("Torino", "place ('a Torino')")
+    ]
+    assert [m["term"] for m in outlet["matches"]] == ["Napoli"]  # type: ignore[index]
+    assert [r["reason"] for r in outlet["rejected"]] == ["outlet name"]  # type: ignore[union-attr]
+
+    text = newsbot(["match", "--watchlists", str(WATCHLISTS), headlines[0]], cwd=tmp_path)
+    lines = [line for line in text.stdout.splitlines() if line.strip()]
+    assert lines[1] == "  (no match)"
+    assert lines[-1].split()[:2] == ["roma", "Roma"]
+    assert lines[-1].endswith("not matched: another sport: tennis")

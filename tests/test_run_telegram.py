@@ -131,10 +131,10 @@ def test_follow_story_breaks_one_alert_restart_still_one(
     wait_until(lambda: len(alerts(fake)) >= 1, "the alert")
     service.stop()
     (alert,) = alerts(fake)
-    assert alert.splitlines()[:3] == [
-        f"⚽ <b>{TITLE}</b>",
+    assert alert.splitlines() == [
+        f'⚽ <a href="{NEWS[1]}"><b>{TITLE}</b></a>',
         "Tuttomercatoweb · 10 ott, 11:12",
-        "🔎 Palestra",
+        "Segui: Palestra",
     ]
 
     requests_before = len(feed_server.requests("/tmw"))

@@ -438,6 +438,7 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
                 stories.c.url,
                 stories.c.source,
                 stories.c.published,
+                stories.c.summary,
                 subscribers.c.muted_until,
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
@@ -463,6 +464,7 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             if due is not None:
                 query = query.where(due)
             rows = conn.execute(query).all()
+            links = _outlet_links(conn, {r.story_id for r in rows if loads(r.also)})
             if claim_for is not None and rows:
                 conn.execute(
                     update(outbox)
@@ -473,7 +475,7 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             for r in rows:
                 self._claimed[r.id] = r.revision
         faults.checkpoint(faults.STORE_AFTER_CLAIM)
-        alerts = [_alert(r) for r in rows]
+        alerts = [_alert(r, links.get(r.story_id, ())) for r in rows]
         for alert, row in zip(alerts, rows, strict=True):
             schedule = schedules.get(row.subscriber_id) or Schedule(row.muted_until)
             if was_held(schedule, row.created_at, now):
@@ -745,7 +747,22 @@ def _subscriber(row: Any) -> Subscriber:
     )
 
 
-def _alert(row: Any) -> Alert:
+def _outlet_links(conn: Connection, story_ids: set[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Story id -> (outlet, address of its first article in the story): "also on" links."""
+    if not story_ids:
+        return {}
+    rows = conn.execute(
+        select(items.c.story_id, items.c.source, items.c.link)
+        .where(items.c.story_id.in_(story_ids))
+        .order_by(items.c.id)
+    ).all()
+    found: dict[str, dict[str, str]] = {}
+    for story_id, source, url in rows:
+        found.setdefault(story_id, {}).setdefault(source, url)
+    return {story: tuple(outlets.items()) for story, outlets in found.items()}
+
+
+def _alert(row: Any, links: tuple[tuple[str, str], ...] = ()) -> Alert:
     return Alert(
         id=row.id,
         subscriber_id=row.subscriber_id,
@@ -761,6 +778,8 @@ def _alert(row: Any) -> Alert:
         message_id=row.message_id,
         language=row.language,
         extra={"revision": row.revision, "attempts": row.attempts, "edits": row.edits},
+        summary=getattr(row, "summary", None) or "",  # not every query selects it
+        links=links,
     )
 
 

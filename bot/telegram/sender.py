@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from telegram import Bot, Message
+from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -53,6 +53,10 @@ from bot.telegram.render import MAX_MESSAGE, Rendered, render_alert, render_dige
 
 log = logging.getLogger("newsbot.telegram.sender")
 
+# Link previews are off for every alert, digest and edit: the title is already the link, a
+# preview card would triple a message's height, and an edit ("anche su") must not make one
+# appear or vanish. Documented in the README.
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 EPSILON = 1e-6  # keeps float rounding on the safe side of every window edge
 # Waits between attempts to record a sent message while the store refuses writes: about half
 # a minute in all, well inside the 120 s lease, so no other replica takes the rows meanwhile.
@@ -485,6 +489,7 @@ class Sender:
             rendered.plain if job.mode == "plain" else rendered.html,
             parse_mode=None if job.mode == "plain" else ParseMode.HTML,
             reply_markup=rendered.keyboard,
+            link_preview_options=NO_PREVIEW,
             read_timeout=self.read_timeout,
         )
         faults.checkpoint(faults.DELIVER_AFTER_SEND)  # the one window: sent, not yet recorded
@@ -574,6 +579,7 @@ class Sender:
             message_id=alert.message_id,
             parse_mode=None if job.mode == "plain" else ParseMode.HTML,
             reply_markup=rendered.keyboard,
+            link_preview_options=NO_PREVIEW,
             read_timeout=self.read_timeout,
         )
         await self._record([alert.id], None)
