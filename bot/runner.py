@@ -59,6 +59,7 @@ class Runner:
         self.scheduler = Scheduler(self._poll)
         self.reloader = Reloader([registry.feeds_path, registry.watchlists_dir], self._reload)
         self.leader = False
+        self.leader_checks = 0
         self.telegram: Any = None
         self._console_delivery = ConsoleDelivery(store, utcnow, as_json=args.json)
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -250,7 +251,15 @@ class Runner:
         elif self.leader and not leader:
             log.warning("lost the poll leadership")
             self.scheduler.set_feeds([])
+        elif not leader and self.leader_checks == 0:
+            holder = self.store.leader_holder() or "another replica"
+            log.warning(
+                "not the poll leader: %s polls the feeds; this one does not poll (it delivers "
+                "and answers) and takes over when that one stops",
+                holder,
+            )
         self.leader = leader
+        self.leader_checks += 1
         metrics.LEADER.set(1 if leader else 0)
 
     async def _prune(self) -> None:
