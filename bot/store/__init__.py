@@ -35,6 +35,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 
@@ -343,13 +344,12 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             return {}
         rows = conn.execute(
             select(exclusions.c.subscriber_id, exclusions.c.watchlist, exclusions.c.term).where(
-                exclusions.c.watchlist.in_({w for w, _ in wanted})
+                tuple_(exclusions.c.watchlist, exclusions.c.term).in_(sorted(wanted))
             )
         ).all()
         found: dict[int, set[tuple[str, str]]] = {}
         for sub_id, watchlist, term in rows:
-            if (watchlist, term) in wanted:
-                found.setdefault(sub_id, set()).add((watchlist, term))
+            found.setdefault(sub_id, set()).add((watchlist, term))
         return found
 
     def silence_story(self, subscriber_id: int, story_id: str, silenced: bool = True) -> bool:
