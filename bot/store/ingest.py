@@ -7,7 +7,7 @@ outbox rows it causes commit or vanish together.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -103,9 +103,20 @@ class IngestOps(StoreBase):
         return int(item_id)
 
     def story_candidates_in(
-        self, conn: Connection, names: Iterable[str], start: datetime, end: datetime
+        self,
+        conn: Connection,
+        names: Iterable[str],
+        start: datetime,
+        end: datetime,
+        *,
+        known: Container[str] = frozenset(),
+        limit: int = 500,
     ) -> list[StoryCandidate]:
-        """Stories published in [start, end] that share at least one name (most recent first)."""
+        """Stories published in [start, end] that share at least one name (most recent first).
+
+        Stories in `known` (whose analysis the caller has cached) come without title, summary
+        and names, so a lookup does not read them again for every item.
+        """
         names = list(set(names))
         if not names:
             return []
@@ -119,27 +130,36 @@ class IngestOps(StoreBase):
             .distinct()
         )
         rows = conn.execute(
-            select(
-                stories.c.id,
-                stories.c.title,
-                stories.c.names,
-                stories.c.published,
-                stories.c.sources,
-            )
+            select(stories.c.id, stories.c.published, stories.c.sources)
             .where(stories.c.id.in_(ids))
             .order_by(stories.c.published.desc())
-            .limit(500)
+            .limit(limit)
         ).all()
-        return [
-            StoryCandidate(
-                story_id=r.id,
-                title=r.title,
-                names=frozenset(loads(r.names)),
-                published=r.published,
-                sources=frozenset(loads(r.sources)),
+        missing = [r.id for r in rows if r.id not in known]
+        details = {}
+        for chunk in range(0, len(missing), 500):
+            details.update(
+                (d.id, d)
+                for d in conn.execute(
+                    select(stories.c.id, stories.c.title, stories.c.summary, stories.c.names).where(
+                        stories.c.id.in_(missing[chunk : chunk + 500])
+                    )
+                )
             )
-            for r in rows
-        ]
+        out = []
+        for r in rows:
+            d = details.get(r.id)
+            out.append(
+                StoryCandidate(
+                    story_id=r.id,
+                    title=d.title if d else "",
+                    names=frozenset(loads(d.names)) if d else frozenset(),
+                    published=r.published,
+                    sources=frozenset(loads(r.sources)),
+                    summary=(d.summary or "") if d else "",
+                )
+            )
+        return out
 
     def create_story_in(
         self,
