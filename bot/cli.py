@@ -166,28 +166,37 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.watchlists import check_watchlists
 
     feeds_path = settings.feeds_path(args.feeds)
-    problems = check_feeds(feeds_path) + check_watchlists(settings.watchlists_dir(args.watchlists))
+    lists_dir = settings.watchlists_dir(args.watchlists)
+    problems = check_feeds(feeds_path) + check_watchlists(lists_dir)
     for problem in problems:
         print(json.dumps(dataclasses.asdict(problem), ensure_ascii=False) if args.json else problem)
-    if not problems and not args.json:
-        print(f"ok: {feeds_path} and {settings.watchlists_dir(args.watchlists)} are valid")
+    if args.json:  # a last line in every case, so that silence never has to mean "valid"
+        summary = {
+            "ok": not problems,
+            "problems": len(problems),
+            "feeds": str(feeds_path),
+            "watchlists": str(lists_dir),
+        }
+        print(json.dumps(summary, ensure_ascii=False))
+    elif not problems:
+        print(f"ok: {feeds_path} and {lists_dir} are valid")
     return 1 if problems else 0
 
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.gcpause import paused_gc
-    from bot.match import Matcher
-    from bot.watchlists import load_watchlists
+    from bot.indexcache import compiled_watchlists
+    from bot.lexicon import load_lexicon
 
-    watchlists, problems = load_watchlists(settings.watchlists_dir(args.watchlists))
+    folder = settings.watchlists_dir(args.watchlists)
+    compiled = compiled_watchlists(folder)
+    watchlists, problems, matcher = compiled.watchlists, compiled.problems, compiled.matcher
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     if not watchlists:
         print("no valid watchlist found: nothing to match against", file=sys.stderr)
         return 2
-    with paused_gc():
-        matcher = Matcher(watchlists)
-        terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
+    terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
+    load_lexicon()  # at start-up, not in the first headline that meets a typo
     # The index lives as long as the process: keep the collector from walking it again at every
     # full collection while headlines are matched (see bot.gcpause).
     gc.freeze()
@@ -205,6 +214,7 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(line, ensure_ascii=False), flush=True)
         else:
             print(_match_table(text, found, rejected, terms), flush=True)
+    compiled.save()  # after the answers: the next run over the same files starts faster
     return 0
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 
@@ -55,6 +56,7 @@ from bot.store.base import (
 )
 from bot.store.bulk import ImportCount, SubscriberBulkOps
 from bot.store.ingest import IngestOps
+from bot.store.leader import FileLock, lock_path
 from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
     exclusions,
@@ -102,6 +104,7 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
         self._lock = threading.Lock()
         self._leader_conn: Connection | None = None
         self._leader_names: set[str] = set()
+        self._file_locks: dict[str, FileLock] = {}  # SQLite: name -> lock beside the file
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -124,6 +127,9 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
 
     def close(self) -> None:
         """Release the leader lock (if held) and every pooled connection."""
+        for lock in self._file_locks.values():
+            lock.release()
+        self._file_locks.clear()
         if self._leader_conn is not None:
             try:
                 self._leader_conn.close()
@@ -338,13 +344,12 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             return {}
         rows = conn.execute(
             select(exclusions.c.subscriber_id, exclusions.c.watchlist, exclusions.c.term).where(
-                exclusions.c.watchlist.in_({w for w, _ in wanted})
+                tuple_(exclusions.c.watchlist, exclusions.c.term).in_(sorted(wanted))
             )
         ).all()
         found: dict[int, set[tuple[str, str]]] = {}
         for sub_id, watchlist, term in rows:
-            if (watchlist, term) in wanted:
-                found.setdefault(sub_id, set()).add((watchlist, term))
+            found.setdefault(sub_id, set()).add((watchlist, term))
         return found
 
     def silence_story(self, subscriber_id: int, story_id: str, silenced: bool = True) -> bool:
@@ -434,15 +439,17 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
                 outbox,
                 subscribers.c.chat_id,
                 subscribers.c.language,
-                stories.c.title,
-                stories.c.url,
-                stories.c.source,
-                stories.c.published,
-                stories.c.summary,
+                # The item that brought the story to this subscriber, else the story's first.
+                func.coalesce(items.c.title, stories.c.title).label("title"),
+                func.coalesce(items.c.link, stories.c.url).label("url"),
+                func.coalesce(items.c.source, stories.c.source).label("source"),
+                func.coalesce(items.c.published, stories.c.published).label("published"),
+                func.coalesce(items.c.summary, stories.c.summary).label("summary"),
                 subscribers.c.muted_until,
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
             .join(stories, stories.c.id == outbox.c.story_id)
+            .outerjoin(items, items.c.id == outbox.c.item_id)
             .where(
                 outbox.c.status == "pending",
                 outbox.c.next_attempt <= now,
@@ -669,10 +676,12 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
 
     def try_leader(self, name: str = "poller") -> bool:
         """Whether this process may poll feeds. PostgreSQL: a session advisory lock held on a
-        dedicated connection until `close()` (or until the process dies). SQLite: always True.
+        dedicated connection until `close()` (or until the process dies). SQLite: an exclusive
+        lock on a file beside the database, held the same way; an in-memory database has no
+        other process to share it with.
         """
         if not self.is_postgres:
-            return True
+            return self._try_file_leader(name)
         if name in self._leader_names and self._leader_alive():
             return True
         try:
@@ -690,6 +699,27 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
         if got:
             self._leader_names.add(name)
         return bool(got)
+
+    def _try_file_leader(self, name: str) -> bool:
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            return True
+        lock = self._file_locks.get(name)
+        if lock is None:
+            lock = self._file_locks[name] = FileLock(lock_path(database, name))
+        try:
+            return lock.try_acquire()
+        except OSError as exc:  # e.g. a read-only folder: better two pollers than none
+            log.warning("leader lock %s unusable (%s); polling anyway", lock.path, exc)
+            return True
+
+    def leader_holder(self, name: str = "poller") -> str:
+        """Who else leads, for the log line of a process that does not: '' when unknown."""
+        lock = self._file_locks.get(name)
+        if lock is None or lock.held:
+            return ""
+        pid = lock.holder()
+        return f"process {pid} (lock {lock.path})" if pid else f"lock {lock.path}"
 
     def _leader_alive(self) -> bool:
         assert self._leader_conn is not None

@@ -29,19 +29,27 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.models import Watchlist
 from bot.telegram.commands import Commands, ReloadCallback
 from bot.telegram.sender import Limits, Sender
 from bot.telegram.texts import COMMANDS
+from bot.telegram.updates import TolerantBot
 
 log = logging.getLogger("newsbot.telegram")
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
+]
 CONFLICT_LOG_EVERY_S = 60.0
 STOP_TIMEOUT_S = 5.0
 
@@ -66,15 +74,14 @@ def build_application(settings: TelegramSettings, *, pool_size: int = 16) -> App
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     api = settings.telegram_api_url.rstrip("/")
-    return (
-        ApplicationBuilder()
-        .token(settings.token)
-        .base_url(f"{api}/bot")
-        .base_file_url(f"{api}/file/bot")
-        .connection_pool_size(pool_size)
-        .pool_timeout(10.0)
-        .build()
+    bot = TolerantBot(  # a malformed update is skipped, never blocks the others
+        settings.token,
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+        request=HTTPXRequest(connection_pool_size=pool_size, pool_timeout=10.0),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
     )
+    return ApplicationBuilder().bot(bot).build()
 
 
 def register(application: Application, commands: Commands) -> None:
@@ -95,11 +102,16 @@ def register(application: Application, commands: Commands) -> None:
         ("quiet", commands.quiet),
         ("digest", commands.digest),
         ("stop", commands.stop),
+        ("lingua", commands.language),
+        ("language", commands.language),
         ("stats", commands.stats),
         ("reload", commands.reload),
     ):
         application.add_handler(CommandHandler(name, handler, filters=posts))
     application.add_handler(CallbackQueryHandler(commands.button))
+    application.add_handler(
+        ChatMemberHandler(commands.membership, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, commands.migrated))
     application.add_handler(MessageHandler(posts & filters.COMMAND, commands.unknown_command))
     private_text = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT
