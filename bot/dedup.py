@@ -176,7 +176,9 @@ def _ingest_one(
         return result
     followers = store.subscribers_for({m.watchlist for m in matches}, conn)
     if followers:
-        also = store.story_sources_in(conn, story_id)[1:]
+        # The alert shows this item; every other outlet of the story is "also on" (the story's
+        # first item may have alerted no one: a backlog, or news nobody followed then).
+        also = [s for s in store.story_sources_in(conn, story_id) if s != item.source]
         excluded = store.exclusions_in(conn, {(m.watchlist, m.term) for m in matches})
         for sub_id, watchlists in sorted(followers.items()):
             skip = excluded.get(sub_id, set())
@@ -185,6 +187,8 @@ def _ingest_one(
                 for m in matches
                 if m.watchlist in watchlists and (m.watchlist, m.term) not in skip
             ]
-            if relevant and store.enqueue_in(conn, sub_id, story_id, relevant, also=also, now=now):
+            if relevant and store.enqueue_in(
+                conn, sub_id, story_id, relevant, also=also, now=now, item_id=item_id
+            ):
                 result.alerts += 1
     return result

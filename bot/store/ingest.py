@@ -233,8 +233,10 @@ class IngestOps(StoreBase):
         *,
         also: Sequence[str] = (),
         now: datetime,
+        item_id: int | None = None,
     ) -> bool:
-        """Owe `subscriber_id` an alert about `story_id`; False if it already has a row."""
+        """Owe `subscriber_id` an alert about `story_id`, showing item `item_id` (the one that
+        brought the story to this subscriber); False if it already has a row."""
         stmt = (
             self._insert(outbox)
             .values(
@@ -244,6 +246,7 @@ class IngestOps(StoreBase):
                 status="pending",
                 matches=json.dumps([match_to_json(m) for m in matches], ensure_ascii=False),
                 also=json.dumps(list(also), ensure_ascii=False),
+                item_id=item_id,
                 next_attempt=now,
                 created_at=now,
             )
