@@ -93,13 +93,13 @@ def test_enqueue_many_owes_each_follower_once(store: Store, size: int) -> None:
     assert all("Marco Palestra" in r.matches for r in rows)
 
 
-def test_migration_5_backfills_what_each_subscription_follows(store: Store) -> None:
+def test_migration_6_backfills_what_each_subscription_follows(store: Store) -> None:
     sub = store.subscriber("42")
     store.subscribe(sub.id, "list", "milan")
     store.subscribe(sub.id, "term", "  Nicolò   Barella ")
     with store.transaction() as conn:  # a database written before schema 5
         conn.execute(subscriptions.update().values(target=None))
-        MIGRATIONS[5](conn)
+        MIGRATIONS[6](conn)
     assert store.subscribers_for({"milan"}) == {sub.id: {"milan"}}
     assert store.subscribers_for({"watch:nicolo barella"}) == {sub.id: {"watch:nicolo barella"}}
 

@@ -80,7 +80,7 @@ def _v4_feed_moves(conn: Connection) -> None:
     _add_column(conn, "feeds", "moved_hits", "INTEGER NOT NULL DEFAULT 0")
 
 
-def _v5_fan_out_indexes(conn: Connection) -> None:
+def _v6_fan_out_indexes(conn: Connection) -> None:
     """Fan-out reads only the followers of what matched (subscriptions.target, backfilled);
     claiming reads only pending rows (a partial index on the outbox)."""
     _add_column(conn, "subscriptions", "target", "TEXT")
@@ -95,12 +95,18 @@ def _v5_fan_out_indexes(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _v5_alert_item(conn: Connection) -> None:
+    """Each outbox row remembers the item that brought its story to the subscriber."""
+    _add_column(conn, "outbox", "item_id", "INTEGER")
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _v1_initial,
     2: _v2_subscriber_schedule,
     3: _v3_subscriber_choices,
     4: _v4_feed_moves,
-    5: _v5_fan_out_indexes,
+    5: _v5_alert_item,
+    6: _v6_fan_out_indexes,
 }
 
 LATEST = max(MIGRATIONS)
