@@ -470,6 +470,9 @@ class VirtualClock:
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
         self.settle: Callable[[], Any] | None = None
+        # With several tasks sending at once: "is a request still in flight?", checked right
+        # before time moves (no other task can start one in between).
+        self.busy: Callable[[], bool] | None = None
 
     def __call__(self) -> float:
         return self.now
@@ -477,6 +480,8 @@ class VirtualClock:
     async def sleep(self, seconds: float) -> None:
         if self.settle is not None:
             await self.settle()
+            while self.busy is not None and self.busy():
+                await self.settle()
         self.now += max(0.0, seconds)
 
     def advance(self, seconds: float) -> None:

@@ -19,7 +19,7 @@ from bot.reload import ReloadOutcome
 from bot.store import Store
 from bot.telegram.app import TelegramService
 from bot.yamlfile import Problem
-from tests.fakebotapi import FakeBotApi
+from tests.fakebotapi import FakeBotApi, VirtualClock
 
 ADMIN = 42
 USER = 1001
@@ -62,7 +62,10 @@ async def bot(fake: FakeBotApi, store: Store) -> AsyncIterator[Harness]:
         "refused: 1 problem(s); the last good version stays",
     )
     registry = SimpleNamespace(watchlists=[MILAN, INTER], last=outcome)  # last load refused
-    service = TelegramService(settings, store, registry, reload=lambda: outcome)
+    clock = VirtualClock()  # replies are paced (burst 3, then 1 a second) in virtual time
+    service = TelegramService(
+        settings, store, registry, reload=lambda: outcome, clock=clock, sleep=clock.sleep
+    )
     helper = Harness(service, fake)
     await service.application.initialize()
     yield helper

@@ -19,7 +19,7 @@ from bot.models import Feed, Item
 from bot.store import Store
 from bot.telegram.app import TelegramService
 from bot.timefmt import ROME
-from tests.fakebotapi import FakeBotApi
+from tests.fakebotapi import FakeBotApi, VirtualClock
 
 USER = 1001
 TMW = Feed("Tuttomercatoweb", "https://www.tuttomercatoweb.com/rss")
@@ -28,7 +28,9 @@ TMW = Feed("Tuttomercatoweb", "https://www.tuttomercatoweb.com/rss")
 @pytest.fixture
 async def service(fake: FakeBotApi, store: Store) -> AsyncIterator[TelegramService]:
     settings = Settings(telegram_bot_token=fake.token, telegram_api_url=fake.url)
-    service = TelegramService(settings, store, SimpleNamespace(watchlists=[]))
+    clock = VirtualClock()  # every message is paced: in virtual time here
+    watchlists = SimpleNamespace(watchlists=[])
+    service = TelegramService(settings, store, watchlists, clock=clock, sleep=clock.sleep)
     await service.application.initialize()
     yield service
     await service.application.shutdown()

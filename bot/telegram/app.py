@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -36,7 +36,8 @@ from telegram.ext import (
 
 from bot.models import Watchlist
 from bot.telegram.commands import Commands, ReloadCallback
-from bot.telegram.sender import Limits, Sender
+from bot.telegram.pacing import PerChatUpdates, SharedRateLimiter
+from bot.telegram.sender import Limits, RateLimiter, Sender
 from bot.telegram.texts import COMMANDS
 
 log = logging.getLogger("newsbot.telegram")
@@ -61,20 +62,29 @@ class HasWatchlists(Protocol):
     watchlists: list[Watchlist]
 
 
-def build_application(settings: TelegramSettings, *, pool_size: int = 16) -> Application:
-    """The Application, talking to TELEGRAM_API_URL; no updater job queue, no persistence."""
+def build_application(
+    settings: TelegramSettings,
+    *,
+    pool_size: int = 16,
+    rate_limiter: SharedRateLimiter | None = None,
+) -> Application:
+    """The Application, talking to TELEGRAM_API_URL; no updater job queue, no persistence.
+    With `rate_limiter`, every message it sends is paced by it, and updates of different chats
+    are handled concurrently (those of one chat in order)."""
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     api = settings.telegram_api_url.rstrip("/")
-    return (
+    builder = (
         ApplicationBuilder()
         .token(settings.token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .connection_pool_size(pool_size)
         .pool_timeout(10.0)
-        .build()
     )
+    if rate_limiter is not None:
+        builder = builder.rate_limiter(rate_limiter).concurrent_updates(PerChatUpdates())
+    return builder.build()
 
 
 def register(application: Application, commands: Commands) -> None:
@@ -146,17 +156,24 @@ class TelegramService:
         sender_options: Mapping[str, Any] | None = None,
         poll_updates: bool = True,
         tick: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self.store = store
         if watchlists is None:
             watchlists = (lambda: list(registry.watchlists)) if registry is not None else list
         self.watchlists = watchlists
-        self.application = build_application(settings)
+        # ONE limiter for the process: the sender's alerts and every other message.
+        self.limiter = RateLimiter(limits)
+        self.pacer = SharedRateLimiter(self.limiter, clock=clock, sleep=sleep)
+        self.application = build_application(settings, rate_limiter=self.pacer)
         self.sender = Sender(
             self.application.bot,
             store,
-            limits=limits,
+            limiter=self.limiter,
+            clock=clock,
+            sleep=sleep,
             list_titles=self.list_titles,
             **dict(sender_options or {}),
         )

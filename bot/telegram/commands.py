@@ -58,6 +58,7 @@ TERM_MAX = 60
 TERMS_PER_SUBSCRIBER = 50
 PREVIEW_MAX = 3
 PREVIEW_WINDOW = timedelta(hours=24)
+TOUCH_EVERY = timedelta(hours=1)  # "wrote in the last 30 days" needs no finer clock
 ADMIN_STATUSES = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 Context = ContextTypes.DEFAULT_TYPE
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -167,8 +168,11 @@ class Commands(PauseCommands):
         lang = language_of(code) if code else sub.language
         if chat.type == Chat.PRIVATE and code and sub.language != lang:
             await self._db(self.store.set_language, sub.id, lang)
-        if update.callback_query is None and update.effective_message is not None:
-            await self._db(self.store.touch, sub.id, self.now())  # /stats' "active"
+        now = self.now()
+        if update.callback_query is None and (
+            sub.last_seen is None or now - sub.last_seen > TOUCH_EVERY
+        ):
+            await self._db(self.store.touch, sub.id, now)  # for /stats' "active"
         return Who(chat, sub, lang)
 
     async def _may_change(self, update: Update, context: Context, who: Who) -> bool:
