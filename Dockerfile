@@ -14,14 +14,18 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first, with a placeholder package: this layer is rebuilt only when
-# pyproject.toml changes, not on every source edit.
+# Dependencies first, from the lock file alone (exact versions, every file checked against its
+# hash; `make lock` regenerates it): this layer is rebuilt only when the lock changes. It also
+# pins setuptools and wheel, which build the project below without fetching anything unpinned.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
+# The project, from a fresh copy of its sources: nothing was built in /src before, so no stale
+# build output can end up in the wheel. Then the venv sheds its installers: the runtime image
+# needs neither pip nor setuptools.
 COPY pyproject.toml README.md ./
-RUN mkdir bot && touch bot/__init__.py \
-    && pip install . \
-    && pip uninstall -y newsbot
 COPY bot/ bot/
-RUN pip install --no-deps .
+RUN pip install --no-deps --no-build-isolation . \
+    && pip uninstall -y setuptools wheel pip
 
 # ---------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE}
@@ -35,7 +39,15 @@ RUN apt-get update \
     && useradd --system --uid 10001 --gid newsbot --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin newsbot \
     && mkdir -p /data /app/watchlists \
-    && chown newsbot:newsbot /data /app /app/watchlists
+    && chown newsbot:newsbot /data /app /app/watchlists \
+    && for site in $(python -c 'import site; print(" ".join(site.getsitepackages()))') \
+                   /usr/lib/python3/dist-packages; do \
+         rm -rf "$site"/pip "$site"/pip-* "$site"/setuptools "$site"/setuptools-* \
+                "$site"/wheel "$site"/wheel-* "$site"/pkg_resources "$site"/_distutils_hack \
+                "$site"/distutils-precedence.pth; \
+       done \
+    && rm -rf /usr/local/bin/pip* /usr/bin/pip* /usr/local/bin/wheel /usr/share/python-wheels \
+              /usr/local/lib/python3*/ensurepip/_bundled
 COPY --from=build /opt/venv /opt/venv
 COPY --chown=newsbot:newsbot watchlists/ /app/watchlists/
 WORKDIR /app
@@ -48,6 +60,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     DATABASE_URL=sqlite:////data/newsbot.db \
     NEWSBOT_WATCHLISTS=/app/watchlists \
     NEWSBOT_HTTP=0.0.0.0:8080
+# The image's promise, checked at build time: neither the venv nor the base interpreter can
+# import an installer.
+RUN for py in python /usr/local/bin/python; do \
+      for module in pip setuptools wheel; do \
+        if "$py" -c "import $module" 2>/dev/null; then echo "$py still imports $module" >&2; exit 1; fi; \
+      done; \
+    done
 
 # /data: the SQLite store (unused with PostgreSQL). /app/watchlists: mount your own lists; a
 # named volume starts with the lists shipped in the image. Mount folders, not single files:

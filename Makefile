@@ -4,7 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format bench check clean
+.PHONY: run test lint format bench check lock docker-smoke clean
+
+# The tool that makes requirements.lock, pinned so that `make lock` gives the same file everywhere.
+LOCK_TOOL    := uv==0.13.9
+DOCKER_SMOKE ?= ../shared/tools/docker-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,10 +38,22 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_match.py
 	$(BIN)/python bench/bench_poll.py
+	$(BIN)/python bench/bench_subscribers.py
 
 ## check: validate the feeds file and the watchlists
 check: $(STAMP)
 	$(BIN)/newsbot check
+
+## lock: regenerate requirements.lock, the hash-checked pins the image installs. Run it after
+## changing dependencies in pyproject.toml; pins already in the file are kept unless they must
+## move (add --upgrade to the command to move every pin to its newest version).
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet '$(LOCK_TOOL)'
+	UV_NATIVE_TLS=1 $(BIN)/uv pip compile --quiet pyproject.toml --group build --generate-hashes --universal --python-version 3.11 -o requirements.lock
+
+## docker-smoke: build the image and run it (needs root; installs Docker; minutes the first time)
+docker-smoke:
+	bash $(DOCKER_SMOKE) .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

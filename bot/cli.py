@@ -5,24 +5,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from rapidfuzz import fuzz
 
 from bot import __version__
 from bot.config import Settings
-from bot.models import Match, Term
+from bot.models import ItemContext, Match, Rejection, Term
 from bot.text import fold
 
-EPILOG = """environment: TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL, DATABASE_URL, NEWSBOT_FEEDS,
-NEWSBOT_WATCHLISTS, NEWSBOT_CONSOLE, NEWSBOT_ADMINS, NEWSBOT_HTTP, NEWSBOT_WEBHOOK_URL,
-NEWSBOT_WEBHOOK_LISTEN, NEWSBOT_FETCH_TIMEOUT, NEWSBOT_MAX_FEED_BYTES, NEWSBOT_POLL_CONCURRENCY,
-NEWSBOT_MAX_AGE_HOURS, LOG_LEVEL, LOG_FORMAT (a flag wins over its variable; a .env file in
-the working directory is read too). Without a token, alerts go to the console."""
+EPILOG = """environment: TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_FILE), TELEGRAM_API_URL,
+DATABASE_URL, NEWSBOT_FEEDS, NEWSBOT_WATCHLISTS, NEWSBOT_CONSOLE, NEWSBOT_ADMINS, NEWSBOT_HTTP,
+NEWSBOT_WEBHOOK_URL, NEWSBOT_WEBHOOK_LISTEN, NEWSBOT_FETCH_TIMEOUT, NEWSBOT_MAX_FEED_BYTES,
+NEWSBOT_POLL_CONCURRENCY, NEWSBOT_MAX_AGE_HOURS, LOG_LEVEL, LOG_FORMAT (a flag wins over its
+variable; a .env file in the working directory is read too). Without a token, alerts go to the
+console."""
 
 
 def _common() -> argparse.ArgumentParser:
@@ -101,12 +104,27 @@ def build_parser() -> argparse.ArgumentParser:
         "matched words and the score.",
     )
     match.add_argument("texts", nargs="*", metavar="TEXT", help="headline(s) to match")
+    match.add_argument(
+        "--link",
+        metavar="URL",
+        default="",
+        help="the article's address: its section (/tennis/, /ciclismo/…) names a sport",
+    )
     command(
         "check",
         help="validate the feeds file and every watchlist",
         description="Validate the feeds file and every watchlist; print each problem "
         "as path:line: message; exit 1 if any.",
     )
+    subs = command(
+        "subscribers",
+        help="export or import subscribers as JSON lines (backups, migrations)",
+        description="export: every subscriber to standard output, one JSON object a line. "
+        "import FILE: create or update each subscriber of FILE ('-' for standard input); "
+        "idempotent; a bad line is reported as FILE:line: message and skipped; exit 1 if any.",
+    )
+    subs.add_argument("action", choices=["export", "import"], help="what to do")
+    subs.add_argument("file", nargs="?", metavar="FILE", help="JSON lines to import ('-': stdin)")
     return parser
 
 
@@ -116,20 +134,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as exc:
         for error in exc.errors():
-            name = ".".join(str(p) for p in error["loc"]).upper()
-            message = str(error["msg"]).removeprefix("Value error, ").removeprefix(f"{name}: ")
-            print(f"invalid setting {name}: {message}", file=sys.stderr)
+            print(f"invalid setting {_setting_error(error)}", file=sys.stderr)
         return 2
     if args.command == "check":
         return cmd_check(args, settings)
     if args.command == "match":
         return cmd_match(args, settings)
+    if args.command == "subscribers":
+        from bot.subscribers_cli import cmd_subscribers
+
+        return cmd_subscribers(args, settings)
     from bot import service  # imported late: check and match need no network stack
 
     service.setup_logging(settings)
     if args.command == "poll":
         return asyncio.run(service.poll_once(settings, args))
     return asyncio.run(service.run(settings, args))
+
+
+def _setting_error(error: Any) -> str:
+    """`NAME: reason` for one pydantic error; a check across settings names its own variable."""
+    name = ".".join(str(p) for p in error["loc"]).upper()
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not name:
+        name, _, message = message.partition(": ")
+    return f"{name}: {message.removeprefix(f'{name}: ')}"
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
@@ -146,6 +175,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.gcpause import paused_gc
     from bot.match import Matcher
     from bot.watchlists import load_watchlists
 
@@ -155,41 +185,52 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     if not watchlists:
         print("no valid watchlist found: nothing to match against", file=sys.stderr)
         return 2
-    matcher = Matcher(watchlists)
-    terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
+    with paused_gc():
+        matcher = Matcher(watchlists)
+        terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
+    # The index lives as long as the process: keep the collector from walking it again at every
+    # full collection while headlines are matched (see bot.gcpause).
+    gc.freeze()
     texts = args.texts or (line.rstrip("\n") for line in sys.stdin)
     for text in texts:
         if not text.strip() and not args.texts:
             continue
-        found = matcher.match_text(text)
+        found, rejected = matcher.explain(text, "", ItemContext(link=args.link))
         if args.json:
-            line = {"text": text, "matches": [m.as_json() for m in found]}
+            line = {
+                "text": text,
+                "matches": [m.as_json() for m in found],
+                "rejected": [r.as_json() for r in rejected],
+            }
             print(json.dumps(line, ensure_ascii=False), flush=True)
         else:
-            print(_match_table(text, found, terms), flush=True)
+            print(_match_table(text, found, rejected, terms), flush=True)
     return 0
 
 
-def _match_table(text: str, found: Sequence[Match], terms: dict[tuple[str, str], Term]) -> str:
-    """The admin's view: what matched, where, how well, and why (exact, alias or a variant)."""
-    if not found:
-        return text + "\n  (no match)\n"
-    rows = [("watchlist", "term", "matched", "score", "span", "why")] + [
-        (
-            m.watchlist,
-            m.term,
-            m.matched,
-            f"{m.score:.1f}",
-            f"{m.field} {m.start}-{m.end}",
-            _why(m, terms.get((m.watchlist, m.term))),
-        )
-        for m in found
-    ]
+def _match_table(
+    text: str,
+    found: Sequence[Match],
+    rejected: Sequence[Rejection],
+    terms: dict[tuple[str, str], Term],
+) -> str:
+    """The admin's view: what matched, where, how well, and why (exact, alias or a variant);
+    then the mentions the context ruled out, and why (another sport, a place, an outlet)."""
+    lines = [text] + (["  (no match)"] if not found else [])
+    if not found and not rejected:
+        return "\n".join(lines) + "\n"
+    rows = [("watchlist", "term", "matched", "score", "span", "why")]
+    rows += [_row(m, _why(m, terms.get((m.watchlist, m.term)))) for m in found]
+    rows += [_row(r.match, f"not matched: {r.reason}") for r in rejected]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [text] + [
+    lines += [
         "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
     return "\n".join(lines) + "\n"
+
+
+def _row(m: Match, why: str) -> tuple[str, ...]:
+    return (m.watchlist, m.term, m.matched, f"{m.score:.1f}", f"{m.field} {m.start}-{m.end}", why)
 
 
 def _why(match: Match, term: Term | None) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_URL = "https://api.telegram.org"
@@ -22,6 +23,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     telegram_bot_token: SecretStr | None = None
+    telegram_bot_token_file: Path | None = None
     telegram_api_url: str = DEFAULT_API_URL
     newsbot_admins: str = ""
     newsbot_http: str = "127.0.0.1:8080"
@@ -48,6 +50,54 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("telegram_api_url", "newsbot_webhook_url", mode="before")
+    @classmethod
+    def _http_url(cls, value: object, info: ValidationInfo) -> object:
+        """An address Telegram or the Bot API client can use: http(s), with a host."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return DEFAULT_API_URL if info.field_name == "telegram_api_url" else None
+        text = str(value).strip()
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {text!r}")
+        return text
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        from bot.logs import parse_level
+
+        parse_level(value)  # raises ValueError naming the accepted levels
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        from bot.logs import parse_format
+
+        return parse_format(value)
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> Settings:
+        """TELEGRAM_BOT_TOKEN_FILE: the token read from a file (a Docker or Kubernetes secret),
+        so that it never sits in the container's environment."""
+        path = self.telegram_bot_token_file
+        if path is None or not str(path).strip():
+            return self
+        if self.telegram_bot_token is not None:
+            raise ValueError(
+                "TELEGRAM_BOT_TOKEN_FILE: TELEGRAM_BOT_TOKEN is set too; set only one of them"
+            )
+        try:
+            token = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValueError(f"TELEGRAM_BOT_TOKEN_FILE: cannot read {path}: {reason}") from None
+        if not token:
+            raise ValueError(f"TELEGRAM_BOT_TOKEN_FILE: {path} is empty")
+        self.telegram_bot_token = SecretStr(token)
+        return self
 
     @field_validator("newsbot_http", "newsbot_webhook_listen")
     @classmethod

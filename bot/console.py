@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import TextIO
 
 from bot import faults, metrics
+from bot.cleantext import clip, drop_invisible, web_link
+from bot.items import MAX_TITLE_CHARS
 from bot.models import Alert
 from bot.store import Store
 from bot.timefmt import short_local_time
@@ -25,8 +27,8 @@ def alert_json(alert: Alert) -> dict[str, object]:
         "event": alert.kind,
         "subscriber": "console",
         "story": alert.story_id,
-        "title": alert.title,
-        "url": alert.url,
+        "title": shown_title(alert),
+        "url": web_link(alert.url),
         "source": alert.source,
         "published": alert.published.isoformat() if alert.published else None,
         "matches": [m.as_json() for m in alert.matches],
@@ -45,7 +47,16 @@ def alert_text(alert: Alert) -> str:
     if alert.also:
         meta.append("anche su: " + ", ".join(alert.also))
     terms = ", ".join(dict.fromkeys(m.term for m in alert.matches))
-    return f"{head} {alert.title}\n{' · '.join(meta)}\n🔎 {terms}\n{alert.url}\n"
+    link = web_link(alert.url)
+    return f"{head} {shown_title(alert)}\n{' · '.join(meta)}\n🔎 {terms}\n" + (
+        f"{link}\n" if link else ""
+    )
+
+
+def shown_title(alert: Alert) -> str:
+    """The title as printed: items are cleaned and clipped when read, and this repeats it for
+    stories stored by an earlier version."""
+    return clip(drop_invisible(alert.title), MAX_TITLE_CHARS)
 
 
 CLAIM_SECONDS = 60.0  # a lease: with several replicas, one alert is printed by one of them

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.models import Feed
+from bot.sport import Sport
 from bot.yamlfile import ConfigError, Located, Problem, load_file, validate
 
 MIN_INTERVAL = 10
@@ -24,6 +25,7 @@ class _FeedEntry(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     url: str
     interval: Interval | None = None
+    sport: Sport | None = None
 
     @field_validator("name")
     @classmethod
@@ -62,6 +64,7 @@ def load_feeds(path: Path | str) -> list[Feed]:
             name=entry.name,
             url=entry.url,
             interval=entry.interval or default,
+            sport=entry.sport,
             line=doc.line_of(("feeds", i)),
         )
         for i, entry in enumerate(parsed.feeds)

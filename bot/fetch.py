@@ -24,9 +24,14 @@ from urllib.parse import urljoin
 
 import httpx
 
+from bot.inflate import ACCEPT_ENCODING, Decoder, EncodingError
 from bot.models import Feed, FeedState
+from bot.redirects import Kind, Resolver, address_kinds, redirect_refusal, system_resolve
 
 MAX_BACKOFF = timedelta(hours=6)
+# A permanent redirect replaces the feed's address only after this many good polls through it:
+# one answer from a hijacked or misconfigured server must not move the feed for good.
+MOVE_CONFIRMATIONS = 3
 MAX_RETRY_AFTER = timedelta(hours=24)  # a Retry-After beyond this is taken as a day
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -50,7 +55,8 @@ class FetchResult:
     """What one poll of one feed brought back.
 
     `moved_to` is set when the feed answered with a permanent redirect (301/308) and the new
-    address worked: the next poll should go there. `error` is a one-line human message.
+    address worked (`confirm_move` decides when the feed adopts it). `error` is a one-line
+    human message.
     """
 
     feed: Feed
@@ -68,14 +74,19 @@ class FetchResult:
 
 
 class _BodyTooLarge(Exception):
-    """The body passed the size cap while streaming."""
+    """The body passed the size cap while streaming (`encoding`: it did so once inflated)."""
+
+    def __init__(self, encoding: str | None = None) -> None:
+        super().__init__(encoding)
+        self.encoding = encoding
 
 
 def make_client(*, connect_timeout: float = 5, read_timeout: float = 15) -> httpx.AsyncClient:
     """An HTTP client for feeds: real User-Agent, timeouts, no automatic redirects.
 
     Redirects are followed by `fetch` itself, which needs to see each hop to tell permanent
-    moves from temporary ones.
+    moves from temporary ones. Content-Encoding is undone by `fetch` too (bot.inflate), in
+    bounded pieces, so only the encodings it can decode are offered.
     """
     timeout = httpx.Timeout(
         connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout
@@ -83,7 +94,7 @@ def make_client(*, connect_timeout: float = 5, read_timeout: float = 15) -> http
     return httpx.AsyncClient(
         timeout=timeout,
         follow_redirects=False,
-        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+        headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": ACCEPT_ENCODING},
         limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
     )
 
@@ -145,18 +156,32 @@ def _error(feed: Feed, started: float, message: str, **kw: Any) -> FetchResult:
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
-    """The body, or _BodyTooLarge as soon as it passes `max_bytes` (decoded size)."""
+    """The body, or _BodyTooLarge as soon as it passes `max_bytes` on the wire or inflated.
+
+    The raw bytes are inflated here in bounded pieces (httpx's own decoding inflates a whole
+    network chunk at once: 64 kB of a gzip bomb would be 64 MB before any check), so a bomb
+    is refused having cost about the cap in memory.
+    """
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise _BodyTooLarge
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in response.aiter_bytes():
-        received += len(chunk)
-        if received > max_bytes:
+    encoding = response.headers.get("content-encoding")
+    decoder = Decoder(encoding)
+    body = bytearray()
+    wire = 0
+    async for raw in response.aiter_raw():
+        wire += len(raw)
+        if wire > max_bytes:
             raise _BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+        for piece in decoder.decode(raw):
+            body += piece
+            if len(body) > max_bytes:
+                raise _BodyTooLarge(encoding)
+    for piece in decoder.finish():
+        body += piece
+        if len(body) > max_bytes:
+            raise _BodyTooLarge(encoding)
+    return bytes(body)
 
 
 async def fetch(
@@ -167,21 +192,26 @@ async def fetch(
     max_bytes: int = 5_000_000,
     max_redirects: int = 5,
     deadline: float | None = 60.0,
+    resolve: Resolver = system_resolve,
 ) -> FetchResult:
     """Poll one feed at its current address; never raises for network, HTTP or size faults.
 
-    Sends the saved validators, follows at most `max_redirects` redirects, caps the body at
-    `max_bytes` while streaming, and gives up after `deadline` seconds in total (a server that
-    drips one byte per read timeout would otherwise hold the feed forever).
+    Sends the saved validators, follows at most `max_redirects` redirects (only those
+    bot.redirects allows; `resolve` turns host names into addresses for that check), caps the
+    body at `max_bytes` while streaming, and gives up after `deadline` seconds in total (a server
+    that drips one byte per read timeout would otherwise hold the feed forever).
     """
     started = time.monotonic()
     try:
         async with asyncio.timeout(deadline):
-            return await _fetch(client, feed, state, max_bytes, max_redirects, started)
+            return await _fetch(client, feed, state, max_bytes, max_redirects, started, resolve)
     except TimeoutError:
         return _error(feed, started, f"no complete answer within {deadline:g}s")
-    except _BodyTooLarge:
-        return _error(feed, started, f"body larger than {_megabytes(max_bytes)}")
+    except _BodyTooLarge as too_large:
+        inflated = f" once inflated ({too_large.encoding})" if too_large.encoding else ""
+        return _error(feed, started, f"body larger than {_megabytes(max_bytes)}{inflated}")
+    except EncodingError as exc:
+        return _error(feed, started, str(exc).splitlines()[0])
     except (httpx.HTTPError, OSError, ValueError) as exc:
         return _error(feed, started, describe_error(exc, client))
 
@@ -193,20 +223,26 @@ async def _fetch(
     max_bytes: int,
     max_redirects: int,
     started: float,
+    resolve: Resolver,
 ) -> FetchResult:
     url = state.url if state and state.url else feed.url
     headers = _conditional_headers(state)
     moved_to: str | None = None
     still_permanent = True
+    origin_kinds: frozenset[Kind] | None = None
     for _hop in range(max_redirects + 1):
         async with client.stream("GET", url, headers=headers) as response:
             location = response.headers.get("location")
-            if response.status_code in REDIRECT_STATUSES and location:
-                still_permanent = still_permanent and response.status_code in PERMANENT_REDIRECTS
-                url = urljoin(url, location.strip())
-                moved_to = url if still_permanent else moved_to
-                continue
-            return await _final_result(feed, response, url, moved_to, max_bytes, started)
+            if not (response.status_code in REDIRECT_STATUSES and location):
+                return await _final_result(feed, response, url, moved_to, max_bytes, started)
+            still_permanent = still_permanent and response.status_code in PERMANENT_REDIRECTS
+            url = urljoin(url, location.strip())
+        if origin_kinds is None:  # resolved once, and only for feeds that redirect
+            origin_kinds = await address_kinds(feed.url, resolve)
+        refusal = redirect_refusal(url, await address_kinds(url, resolve), origin_kinds)
+        if refusal:
+            return _error(feed, started, refusal)
+        moved_to = url if still_permanent else moved_to
     return _error(feed, started, f"too many redirects (more than {max_redirects})")
 
 
@@ -277,16 +313,15 @@ def next_state(
     ok: new validators saved, failures cleared, polled_at set. not_modified: the same, keeping
     the old validators the 304 did not repeat. error: one more failure and a retry time that
     grows exponentially from `interval`, capped at 6 h (plus up to `jitter` x delay at random,
-    so feeds that failed together do not retry together). A permanent redirect that worked
-    replaces the address.
+    so feeds that failed together do not retry together). The address changes only through
+    `confirm_move`; an error ends the count of a pending move, and a 304 through the pending
+    move counts as one more good answer from it.
     """
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     base = state or FeedState(url=result.feed.url)
-    url = result.moved_to or base.url
     if result.status == "ok":
         return replace(
             base,
-            url=url,
             etag=result.etag,
             last_modified=result.last_modified,
             failures=0,
@@ -295,9 +330,12 @@ def next_state(
             last_error=None,
         )
     if result.status == "not_modified":
+        if result.moved_to != base.moved_to:
+            base = replace(base, moved_to=None, moved_hits=0)
+        elif base.moved_to:
+            base = confirm_move(base, result.moved_to)
         return replace(
             base,
-            url=url,
             etag=result.etag or base.etag,
             last_modified=result.last_modified or base.last_modified,
             failures=0,
@@ -311,7 +349,28 @@ def next_state(
         delay += delay * random.uniform(0, jitter)
     if result.retry_after:  # the outlet said how long to stay away: never come back sooner
         delay = max(delay, min(timedelta(seconds=result.retry_after), MAX_RETRY_AFTER))
-    return replace(base, url=url, failures=failures, retry_at=now + delay, last_error=result.error)
+    return replace(
+        base,
+        failures=failures,
+        retry_at=now + delay,
+        last_error=result.error,
+        moved_to=None,
+        moved_hits=0,
+    )
+
+
+def confirm_move(state: FeedState, moved_to: str | None) -> FeedState:
+    """The state after one good answer (a readable feed) that came via `moved_to`.
+
+    A permanent redirect is adopted as the feed's address after `MOVE_CONFIRMATIONS`
+    consecutive good answers through the same target; a poll without it ends the count.
+    """
+    if not moved_to or moved_to == state.url:
+        return replace(state, moved_to=None, moved_hits=0)
+    hits = state.moved_hits + 1 if state.moved_to == moved_to else 1
+    if hits >= MOVE_CONFIRMATIONS:
+        return replace(state, url=moved_to, moved_to=None, moved_hits=0)
+    return replace(state, moved_to=moved_to, moved_hits=hits)
 
 
 def is_due(state: FeedState | None, now: datetime) -> bool:

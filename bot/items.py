@@ -34,6 +34,7 @@ from bot.cleantext import (
     web_link,
 )
 from bot.models import Feed, Item
+from bot.outlets import strip_outlet
 from bot.urls import canonical_url
 
 # A feed that gives a time without a zone is an Italian outlet writing its local time.
@@ -309,15 +310,25 @@ def _summary_html(entry: Mapping) -> str:
     return ""
 
 
-def item_from_entry(entry: Mapping, feed: Feed, *, site: str, fetched_at: datetime) -> Item | None:
+def _categories(entry: Mapping) -> tuple[str, ...]:
+    """The entry's RSS categories / Atom terms ("Tennis", "Calcio/Serie A/Fiorentina")."""
+    terms = (_text(tag.get("term")) for tag in entry.get("tags") or () if isinstance(tag, Mapping))
+    return tuple(dict.fromkeys(plain_text(t) for t in terms if t.strip()))
+
+
+def item_from_entry(
+    entry: Mapping, feed: Feed, *, site: str, fetched_at: datetime, channel: str = ""
+) -> Item | None:
     """Normalise one feedparser entry; None when it has neither a title nor a link.
 
     `site` is the outlet's host (guids are unique only within one outlet), `fetched_at` the
-    aware UTC time of the fetch (future publication times are clamped to it).
+    aware UTC time of the fetch (future publication times are clamped to it), `channel` the
+    feed's own title: an outlet name appended to the item's title is cut (`bot.outlets`).
     """
     if fetched_at.tzinfo is None:
         fetched_at = fetched_at.replace(tzinfo=UTC)
-    title = clip(plain_text(_text(entry.get("title"))), MAX_TITLE_CHARS)
+    title = strip_outlet(plain_text(_text(entry.get("title"))), (channel, feed.name))
+    title = clip(title, MAX_TITLE_CHARS)
     link = _link_of(entry, feed.url)
     if not title and not link:
         return None
@@ -329,4 +340,5 @@ def item_from_entry(entry: Mapping, feed: Feed, *, site: str, fetched_at: dateti
         source=feed.name,
         feed_url=feed.url,
         published=published_time(entry, fetched_at),
+        categories=_categories(entry),
     )

@@ -6,7 +6,7 @@ exception messages and tracebacks. Anyone who reads the logs could then drive th
 record that reaches our handlers is scrubbed: the configured token (also URL-encoded), anything
 shaped like a Telegram token, and passwords embedded in URLs (``postgresql://user:pw@host``).
 
-Two formats, chosen with ``LOG_FORMAT``: ``kv`` (default, ``key=value`` pairs, easy to grep) and
+Two formats, chosen with ``LOG_FORMAT``: ``text`` (default, ``key=value`` pairs, easy to grep) and
 ``json`` (one object per line, for log shippers). The level comes from ``LOG_LEVEL``.
 """
 
@@ -164,6 +164,19 @@ def parse_level(value: str | int | None) -> int:
     return level
 
 
+LOG_FORMATS = ("text", "json")
+
+
+def parse_format(value: str | None) -> str:
+    """LOG_FORMAT as one of LOG_FORMATS; `text` if unset (`kv`, its former name, still works)."""
+    name = (value or "text").strip().lower()
+    if name == "kv":
+        return "text"
+    if name not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT: unknown format {value!r} (use text or json)")
+    return name
+
+
 def _log_uncaught(
     exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
 ) -> None:
@@ -189,9 +202,7 @@ def setup_logging(
     Uncaught exceptions (sys.excepthook) are logged, hence redacted, too.
     """
     resolved_level = parse_level(level if level is not None else os.environ.get("LOG_LEVEL"))
-    fmt_name = (fmt or os.environ.get("LOG_FORMAT") or "kv").strip().lower()
-    if fmt_name not in ("kv", "json", "text"):
-        raise ValueError(f"LOG_FORMAT: unknown format {fmt_name!r} (use kv or json)")
+    fmt_name = parse_format(fmt or os.environ.get("LOG_FORMAT"))
     for secret in (*secrets, os.environ.get("TELEGRAM_BOT_TOKEN")):
         register_secret(secret)
 

@@ -25,8 +25,9 @@ from typing import NamedTuple
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
+from bot.context import judge
 from bot.lexicon import is_common_word
-from bot.models import FIELDS, Match, Term, Watchlist
+from bot.models import FIELDS, ItemContext, Match, Rejection, Term, Watchlist
 from bot.text import Token, fold, tokenize
 
 MIN_FUZZY_LENGTH = 6  # shorter words must match exactly: Inter, Roma, Milan, Leao
@@ -312,6 +313,11 @@ class Matcher:
 
     def __init__(self, watchlists: Sequence[Watchlist]) -> None:
         self._owners = collect_owners(watchlists)
+        # Context rules (bot.context): each list's declared sport, each entry's place option.
+        self._list_sports = {w.name: w.sport for w in watchlists if w.sport}
+        self._term_places = {
+            (w.name, t.term): t.place for w in watchlists for t in w.terms if t.place is not None
+        }
         self._size = len({(o.watchlist, fold(o.term)) for os in self._owners.values() for o in os})
         words: dict[TermWord, int] = {}
         self._by_first: dict[int, list[Pattern]] = defaultdict(list)
@@ -356,9 +362,29 @@ class Matcher:
                     if hit is not None:
                         yield hit
 
-    def match(self, title: str, summary: str = "") -> list[Match]:
-        """Every mention of every term in the fields each watchlist looks at, sorted by field
-        then position; at most one Match per (watchlist, term, field, span)."""
+    def match(
+        self, title: str, summary: str = "", context: ItemContext | None = None
+    ) -> list[Match]:
+        """Every mention of every term in the fields each watchlist looks at that stands in
+        the item's context (`bot.context`), sorted by field then position; at most one Match
+        per (watchlist, term, field, span)."""
+        return self.explain(title, summary, context)[0]
+
+    def explain(
+        self, title: str, summary: str = "", context: ItemContext | None = None
+    ) -> tuple[list[Match], list[Rejection]]:
+        """The matches, and the mentions the context ruled out with the reason why."""
+        return judge(
+            self.mentions(title, summary),
+            title,
+            summary,
+            context,
+            list_sports=self._list_sports,
+            term_places=self._term_places,
+        )
+
+    def mentions(self, title: str, summary: str = "") -> list[Match]:
+        """Every mention of every term, whatever the context: the words alone."""
         out: list[Match] = []
         for field, text in _fields_of(title, summary):
             if not text:

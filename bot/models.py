@@ -21,6 +21,7 @@ class Feed:
     url: str
     interval: int = 120
     line: int = 0
+    sport: str | None = None  # every item of this feed is about this sport (bot.sport.SPORTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +41,21 @@ class Item:
     source: str
     feed_url: str
     published: datetime | None = None
+    categories: tuple[str, ...] = ()  # the item's RSS categories, as written
 
     @property
     def key(self) -> str:
         return self.keys[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemContext:
+    """What an item carries besides its words, for matching in context: its link (the section
+    in its path names a sport), its RSS categories and its feed's declared sport."""
+
+    link: str = ""
+    categories: tuple[str, ...] = ()
+    sport: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,9 @@ class Term:
     fuzzy: bool = True
     exclude: tuple[str, ...] = ()
     line: int = 0
+    # Whether the term can be a place (Torino the city): None decides by bot.place.PLACES,
+    # False never (the entry opted out), True always checks the grammar of place and club.
+    place: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +81,7 @@ class Watchlist:
     title: str = ""
     fields: tuple[str, ...] = FIELDS
     path: str = ""
+    sport: str | None = None  # news recognised as another sport does not match this list
 
     @property
     def display(self) -> str:
@@ -94,6 +110,18 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class Rejection:
+    """A match the context ruled out, and why: "another sport: tennis", "place ('a Torino')",
+    "outlet name". `newsbot match` shows them so an admin sees the rules at work."""
+
+    match: Match
+    reason: str
+
+    def as_json(self) -> dict[str, object]:
+        return {**self.match.as_json(), "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """One message owed to one subscriber about one story (a row of the outbox).
 
@@ -115,13 +143,16 @@ class Alert:
     message_id: int | None = None
     language: str = "it"
     extra: dict[str, object] = field(default_factory=dict)
+    summary: str = ""  # the story's first item's summary (plain text)
+    links: tuple[tuple[str, str], ...] = ()  # (outlet, its article's address) for `also`
 
 
 @dataclass(frozen=True, slots=True)
 class FeedState:
     """What the store remembers of a feed between polls.
 
-    `url` is where to fetch it now (a permanent redirect replaces the configured address),
+    `url` is where to fetch it now (a permanent redirect replaces the configured address once
+    confirmed: `moved_to` is the pending target, `moved_hits` the good polls through it so far),
     `etag`/`last_modified` make the next request conditional, and `failures`/`retry_at` hold the
     exponential backoff. `polled_at` is None until the first successful poll: the items a feed
     lists at that first poll are its backlog and alert no one.
@@ -134,6 +165,8 @@ class FeedState:
     retry_at: datetime | None = None
     polled_at: datetime | None = None
     last_error: str | None = None
+    moved_to: str | None = None
+    moved_hits: int = 0
 
 
 @dataclass(frozen=True, slots=True)

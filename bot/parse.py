@@ -157,11 +157,13 @@ def _parse(body: bytes, feed: Feed, content_type: str | None, fetched_at: dateti
     # No sanitising: nothing is shown as HTML, and the sanitiser would drop `<esclusiva>`.
     parsed = feedparser.parse(decoded.body, response_headers=headers, sanitize_html=False)
     site = site_host(feed.url)
+    channel = str(parsed.get("feed", {}).get("title") or "")
     entries = parsed.get("entries", [])
     items = [
         item
         for entry in entries
-        if (item := item_from_entry(entry, feed, site=site, fetched_at=fetched_at)) is not None
+        if (item := item_from_entry(entry, feed, site=site, fetched_at=fetched_at, channel=channel))
+        is not None
     ]
     warning = _bozo_warning(parsed)
     unsafe = sum(1 for entry in entries if unsafe_link(entry, feed.url))

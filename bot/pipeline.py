@@ -19,8 +19,8 @@ import httpx
 
 from bot import metrics
 from bot.dedup import IngestResult, ingest
-from bot.fetch import FetchResult, fetch, is_due, next_state
-from bot.models import Feed, FeedState, Item, Match
+from bot.fetch import FetchResult, confirm_move, fetch, is_due, next_state
+from bot.models import Feed, FeedState, Item, ItemContext, Match
 from bot.parse import parse
 from bot.store import Store
 
@@ -32,7 +32,9 @@ Clock = Callable[[], datetime]
 class MatchesText(Protocol):
     """What the pipeline needs of a matcher (a Matcher, or several combined)."""
 
-    def match(self, title: str, summary: str = "") -> list[Match]: ...
+    def match(
+        self, title: str, summary: str = "", context: ItemContext | None = None
+    ) -> list[Match]: ...
 
 
 def utcnow() -> datetime:
@@ -155,14 +157,13 @@ class Pipeline:
             )
             await asyncio.to_thread(self.store.save_feed_state, feed.url, new_state)
             return FeedOutcome(feed, "error", error=result.error)
-        if result.moved_to:
-            log.info("feed %r moved permanently to %s", feed.name, result.moved_to)
         if result.status == "not_modified":
             await asyncio.to_thread(self.store.save_feed_state, feed.url, new_state)
             return FeedOutcome(feed, "not_modified")
         parsed = await parse(result.body, feed, content_type=result.content_type, fetched_at=now)
         if parsed.warning:
             log.warning("feed %r: %s", feed.name, parsed.warning)
+        new_state = self._follow_move(feed, new_state, result, bool(parsed.items))
         backlog = state is None or state.polled_at is None
         if backlog and not parsed.items and parsed.warning:
             # A login wall or error page served with 200 is not the feed's first listing: had it
@@ -172,6 +173,25 @@ class Pipeline:
             self._ingest, feed, parsed.items, now, backlog, new_state
         )
         return FeedOutcome(feed, "ok", len(parsed.items), ingested, warning=parsed.warning)
+
+    @staticmethod
+    def _follow_move(
+        feed: Feed, state: FeedState, result: FetchResult, readable: bool
+    ) -> FeedState:
+        """Count a good poll through a permanent redirect; adopt the new address when confirmed."""
+        if not readable:
+            return replace(state, moved_to=None, moved_hits=0)
+        moved = confirm_move(state, result.moved_to)
+        if moved.url != state.url:
+            log.info("feed %r moved permanently to %s (confirmed)", feed.name, moved.url)
+        elif moved.moved_to:
+            log.info(
+                "feed %r redirects permanently to %s (%d good polls so far)",
+                feed.name,
+                moved.moved_to,
+                moved.moved_hits,
+            )
+        return moved
 
     def _ingest(
         self,
@@ -189,7 +209,8 @@ class Pipeline:
         matcher = self.matcher()
 
         def match(item: Item) -> list[Match]:
-            found = matcher.match(item.title, item.summary)
+            context = ItemContext(link=item.link, categories=item.categories, sport=feed.sport)
+            found = matcher.match(item.title, item.summary, context)
             for m in found:
                 name = "personal" if m.watchlist.startswith("watch:") else m.watchlist
                 metrics.MATCHES.labels(watchlist=name).inc()

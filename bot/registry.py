@@ -8,20 +8,18 @@ subscribers' own `/watch` terms change.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.feeds import load_feeds
+from bot.gcpause import paused_gc
 from bot.match import Matcher, personal_watchlist
-from bot.models import Feed, Match, Watchlist
+from bot.models import Feed, ItemContext, Match, Watchlist
 from bot.reload import ReloadOutcome
 from bot.watchlists import load_watchlists
 from bot.yamlfile import ConfigError, Problem
-
-log = logging.getLogger("newsbot.config")
 
 
 class Registry:
@@ -47,34 +45,50 @@ class Registry:
         self._lock = threading.Lock()
 
     def load(self) -> ReloadOutcome:
-        """Read both sources; apply them only if all is valid, else keep what was in force."""
+        """Read both sources and apply what is valid; a broken file keeps its last good version.
+
+        A valid watchlist applies even when another one is broken (an edit of one list never
+        waits for a fix of another); a broken list or feeds file stays as it last loaded, and a
+        list that never loaded is left out until it is fixed. Nothing is logged here: the caller
+        reports the outcome once, as start-up (service) or as a reload (Reloader) calls for.
+        """
         problems: list[Problem] = []
+        stays: list[str] = []
         try:
             feeds = load_feeds(self.feeds_path)
         except ConfigError as exc:
-            feeds, problems = [], exc.problems
+            problems += exc.problems
+            feeds = self.feeds
+            if feeds:
+                stays.append("the feeds file")
         watchlists, wl_problems = load_watchlists(self.watchlists_dir)
         problems += wl_problems
-        initial = not self.feeds
-        if problems:
-            for p in problems:
-                log.warning("config problem: %s", p)
-            if initial and feeds:
-                # Nothing was in force yet: start with the valid files rather than not at all.
-                self._apply(feeds, watchlists)
-                summary = (
-                    f"started with {len(watchlists)} valid watchlists; {len(problems)} problem(s)"
-                )
-            else:
-                summary = f"refused: {len(problems)} problem(s); the last good version stays"
-            outcome = ReloadOutcome(False, problems, summary)
-            log.warning("configuration %s", summary)
-        else:
+        kept = self._last_good_lists({p.path for p in wl_problems}, watchlists)
+        stays += [w.name for w in kept]
+        watchlists = sorted(watchlists + kept, key=lambda w: w.path)
+        if feeds:
             self._apply(feeds, watchlists)
-            outcome = ReloadOutcome(True, [], f"{len(feeds)} feeds, {len(watchlists)} watchlists")
-            log.info("configuration loaded: %s", outcome.summary)
+        summary = f"{len(feeds)} feeds, {len(watchlists)} watchlists"
+        if problems:
+            summary += f"; {len(problems)} problem(s)"
+            if stays:
+                summary += "; the last good version stays: " + ", ".join(stays)
+            elif not feeds:
+                summary += "; no valid feeds file to start with"
+        outcome = ReloadOutcome(not problems, problems, summary)
         self.last = outcome
         return outcome
+
+    def _last_good_lists(self, broken: set[str], loaded: list[Watchlist]) -> list[Watchlist]:
+        """The lists in force whose files now have problems (all of them if the folder itself
+        is the problem), unless a valid file now holds the same name."""
+        folder_broken = str(self.watchlists_dir) in broken
+        names = {w.name for w in loaded}
+        return [
+            w
+            for w in self.watchlists
+            if (folder_broken or w.path in broken) and w.name not in names
+        ]
 
     def _apply(self, feeds: list[Feed], watchlists: list[Watchlist]) -> None:
         with self._lock:
@@ -90,7 +104,8 @@ class Registry:
         terms = frozenset(self.watched_terms())
         with self._lock:
             if self._files is None or self._files_version != self._version:
-                self._files = Matcher(self.watchlists)
+                with paused_gc():  # a large index: see bot.gcpause
+                    self._files = Matcher(self.watchlists)
                 self._files_version = self._version
             if self._personal is None or self._personal_terms != terms:
                 self._personal = Matcher([personal_watchlist(t) for t in sorted(terms)])
@@ -104,5 +119,7 @@ class CombinedMatcher:
 
     parts: tuple[Matcher, ...]
 
-    def match(self, title: str, summary: str = "") -> list[Match]:
-        return [m for part in self.parts for m in part.match(title, summary)]
+    def match(
+        self, title: str, summary: str = "", context: ItemContext | None = None
+    ) -> list[Match]:
+        return [m for part in self.parts for m in part.match(title, summary, context)]

@@ -153,9 +153,10 @@ class Reloader:
             log.info("configuration reloaded", extra={"summary": outcome.summary})
         else:
             for problem in outcome.problems:
-                log.warning("reload refused: %s", problem)
+                log.warning("reload problem: %s", problem)
             log.warning(
-                "configuration refused, keeping the last good one",
+                "configuration reloaded with problems: %s",
+                outcome.summary,
                 extra={"summary": outcome.summary, "problems": len(outcome.problems)},
             )
         return outcome

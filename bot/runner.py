@@ -19,6 +19,7 @@ from bot import metrics
 from bot.config import Settings
 from bot.console import ConsoleDelivery
 from bot.health import parse_listen, serve
+from bot.logs import redact
 from bot.models import Feed
 from bot.pipeline import FeedOutcome, utcnow
 from bot.registry import Registry
@@ -152,7 +153,11 @@ class Runner:
         return await self.reloader.trigger("admin")
 
     async def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy when the scheduler runs and the store answers."""
+        """Healthy when the scheduler runs, the store answers and its last write succeeded.
+
+        A store that still answers reads but refuses writes (a locked or full SQLite file, a
+        read-only replica) loses alerts' records: that is unhealthy, with the error (redacted).
+        """
         details: dict[str, Any] = {"scheduler": self.scheduler.running, "leader": self.leader}
         try:
             depth = await asyncio.to_thread(self.store.outbox_depth)
@@ -161,6 +166,11 @@ class Runner:
         except Exception as exc:  # the probe must say 503, whatever broke
             log.warning("health check: store unavailable: %s", exc)
             depth, states, store_ok = None, {}, False
+        failure = self.store.write_failure
+        if failure is not None:
+            store_ok = False
+            details["store_error"] = redact(failure.error)
+            details["store_error_at"] = failure.at.isoformat()
         details["store"] = store_ok
         details["outbox_depth"] = depth
         details["feeds"] = {
@@ -212,14 +222,14 @@ class Runner:
     async def _reload(self) -> ReloadOutcome:
         before_feeds = {f.name for f in self.registry.feeds}
         before_lists = {w.name for w in self.registry.watchlists}
+        # Valid files apply even when others are refused (those keep their last good version).
         outcome = await asyncio.to_thread(self.registry.load)
-        if outcome.ok:
-            for name in before_feeds - {f.name for f in self.registry.feeds}:
-                metrics.forget_feed(name)
-            for name in before_lists - {w.name for w in self.registry.watchlists}:
-                metrics.forget_watchlist(name)
-            if self.leader:
-                self.scheduler.set_feeds(self.registry.feeds)
+        for name in before_feeds - {f.name for f in self.registry.feeds}:
+            metrics.forget_feed(name)
+        for name in before_lists - {w.name for w in self.registry.watchlists}:
+            metrics.forget_watchlist(name)
+        if self.leader:
+            self.scheduler.set_feeds(self.registry.feeds)
         return outcome
 
     async def _check_leadership(self) -> None:

@@ -41,8 +41,19 @@ class StoreUnavailable(Exception):
     """The state store cannot be opened: a clear one-line reason, never a traceback."""
 
 
+SUPPORTED_DATABASES = ("sqlite", "postgres", "postgresql", "postgresql+psycopg")
+
+
 def open_store(settings: Settings, args: argparse.Namespace) -> Store:
     url = settings.db_url(args.db)
+    scheme, sep, _ = url.partition("://")
+    if sep and scheme.lower() not in SUPPORTED_DATABASES:
+        raise StoreUnavailable(
+            redact(
+                f"cannot open the store {url}: unsupported database {scheme!r} "
+                "(use sqlite:///PATH or postgresql://HOST/DB)"
+            )
+        )
     try:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +109,12 @@ def prepare(settings: Settings, args: argparse.Namespace) -> tuple[Store, Regist
             print(problem, file=sys.stderr)
         store.close()
         return None
+    for problem in outcome.problems:  # the valid files are used; the others are named once
+        log.warning("config problem: %s", problem)
+    if outcome.ok:
+        log.info("configuration loaded: %s", outcome.summary)
+    else:
+        log.warning("configuration: %s", outcome.summary)
     return store, registry
 
 

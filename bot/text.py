@@ -133,6 +133,13 @@ def tokenize(s: str) -> list[Token]:
     return _tokenize_unicode(s)
 
 
+def word_texts(s: str) -> list[str]:
+    """The folded words of `s`: `[t.text for t in tokenize(s)]`, without building tokens."""
+    if s.isascii():
+        return [w.lower() for w in _ASCII_WORD.findall(s)]
+    return [t.text for t in _tokenize_unicode(s)]
+
+
 def _tokenize_ascii(s: str) -> list[Token]:
     """Fast path, same result: in ASCII, folding is lower-casing and words are [A-Za-z0-9]+."""
     out = []

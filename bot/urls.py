@@ -111,6 +111,23 @@ def _canonical(url: str) -> str:
     return urlunsplit(("https", netloc, path, query, ""))
 
 
+def clean_link(url: str) -> str:
+    """`url` as a reader should get it: tracking parameters and the fragment removed, nothing
+    else touched (scheme, host and path stay as the outlet wrote them); "" for anything that
+    is not an http(s) address."""
+    stripped = (url or "").strip()
+    try:
+        parts = urlsplit(stripped)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return ""
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not is_tracking_param(k)]
+    query = urlencode(kept, safe="~:/@!$'()*,;") if len(kept) < len(pairs) else parts.query
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
 def _clean_query(query: str) -> str:
     """Drop tracking parameters and sort the rest, so parameter order does not matter."""
     if not query:

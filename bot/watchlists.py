@@ -7,6 +7,7 @@ the problems of the others (which are skipped). `newsbot check` prints the same 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,8 +21,10 @@ from pydantic import (
     model_validator,
 )
 
+from bot.gcpause import paused_gc
 from bot.models import FIELDS, Term, Watchlist
-from bot.text import fold, tokenize
+from bot.sport import Sport
+from bot.text import fold, word_texts
 from bot.yamlfile import ConfigError, Located, Problem, load_file, validate
 
 SUFFIXES = (".yaml", ".yml")
@@ -37,6 +40,7 @@ class TermEntry(BaseModel):
     aliases: list[StrictStr] = Field(default_factory=list)
     fuzzy: StrictBool = True
     exclude: list[StrictStr] = Field(default_factory=list)
+    place: StrictBool | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -55,6 +59,7 @@ class WatchlistFile(BaseModel):
 
     name: StrictStr | None = None
     title: StrictStr = ""
+    sport: Sport | None = None
     fields: list[Literal["title", "summary"]] = Field(default_factory=lambda: list(FIELDS))
     terms: list[TermEntry]
 
@@ -85,7 +90,7 @@ class WatchlistFile(BaseModel):
 
 def _spelling_key(text: str) -> tuple[str, ...]:
     """Two spellings that fold to the same words are the same term for the matcher."""
-    return tuple(t.text for t in tokenize(text))
+    return tuple(word_texts(text))
 
 
 def _entry_problems(doc: Located, model: WatchlistFile) -> list[Problem]:
@@ -126,12 +131,14 @@ def _to_watchlist(path: Path, model: WatchlistFile) -> Watchlist:
         title=model.title,
         fields=tuple(model.fields),
         path=str(path),
+        sport=model.sport,
         terms=tuple(
             Term(
                 term=" ".join(e.term.split()),
                 aliases=tuple(" ".join(a.split()) for a in e.aliases),
                 fuzzy=e.fuzzy,
                 exclude=tuple(" ".join(x.split()) for x in e.exclude),
+                place=e.place,
             )
             for e in model.terms
         ),
@@ -162,19 +169,20 @@ def load_watchlist_file(path: Path) -> tuple[Watchlist, int]:
 
 
 def _with_term_lines(watchlist: Watchlist, doc: Located) -> Watchlist:
-    terms = tuple(
-        Term(t.term, t.aliases, t.fuzzy, t.exclude, line=doc.line_of(("terms", i)))
-        for i, t in enumerate(watchlist.terms)
-    )
-    return Watchlist(watchlist.name, terms, watchlist.title, watchlist.fields, watchlist.path)
+    terms = tuple(replace(t, line=doc.line_of(("terms", i))) for i, t in enumerate(watchlist.terms))
+    return replace(watchlist, terms=terms)
 
 
 def watchlist_files(folder: Path) -> list[Path]:
-    """The list files of `folder`, in name order (hidden and backup files ignored)."""
+    """The list files of `folder`, in name order (hidden and backup files ignored).
+
+    A broken link or a link loop is listed too: reading it then reports why it cannot be read,
+    where skipping it would silently lose a list.
+    """
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix in SUFFIXES and not p.name.startswith(".")
+        if p.suffix in SUFFIXES and not p.name.startswith(".") and not p.is_dir()
     )
 
 
@@ -187,10 +195,19 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
     folder = Path(folder)
     if not folder.is_dir():
         return [], [Problem(str(folder), 1, "watchlists folder not found")]
+    try:
+        paths = watchlist_files(folder)
+    except OSError as exc:
+        return [], [Problem(str(folder), 1, f"cannot read folder: {exc.strerror or exc}")]
+    with paused_gc():  # thousands of terms stay alive: see bot.gcpause
+        return _load_files(paths)
+
+
+def _load_files(paths: list[Path]) -> tuple[list[Watchlist], list[Problem]]:
     lists: list[Watchlist] = []
     problems: list[Problem] = []
     first_seen: dict[str, str] = {}
-    for path in watchlist_files(folder):
+    for path in paths:
         try:
             watchlist, name_line = load_watchlist_file(path)
         except ConfigError as exc:

@@ -1,13 +1,21 @@
-"""YAML loading that remembers where every value was written.
+"""YAML loading that remembers where every value was written, and refuses hostile files.
 
 Admins edit the feeds file and the watchlists by hand; every problem must be reported as
-`path:line: message`. PyYAML's SafeLoader knows the line of each node, so we build the data and,
-beside it, a table from each value's location (the tuple of keys and indexes pydantic reports in
-`ValidationError.loc`) to its 1-based line.
+`path:line: message`, never as a traceback or an exit. PyYAML knows the line of each node, so we
+build the data and, beside it, a table from each value's location (the tuple of keys and indexes
+pydantic reports in `ValidationError.loc`) to its 1-based line.
+
+Before YAML sees a file, its bytes are checked: a size cap, UTF-8, no NUL or other control
+characters (each reported at its line). YAML aliases (`*name`) are refused: they are the one way
+a few hundred bytes expand into gigabytes (the "billion laughs"), and a watchlist never needs
+them. Composition runs in libyaml (PyYAML's C parser) when available: it keeps line marks and is
+an order of magnitude faster than the pure-Python parser on large lists.
 """
 
 from __future__ import annotations
 
+import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,54 +69,178 @@ class Located:
         return Problem(self.path, self.line_of(loc), message)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys instead of silently keeping the last."""
+# A watchlist of 100,000 terms is about 3 MB; a file ten times larger is a mistake (a log or a
+# dump saved under the wrong name), and reading it whole would cost memory for nothing.
+MAX_FILE_BYTES = 10_000_000
+MAX_BYTE_PROBLEMS = 10  # a binary file has thousands of bad bytes: the first few say enough
+
+# What YAML 1.1 accepts in a stream (PyYAML's Reader.NON_PRINTABLE): anything else is a control
+# character (NUL from a bad copy, ESC from a terminal) that the parser would refuse with no line.
+_NON_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+try:  # libyaml: same nodes and marks as the pure-Python parser, an order of magnitude faster
+    from yaml import CSafeLoader as _BaseLoader
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+WITH_LIBYAML = _BaseLoader.__name__ == "CSafeLoader"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], loader: yaml.SafeLoader) -> Any:
+class _Refused(Exception):
+    """A value the loader will not build: carries the node's mark for the `path:line`."""
+
+    def __init__(self, mark: Any, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+def _line_col(text: str | bytes, pos: int) -> tuple[int, int]:
+    """1-based line and column of offset `pos` in `text`."""
+    newline = "\n" if isinstance(text, str) else b"\n"
+    start = text.rfind(newline, 0, pos) + 1  # type: ignore[arg-type]
+    return text.count(newline, 0, pos) + 1, pos - start + 1  # type: ignore[arg-type]
+
+
+def decode(data: bytes, path: str) -> str:
+    """The file's text: UTF-8 (a BOM is allowed) with no control characters.
+
+    Every refusal names the line, so the admin can find a byte an editor may not even show.
+    """
+    if data.startswith(_UTF16_BOMS):
+        raise ConfigError([Problem(path, 1, "the file is UTF-16: save it as UTF-8")])
+    data = data.removeprefix(_UTF8_BOM)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_col(data, exc.start)
+        message = (
+            f"not UTF-8: byte 0x{data[exc.start]:02X} at column {column} (save the file as UTF-8)"
+        )
+        raise ConfigError([Problem(path, line, message)]) from None
+    _refuse_control_characters(text, path)
+    return text
+
+
+def _refuse_control_characters(text: str, path: str) -> None:
+    """NUL and other control characters, reported once per line (the first few lines)."""
+    problems: list[Problem] = []
+    for found in _NON_PRINTABLE.finditer(text):
+        line, column = _line_col(text, found.start())
+        if problems and problems[-1].line == line:
+            continue
+        char = found.group()
+        what = "NUL byte" if char == "\0" else f"control character U+{ord(char):04X}"
+        problems.append(Problem(path, line, f"{what} at column {column}: remove it"))
+        if len(problems) >= MAX_BYTE_PROBLEMS:
+            break
+    if problems:
+        raise ConfigError(problems)
+
+
+def _refuse_aliases(text: str, path: str) -> None:
+    """Refuse every alias (`*name`) with its line, before anything is built from the file.
+
+    Expanding aliases is how a 454-byte file becomes gigabytes; no file of ours needs them. An
+    alias token starts with `*`, so a file without one is accepted without a second parse. A
+    syntax error met on the way is left to the loader, which reports it with its line.
+    """
+    if "*" not in text:
+        return
+    problems: list[Problem] = []
+    try:
+        for event in yaml.parse(text, Loader=_BaseLoader):
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.AliasEvent) and (not problems or problems[-1].line != line):
+                message = f"YAML alias *{event.anchor} is not accepted: write the value out in full"
+                problems.append(Problem(path, line, message))
+    except yaml.YAMLError:
+        pass
+    if problems:
+        raise ConfigError(problems[:MAX_BYTE_PROBLEMS])
+
+
+def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], loader: Any) -> Any:
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if key in out:
-                raise yaml.MarkedYAMLError(
-                    problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark
-                )
+            key = _scalar(key_node, loader)
+            try:
+                seen = key in out
+            except TypeError:
+                raise _Refused(key_node.start_mark, "a key must be a plain value") from None
+            if seen:
+                raise _Refused(key_node.start_mark, f"duplicate key {key!r}")
             out[key] = _walk(value_node, (*loc, key), lines, loader)
             lines[(*loc, key)] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_walk(child, (*loc, i), lines, loader) for i, child in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _scalar(node, loader)
+
+
+def _scalar(node: yaml.Node, loader: Any) -> Any:
+    """Build one value; a string (nearly every value of ours) is taken as it is."""
+    if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+        return node.value
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:  # a date like 2026-13-45, a 5,000-digit number
+        raise _Refused(node.start_mark, f"invalid value {node.value!r:.60}: {exc}") from None
 
 
 def load_text(text: str, path: str = "<string>") -> Located:
-    """Parse YAML text; a syntax error becomes a ConfigError with the line it was found on."""
-    loader = _UniqueKeyLoader(text)
+    """Parse YAML text; every problem becomes a ConfigError with the line it was found on."""
+    _refuse_control_characters(text, path)
+    return _parse(text, path)
+
+
+def load_file(path: Path | str) -> Located:
+    """Read and parse one YAML file; unreadable, oversized or undecodable files are reported
+    as problems, never raised raw."""
+    p = Path(path)
+    try:
+        if not stat.S_ISREG(p.stat().st_mode):  # a FIFO would block the reader for good
+            raise ConfigError([Problem(str(p), 1, "cannot read file: not a regular file")])
+        with p.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError([Problem(str(p), 1, f"cannot read file: {reason}")]) from None
+    if len(data) > MAX_FILE_BYTES:
+        message = f"file too large: more than {MAX_FILE_BYTES:,} bytes (is it the right file?)"
+        raise ConfigError([Problem(str(p), 1, message)])
+    return _parse(decode(data, str(p)), str(p))
+
+
+def _parse(text: str, path: str) -> Located:
+    """Compose and build printable text; aliases are refused before anything is built."""
+    _refuse_aliases(text, path)
+    loader = _BaseLoader(text)
+    lines: dict[Loc, int] = {}
     try:
         node = loader.get_single_node()
-        lines: dict[Loc, int] = {}
         data = None if node is None else _walk(node, (), lines, loader)
+    except _Refused as exc:
+        problem = Problem(path, exc.mark.line + 1, f"invalid YAML: {exc.message}")
+        raise ConfigError([problem]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise ConfigError([Problem(path, line, f"invalid YAML: {exc.problem or exc}")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(path, 1, f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise ConfigError([Problem(path, 1, "invalid YAML: nested too deeply")]) from None
     finally:
         loader.dispose()
     return Located(data=data, lines=lines, path=path)
-
-
-def load_file(path: Path | str) -> Located:
-    """Read and parse one YAML file; unreadable or non-UTF-8 files are reported, not raised raw."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Problem(str(p), 1, f"cannot read file: {exc}")]) from None
-    return load_text(text, str(p))
 
 
 def validate(model: type[M], doc: Located) -> M:

@@ -226,14 +226,24 @@ class FakeBotApi:
         return self.add_update({"channel_post": message})
 
     def callback(
-        self, data: str, *, user_id: int = 1001, chat_id: int | None = None, message_id: int = 1
+        self,
+        data: str,
+        *,
+        user_id: int = 1001,
+        chat_id: int | None = None,
+        message_id: int = 1,
+        reply_markup: dict[str, Any] | None = None,
+        chat_type: str = "private",
+        language: str = "it",
     ) -> dict[str, Any]:
-        """Queue an inline-keyboard button press."""
+        """Queue an inline-keyboard button press (on a message that carries `reply_markup`)."""
         chat_id = user_id if chat_id is None else chat_id
-        user = {"id": user_id, "is_bot": False, "first_name": "Utente", "language_code": "it"}
-        message = self._message_base(chat_id, "private", "…")
+        user = {"id": user_id, "is_bot": False, "first_name": "Utente", "language_code": language}
+        message = self._message_base(chat_id, chat_type, "…")
         message["message_id"] = message_id
         message["from"] = BOT_USER
+        if reply_markup is not None:
+            message["reply_markup"] = reply_markup
         query = {"id": str(next(self._ids)), "from": user, "chat_instance": "ci", "data": data}
         return self.add_update({"callback_query": {**query, "message": message}})
 

@@ -14,6 +14,7 @@ from feedserver import FeedServer
 from test_cli import WATCHLISTS, feeds_file, json_lines, newsbot, poll
 
 from bot.cleantext import has_markup
+from bot.console import alert_json, alert_text
 from bot.items import MAX_TITLE_CHARS
 from bot.models import Alert, Feed, Match
 from bot.parse import parse_bytes
@@ -92,21 +93,36 @@ def test_hostile_titles_reach_console_text_and_json_clean(
     assert max(len(line) for line in result.stdout.splitlines()) < 2000
 
 
-def test_angle_bracket_quotes_are_escaped_for_telegram() -> None:
-    feed = Feed(name="Outlet", url="https://example.org/feed.xml")
-    (item,) = parse_bytes(rss_items(hostile(0)[0]), feed).items
-    alert = Alert(
+def test_console_bounds_even_a_story_stored_before_titles_were_clipped() -> None:
+    stored = make_alert("Palestra \u202e" + "lunghissimo " * 5000, "javascript:alert(1)")
+
+    line = alert_json(stored)
+    text = alert_text(stored)
+
+    assert len(str(line["title"])) <= MAX_TITLE_CHARS and not BIDI.search(str(line["title"]))
+    assert line["url"] == ""
+    assert "javascript" not in text and max(len(row) for row in text.splitlines()) <= 302
+
+
+def make_alert(title: str, url: str) -> Alert:
+    return Alert(
         id=1,
         subscriber_id=1,
         chat_id="1",
         kind="alert",
         story_id="s",
-        title=item.title,
-        url=item.link,
+        title=title,
+        url=url,
         source="Outlet",
         published=datetime(2025, 10, 10, tzinfo=UTC),
         matches=(Match("watch:palestra", "Palestra", "Palestra", 100.0),),
     )
+
+
+def test_angle_bracket_quotes_are_escaped_for_telegram() -> None:
+    feed = Feed(name="Outlet", url="https://example.org/feed.xml")
+    (item,) = parse_bytes(rss_items(hostile(0)[0]), feed).items
+    alert = make_alert(item.title, item.link)
     rendered = render_alert(alert)
     assert (
         "<b>Palestra: &lt;&lt;Siamo pronti&gt;&gt; &lt;esclusiva&gt; 3 &lt; 4</b>" in rendered.html

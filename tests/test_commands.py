@@ -109,9 +109,10 @@ async def test_watch_says_how_the_term_matches_and_shows_recent_stories(
     add_story(store, "Allenarsi in palestra: i consigli", 20)
     add_story(store, "Palestra, il Milan ci prova", 60 * 30)  # older than a day
 
-    added, recent = await bot.say("/watch   Palestra ")
+    (added,) = await bot.say("/watch   Palestra ")  # one message, the preview included
 
     assert added.startswith("✅ Ora segui <b>Palestra</b>.")
+    recent = added.split("\n\n", 1)[1]
     assert "non «palestra»" in added  # proper noun: not the gym
     assert recent.startswith("Le ultime notizie su Palestra (24 ore):")
     assert "assalto a Palestra dell’Atalanta" in recent
@@ -120,7 +121,7 @@ async def test_watch_says_how_the_term_matches_and_shows_recent_stories(
     assert subscriptions(store, USER) == [("term", "Palestra")]
     assert store.pending_alerts(datetime.now(UTC) + timedelta(days=1)) == []  # no backlog alert
 
-    again, _ = await bot.say("/watch Palestra")
+    (again,) = await bot.say("/watch Palestra")
     assert again.startswith("Segui già <b>Palestra</b>")
 
 
@@ -159,7 +160,7 @@ async def test_at_most_50_terms(bot: Harness, store: Store) -> None:
     assert ("term", "Palestra") not in subscriptions(store, USER)
 
 
-async def test_unwatch_and_list_buttons_remove_terms(
+async def test_unwatch_and_list_buttons_remove_terms_with_undo(
     bot: Harness, fake: FakeBotApi, store: Store
 ) -> None:
     await bot.say("/watch Palestra")
@@ -167,12 +168,17 @@ async def test_unwatch_and_list_buttons_remove_terms(
     (listing,) = await bot.say("/list")
     assert "• Palestra\n• Leão" in listing
     keyboard = fake.sent(USER)[-1].params["reply_markup"]["inline_keyboard"]
-    assert [row[0]["text"] for row in keyboard] == ["❌ Palestra", "❌ Leão"]
+    assert [[b["text"] for b in row] for row in keyboard] == [["❌ Palestra", "❌ Leão"]]
 
-    (redrawn,) = await bot.send(fake.callback(keyboard[1][0]["callback_data"]))
+    (redrawn,) = await bot.send(fake.callback(keyboard[0][1]["callback_data"]))
     assert "Leão" not in redrawn
     assert fake.calls_to("answerCallbackQuery")[-1].params["text"] == "Tolto: Leão"
     assert subscriptions(store, USER) == [("term", "Palestra")]
+    keyboard = fake.calls_to("editMessageText")[-1].params["reply_markup"]["inline_keyboard"]
+    assert keyboard[0] == [{"text": "↩️ Annulla: Leão", "callback_data": "ra.0|term|Leão"}]
+    (restored,) = await bot.send(fake.callback("ra.0|term|Leão"))
+    assert "• Palestra\n• Leão" in restored
+    assert subscriptions(store, USER) == [("term", "Palestra"), ("term", "Leão")]
 
     (done,) = await bot.say("/unwatch palestra")
     assert done == "🔕 Non segui più <b>Palestra</b>."
@@ -180,15 +186,111 @@ async def test_unwatch_and_list_buttons_remove_terms(
     assert "Non seguivi" in unknown
 
 
-async def test_alert_button_stops_following_the_term(
+async def test_a_long_list_is_one_message_in_pages_of_ten(
     bot: Harness, fake: FakeBotApi, store: Store
 ) -> None:
+    sub = store.subscriber(str(USER))
+    assert sub is not None
+    for n in range(50):
+        store.subscribe(sub.id, "term", f"Giocatore{n}")
+    store.subscribe(sub.id, "list", "milan")
+    store.exclude(sub.id, "milan", "Christian Pulisic")
+
+    (first,) = await bot.say("/list")
+    assert first.count("• ") == 10 and "Pagina 1 di 6" in first
+    keyboard = fake.sent(USER)[-1].params["reply_markup"]["inline_keyboard"]
+    assert len(keyboard) == 6  # five rows of two ❌, then ▶️
+    assert keyboard[-1] == [{"text": "▶️", "callback_data": "pg|list|1"}]
+
+    (last,) = await bot.send(fake.callback("pg|list|5"))
+    assert "• 📋 AC Milan" in last
+    assert "• 🚫 Christian Pulisic (escluso da AC Milan)" in last
+    keyboard = fake.calls_to("editMessageText")[-1].params["reply_markup"]["inline_keyboard"]
+    assert keyboard[0][1]["callback_data"] == "rx.5|milan|Christian Pulisic"
+    assert keyboard[-1] == [{"text": "◀️", "callback_data": "pg|list|4"}]
+
+    (back,) = await bot.send(fake.callback(keyboard[0][1]["callback_data"]))
+    assert store.exclusions(sub.id) == []
+    assert "Pagina 6 di 6" in back and "Christian Pulisic" not in back.split("\n", 1)[1]
+    undo = fake.calls_to("editMessageText")[-1].params["reply_markup"]["inline_keyboard"][0][0]
+    assert undo == {
+        "text": "↩️ Annulla: Christian Pulisic",
+        "callback_data": "ra.5|x:milan|Christian Pulisic",
+    }
+    await bot.send(fake.callback(undo["callback_data"]))
+    assert store.exclusions(sub.id) == [("milan", "Christian Pulisic")]
+
+
+def alert_markup(*rows: list[tuple[str, str]]) -> dict[str, Any]:
+    """An alert's inline keyboard as Telegram hands it back with a button press."""
+    return {"inline_keyboard": [[{"text": t, "callback_data": d} for t, d in row] for row in rows]}
+
+
+def pressed(fake: FakeBotApi) -> list[list[tuple[str, str]]]:
+    """The alert's keyboard after the last press (the bot edits it in place)."""
+    markup = fake.calls_to("editMessageReplyMarkup")[-1].params["reply_markup"]
+    return [[(b["text"], b["callback_data"]) for b in row] for row in markup["inline_keyboard"]]
+
+
+async def test_an_alert_button_unfollows_the_term_and_annulla_brings_it_back(
+    bot: Harness, fake: FakeBotApi, store: Store
+) -> None:
+    await bot.say("/subscribe milan")
     await bot.say("/watch Palestra")
-    await bot.send(fake.callback("uf|term|Palestra", message_id=77))
-    assert subscriptions(store, USER) == []
+    markup = alert_markup(
+        [("🔕 Non seguire più Palestra", "uf|term|Palestra"), ("🔇 Silenzia", "ss|story|s1")]
+    )
+    await bot.send(fake.callback("uf|term|Palestra", message_id=77, reply_markup=markup))
+    assert subscriptions(store, USER) == [("list", "milan")]  # the list stays
     edit = fake.calls_to("editMessageReplyMarkup")[-1]
     assert edit.params["message_id"] == "77"
-    assert "reply_markup" not in edit.params or not edit.params["reply_markup"]
+    assert pressed(fake) == [
+        [("↩️ Annulla: Palestra", "rs|term|Palestra"), ("🔇 Silenzia", "ss|story|s1")]
+    ]
+    await bot.send(fake.callback("rs|term|Palestra", message_id=77, reply_markup=markup))
+    assert subscriptions(store, USER) == [("list", "milan"), ("term", "Palestra")]
+    assert fake.calls_to("answerCallbackQuery")[-1].params["text"] == "Ripristinato: Palestra"
+    assert pressed(fake)[0][0] == ("🔕 Non seguire più Palestra", "uf|term|Palestra")
+
+
+async def test_not_this_player_leave_the_list_and_silence_each_have_an_undo(
+    bot: Harness, fake: FakeBotApi, store: Store
+) -> None:
+    await bot.say("/subscribe milan")
+    sub = store.subscriber(str(USER), create=False)
+    assert sub is not None
+    markup = alert_markup(
+        [
+            ("🚫 Escludi Christian Pulisic", "xp|milan|Christian Pulisic"),
+            ("🔕 Lascia AC Milan", "uf|list|milan"),
+        ],
+        [("🔇 Silenzia la notizia", "ss|story|s1")],
+    )
+    await bot.send(fake.callback("xp|milan|Christian Pulisic", reply_markup=markup))
+    assert store.exclusions(sub.id) == [("milan", "Christian Pulisic")]
+    assert subscriptions(store, USER) == [("list", "milan")]  # only the player, not the list
+    toast = fake.calls_to("answerCallbackQuery")[-1].params["text"]
+    assert toast == "Niente più avvisi su Christian Pulisic dalla lista AC Milan."
+    assert pressed(fake)[0][0] == ("↩️ Annulla: Christian Pulisic", "ux|milan|Christian Pulisic")
+    await bot.send(fake.callback("ux|milan|Christian Pulisic", reply_markup=markup))
+    assert store.exclusions(sub.id) == []
+
+    await bot.send(fake.callback("uf|list|milan", reply_markup=markup))
+    assert subscriptions(store, USER) == []
+    assert pressed(fake)[0][1] == ("↩️ Annulla: AC Milan", "rs|list|milan")
+    await bot.send(fake.callback("rs|list|milan", reply_markup=markup))
+    assert subscriptions(store, USER) == [("list", "milan")]
+
+    add_story(store, "Milan, Leão rinnova", 5)
+    (story,) = store.recent_stories(datetime.now(UTC) - timedelta(hours=1))
+    with store.transaction() as conn:
+        store.enqueue_in(conn, sub.id, story.id, [], now=datetime.now(UTC))
+    markup["inline_keyboard"][1][0]["callback_data"] = f"ss|story|{story.id}"
+    await bot.send(fake.callback(f"ss|story|{story.id}", reply_markup=markup))
+    assert fake.calls_to("answerCallbackQuery")[-1].params["text"].startswith("Notizia silenziata")
+    assert pressed(fake)[1] == [("↩️ Annulla: notizia silenziata", f"us|story|{story.id}")]
+    await bot.send(fake.callback(f"us|story|{story.id}", reply_markup=markup))
+    assert fake.calls_to("answerCallbackQuery")[-1].params["text"].startswith("Aggiornamenti")
 
 
 async def test_lists_subscribe_and_unsubscribe(

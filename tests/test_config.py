@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,54 @@ def test_console_env_and_blank_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:x")
     monkeypatch.setenv("NEWSBOT_CONSOLE", "1")
     assert Settings().console()
+
+
+def test_token_from_a_file_for_docker_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ0123456789"
+    secret = tmp_path / "telegram_bot_token"
+    secret.write_text(token + "\n")  # a trailing newline, as `echo` or an editor leaves it
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN_FILE", str(secret))
+    s = Settings()
+    assert s.token == token and not s.console()
+    assert token not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("content", "token", "message"),
+    [
+        (None, None, "cannot read"),
+        ("", None, "is empty"),
+        ("123456:FromTheFile", "123456:FromTheEnvironment", "set only one of them"),
+    ],
+)
+def test_a_bad_token_file_is_named(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    content: str | None,
+    token: str | None,
+    message: str,
+) -> None:
+    secret = tmp_path / "token"
+    if content is not None:
+        secret.write_text(content)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN_FILE", str(secret))
+    if token:
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+    with pytest.raises(ValueError, match=message) as raised:
+        Settings()
+    assert "FromThe" not in str(raised.value)
+
+
+def test_env_example_lists_every_setting_and_is_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """.env.example names every setting, and used as it is (copied to .env) it is valid."""
+    example = Path(__file__).resolve().parents[1] / ".env.example"
+    text = example.read_text()
+    listed = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+    assert listed == {name.upper() for name in Settings.model_fields}
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(text)
+    assert Settings().console()  # no token in the example: console mode

@@ -107,7 +107,7 @@ async def test_what_a_mute_held_arrives_as_one_digest(
     assert page.params["message_id"] == str(message_id)
     pages = -(-count // 5)
     assert page.params["text"].startswith(f"📰 <b>{count} notizie per te</b> · pagina 1/{pages}")
-    assert "🔎 Palestra" in page.params["text"]
+    assert "Segui: Palestra" in page.params["text"]
     nav = [b["callback_data"] for b in page.params["reply_markup"]["inline_keyboard"][0]]
     assert nav == (["dg|0", "dg|2"] if pages > 1 else ["dg|0"])
     await press(service, fake, "dg|0", message_id)

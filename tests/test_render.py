@@ -38,22 +38,54 @@ def make_alert(**changes: object) -> Alert:
     return Alert(**base)  # type: ignore[arg-type]
 
 
-def button_texts(alert: Alert) -> list[str]:
-    keyboard = render_alert(alert).keyboard
+def button_texts(alert: Alert, titles: dict[str, str] | None = None) -> list[list[str]]:
+    keyboard = render_alert(alert, titles).keyboard
     assert keyboard is not None
-    return [b.text for row in keyboard.inline_keyboard for b in row]
+    return [[b.text for b in row] for row in keyboard.inline_keyboard]
 
 
 def test_alert_shows_the_example_of_the_contract() -> None:
-    rendered = render_alert(make_alert())
+    alert = make_alert(
+        url=URL + "?utm_source=rss&utm_medium=feed#commenti",
+        links=(("Calciomercato.com", "https://www.calciomercato.com/news/palestra-1?fbclid=x"),),
+    )
+    rendered = render_alert(alert)
     assert rendered.plain.splitlines() == [
         f"⚽ {TITLE}",
         "Tuttomercatoweb · 10 ott, 11:12 · anche su: Calciomercato.com",
-        "🔎 Palestra",
-        URL,
+        "Segui: Palestra",
     ]
-    assert f"<b>{TITLE}</b>" in rendered.html
-    assert button_texts(make_alert()) == ["🔕 Non seguire più Palestra"]
+    first, meta, _ = rendered.html.splitlines()
+    assert first == f'⚽ <a href="{URL}"><b>{TITLE}</b></a>'  # the title is the link, cleaned
+    assert 'anche su: <a href="https://www.calciomercato.com/news/palestra-1">' in meta
+    assert "🔎" not in rendered.html and "http" not in rendered.plain
+    assert button_texts(alert) == [["🔕 Non seguire più Palestra", "🔇 Silenzia la notizia"]]
+
+
+def test_the_summary_line_appears_only_when_it_adds_something() -> None:
+    news = "L'esterno dell'Atalanta è il primo nome per gennaio.\nSecondo paragrafo."
+    lines = render_alert(make_alert(summary=news)).plain.splitlines()
+    assert lines[1] == "L'esterno dell'Atalanta è il primo nome per gennaio."
+    assert "<i>L'esterno dell'Atalanta" in render_alert(make_alert(summary=news)).html
+    for useless in (
+        TITLE,  # the title again
+        "Milan, Allegri indica il nome",  # its start
+        "L'articolo Milan, Allegri indica il nome proviene da CalcioMercato.it.",
+        "The post Milan appeared first on Football Italia.",
+        "",
+    ):
+        assert len(render_alert(make_alert(summary=useless)).plain.splitlines()) == 3, useless
+
+
+def test_outlet_tags_appended_to_titles_are_dropped() -> None:
+    tagged = make_alert(title="La Juventus blinda Thuram: respinto l’assalto dell’Inter | CM")
+    assert render_alert(tagged).plain.splitlines()[0] == (
+        "⚽ La Juventus blinda Thuram: respinto l’assalto dell’Inter"
+    )
+    named = make_alert(title="Napoli, Conte: «Siamo pronti» - Tutto Napoli", source="Tutto Napoli")
+    assert render_alert(named).plain.splitlines()[0] == "⚽ Napoli, Conte: «Siamo pronti»"
+    joined = make_alert(title="Inter-Milan 2-1 - Lautaro decide il derby")  # not an outlet
+    assert "Lautaro decide il derby" in render_alert(joined).plain
 
 
 def test_english_subscriber_reads_english_and_rome_time_in_winter() -> None:
@@ -61,48 +93,79 @@ def test_english_subscriber_reads_english_and_rome_time_in_winter() -> None:
     alert = make_alert(language="en", published=winter)
     rendered = render_alert(alert)
     assert "Tuttomercatoweb · 5 Jan, 21:30 · also on: Calciomercato.com" in rendered.plain
-    assert button_texts(alert) == ["🔕 Stop following Palestra"]
+    assert "You follow: Palestra" in rendered.plain
+    assert button_texts(alert) == [["🔕 Stop following Palestra", "🔇 Mute this story"]]
 
 
 def test_feed_text_is_escaped_and_cannot_inject_markup() -> None:
     alert = make_alert(
         title="<b>Inter</b> & <script>x</script>",
         source="A<i>B",
-        url="https://x.it/?a=1&b=<2>",
+        url='https://x.it/?a=1&b=<2>"',
         matches=(Match("watch:<b>", "<b>", "<b>", 100.0),),
     )
     html = render_alert(alert).html
     assert "&lt;b&gt;Inter&lt;/b&gt; &amp; &lt;script&gt;" in html
     assert "A&lt;i&gt;B" in html
-    assert "https://x.it/?a=1&amp;b=&lt;2&gt;" in html
-    assert "🔎 &lt;b&gt;" in html
+    assert 'href="https://x.it/?a=1&amp;b=&lt;2&gt;&quot;"' in html
+    assert "Segui: &lt;b&gt;" in html
     assert render_alert(alert).plain.splitlines()[0] == "⚽ <b>Inter</b> & <script>x</script>"
+    assert "javascript" not in render_alert(make_alert(url="javascript:alert(1)")).html
 
 
-def test_list_match_names_the_list_and_the_spelling_that_matched() -> None:
+def test_a_list_match_offers_not_this_player_leave_the_list_and_silence() -> None:
     alert = make_alert(matches=(Match("milan", "Christian Pulisic", "Pulisic", 100.0),))
     rendered = render_alert(alert, {"milan": "AC Milan"})
-    assert "🔎 Christian Pulisic (Pulisic) · AC Milan" in rendered.plain
+    assert rendered.plain.splitlines()[-1] == "Lista: AC Milan"  # no spelling, no score
     keyboard = rendered.keyboard
     assert keyboard is not None
-    button = keyboard.inline_keyboard[0][0]
-    assert button.text == "🔕 Non seguire più AC Milan"
-    assert button.callback_data == "uf|list|milan"
+    assert [[(b.text, b.callback_data) for b in row] for row in keyboard.inline_keyboard] == [
+        [
+            ("🚫 Escludi Christian Pulisic", "xp|milan|Christian Pulisic"),
+            ("🔕 Lascia AC Milan", "uf|list|milan"),
+        ],
+        [("🔇 Silenzia la notizia", "ss|story|s1")],
+    ]
+
+
+def test_a_personal_term_wins_over_the_list_that_also_matched() -> None:
+    """Following Palestra personally and the Milan list: the button removes Palestra, never
+    the whole list; the why line names both."""
+    alert = make_alert(
+        matches=(
+            Match("milan", "Milan", "Milan", 100.0),
+            Match("watch:palestra", "Palestra", "Palestra", 100.0),
+        )
+    )
+    rendered = render_alert(alert, {"milan": "AC Milan"})
+    assert rendered.plain.splitlines()[-1] == "Segui: Palestra · Lista: AC Milan"
+    assert button_texts(alert, {"milan": "AC Milan"}) == [
+        ["🔕 Non seguire più Palestra", "🔇 Silenzia la notizia"]
+    ]
+
+
+def test_group_and_channel_alerts_carry_no_buttons_members_cannot_use() -> None:
+    for chat in ("-5005", "-1009009"):
+        assert render_alert(make_alert(chat_id=chat)).keyboard is None
 
 
 def test_worst_case_alert_stays_under_telegram_limit() -> None:
-    """Feeds control the title, URL, outlets and matches: measured in UTF-16 units, the worst
-    case (emoji everywhere, huge everything) is still far from 4096."""
-    for huge in ("⚽💥" * 5000, "&<" * 5000):
+    """Feeds control the title, URL, summary, outlets and matches: measured in UTF-16 units,
+    the worst case (emoji everywhere, huge everything) still fits in 4096."""
+    for huge in ("⚽💥" * 5000, "&<" * 5000, "a" * 10000):
+        url = "https://x.it/" + huge[:990]
         alert = make_alert(
             title=huge,
-            url="https://x.it/" + huge,
+            url=url,
+            summary=huge,
             source=huge,
             also=tuple(f"{huge}{i}" for i in range(100)),
-            matches=tuple(Match(f"list{i}", huge + str(i), huge, 90.0) for i in range(100)),
+            links=tuple((f"{huge}{i}", url[:180]) for i in range(100)),
+            matches=tuple(Match(f"list{i}", huge + str(i), huge, 90.0) for i in range(50))
+            + tuple(Match(f"watch:{i}", huge + str(i), huge, 90.0) for i in range(50)),
         )
-        rendered = render_alert(alert, {f"list{i}": huge for i in range(100)})
-        assert tg_len(rendered.html) < 3000
+        rendered = render_alert(alert, {f"list{i}": huge + str(i) for i in range(100)})
+        assert tg_len(rendered.html) < MAX_MESSAGE
         assert tg_len(render_alert(alert, short=True).html) < tg_len(rendered.html)
 
 

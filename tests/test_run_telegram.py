@@ -131,10 +131,10 @@ def test_follow_story_breaks_one_alert_restart_still_one(
     wait_until(lambda: len(alerts(fake)) >= 1, "the alert")
     service.stop()
     (alert,) = alerts(fake)
-    assert alert.splitlines()[:3] == [
-        f"⚽ <b>{TITLE}</b>",
+    assert alert.splitlines() == [
+        f'⚽ <a href="{NEWS[1]}"><b>{TITLE}</b></a>',
         "Tuttomercatoweb · 10 ott, 11:12",
-        "🔎 Palestra",
+        "Segui: Palestra",
     ]
 
     requests_before = len(feed_server.requests("/tmw"))
@@ -204,3 +204,26 @@ def test_poll_once_keeps_alerts_queued_when_telegram_is_down_and_names_a_bad_tok
     assert refused.returncode == 2
     assert "Telegram refused the bot token" in refused.stderr
     assert fake.token not in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_the_token_can_come_from_a_file(
+    service: Service, fake: FakeBotApi, feed_server: FeedServer
+) -> None:
+    """TELEGRAM_BOT_TOKEN_FILE (a Docker secret): the bot talks to Telegram with the file's
+    token (the fake Bot API refuses any other) and never prints it."""
+    feed_server.set("/tmw", rss(OLD))
+    secret = service.tmp_path / "telegram_bot_token"
+    secret.write_text(fake.token + "\n")
+    env = {k: v for k, v in service.env.items() if k != "TELEGRAM_BOT_TOKEN"}
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "poll", "--once", *service.args],
+        cwd=service.tmp_path,
+        env={**env, "TELEGRAM_BOT_TOKEN_FILE": str(secret)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert fake.calls_to("getMe"), "Telegram was never asked: console mode?"
+    assert fake.token not in out.stderr + out.stdout

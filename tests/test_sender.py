@@ -9,7 +9,7 @@ virtual time it arrived at, and the checks below read those stamps. The HTTP req
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -75,11 +75,18 @@ class MemoryOutbox:
                 r.claimed_until = now + timedelta(seconds=claim_for)
         return [replace(r.alert, extra={"attempts": r.attempts}) for r in due]
 
-    def mark_sent(self, alert_id: int, *, message_id: int | None, now: datetime) -> None:
-        row = self.rows[alert_id]
-        row.status, row.claimed_until = "sent", None
-        if message_id is not None:
-            row.alert = replace(row.alert, message_id=message_id)
+    def mark_sent_many(
+        self, alert_ids: Sequence[int], *, message_id: int | None, now: datetime
+    ) -> None:
+        for alert_id in alert_ids:
+            row = self.rows[alert_id]
+            row.status, row.claimed_until = "sent", None
+            if message_id is not None:
+                row.alert = replace(row.alert, message_id=message_id)
+
+    def extend_lease(self, alert_ids: Sequence[int], *, until: datetime) -> None:
+        for alert_id in alert_ids:
+            self.rows[alert_id].claimed_until = until
 
     def mark_retry(self, alert_id: int, *, error: str, retry_at: datetime) -> None:
         row = self.rows[alert_id]

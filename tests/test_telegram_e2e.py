@@ -99,8 +99,9 @@ async def test_follow_alert_restart_still_one(
 
         fake.user_message("/start")
         fake.user_message("/watch Palestra")
-        await until(lambda: len(fake.sent(USER)) >= 3)
+        await until(lambda: len(fake.sent(USER)) >= 2)
         assert fake.sent(USER)[1].params["text"].startswith("✅ Ora segui <b>Palestra</b>.")
+        assert len(fake.sent(USER)) == 2  # one answer to /watch, preview included
 
         now = datetime.now(UTC)
         poll(store, TMW, [item(TITLE, LINK, TMW, now - timedelta(minutes=2))])
@@ -109,11 +110,15 @@ async def test_follow_alert_restart_still_one(
         await until(lambda: len(alerts_to(fake)) == 1)
         (call,) = [c for c in fake.sent(USER) if str(c.params["text"]).startswith("⚽")]
         lines = call.params["text"].splitlines()
-        assert lines[0] == f"⚽ <b>{TITLE}</b>"
+        assert lines[0] == f'⚽ <a href="{LINK}"><b>{TITLE}</b></a>'
         assert lines[1].startswith("Tuttomercatoweb · ")
-        assert lines[2:] == ["🔎 Palestra", LINK]
-        button = call.params["reply_markup"]["inline_keyboard"][0][0]
-        assert button["text"] == "🔕 Non seguire più Palestra"
+        assert lines[2:] == ["Segui: Palestra"]
+        assert call.params["link_preview_options"] == {"is_disabled": True}
+        buttons = call.params["reply_markup"]["inline_keyboard"][0]
+        assert [b["text"] for b in buttons] == [
+            "🔕 Non seguire più Palestra",
+            "🔇 Silenzia la notizia",
+        ]
     finally:
         await service.stop()
     assert any("409 Conflict: another process" in r.message for r in caplog.records)
@@ -134,7 +139,9 @@ async def test_follow_alert_restart_still_one(
         (edit,) = edits
         assert edit.params["message_id"] == str(call.result["message_id"])
         assert "Tuttomercatoweb · " in edit.params["text"]
-        assert "· anche su: Calciomercato.com" in edit.params["text"]
+        cm_link = '<a href="https://www.calciomercato.com/palestra">Calciomercato.com</a>'
+        assert f"· anche su: {cm_link}" in edit.params["text"]
+        assert edit.params["link_preview_options"] == {"is_disabled": True}
     finally:
         await restarted.stop()
     assert store.outbox_depth() == 0
@@ -195,8 +202,9 @@ async def test_poll_once_delivers_without_receiving_updates(fake: FakeBotApi, st
     await deliver_once(Settings(), store, SimpleNamespace(watchlists=[milan]))
 
     (call,) = fake.sent(USER)
-    assert "🔎 Palestra · AC Milan" in call.params["text"]
-    assert call.params["reply_markup"]["inline_keyboard"][0][0]["text"] == (
-        "🔕 Non seguire più AC Milan"
-    )
+    assert call.params["text"].splitlines()[-1] == "Lista: AC Milan"
+    assert [b["text"] for b in call.params["reply_markup"]["inline_keyboard"][0]] == [
+        "🚫 Escludi Palestra",
+        "🔕 Lascia AC Milan",
+    ]
     assert fake.calls_to("getUpdates") == []

@@ -8,9 +8,10 @@ The delivery guarantee rests on two rules kept here:
 - matching writes (subscriber, story) rows into `outbox` under a unique constraint, in the same
   transaction as the item that caused them (see `bot/dedup.py`), so an item is either stored
   with all its alerts or not at all, and a re-run can never add a second row;
-- a delivery is recorded by `mark_sent`, which the deliverer calls right after the Bot API
+- a delivery is recorded by `mark_sent_many` (all rows of one message in one transaction),
+  which the deliverer calls right after the Bot API
   accepted the message. The one unavoidable window: if the process dies after Telegram accepted
-  the message and before `mark_sent` commits, that one alert is sent again after the restart
+  the message and before `mark_sent_many` commits, that one message is sent again after the restart
   (at least once, never lost). The window is one round trip plus one small commit; see
   docs/delivery.md.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,6 +53,7 @@ from bot.store.base import (
     sqlite_engine,
     storable_key,
 )
+from bot.store.bulk import ImportCount, SubscriberBulkOps
 from bot.store.ingest import IngestOps
 from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
@@ -85,7 +87,7 @@ class StorySummary:
     sources: tuple[str, ...] = ()
 
 
-class Store(IngestOps, PreferenceOps):
+class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
     """Feeds, items, stories, subscribers and the outbox, behind plain methods.
 
     Thread-safe: every method opens its own short transaction (the pipeline calls it from worker
@@ -104,14 +106,15 @@ class Store(IngestOps, PreferenceOps):
     # ---------------------------------------------------------------- lifecycle
 
     @classmethod
-    def open(cls, url: str, *, durable: bool = True) -> Store:
+    def open(cls, url: str, *, durable: bool = True, busy_timeout: float = 30.0) -> Store:
         """Connect and migrate to the latest schema. The caller creates a SQLite file's folder.
 
-        `durable=False` relaxes SQLite's fsync per commit (still crash-safe, not power-safe).
+        `durable=False` relaxes SQLite's fsync per commit (still crash-safe, not power-safe);
+        `busy_timeout` is how long a SQLite writer waits for another before giving up.
         """
         url = engine_url(url)
         engine = (
-            sqlite_engine(url, durable=durable)
+            sqlite_engine(url, durable=durable, busy_timeout=busy_timeout)
             if url.startswith("sqlite")
             else create_engine(url, pool_pre_ping=True)
         )
@@ -155,6 +158,8 @@ class Store(IngestOps, PreferenceOps):
             "retry_at": state.retry_at,
             "polled_at": state.polled_at,
             "last_error": state.last_error,
+            "moved_to": state.moved_to,
+            "moved_hits": state.moved_hits,
         }
         stmt = self._insert(feeds).values(url=feed_url, **values)
         stmt = stmt.on_conflict_do_update(index_elements=[feeds.c.url], set_=values)
@@ -433,6 +438,7 @@ class Store(IngestOps, PreferenceOps):
                 stories.c.url,
                 stories.c.source,
                 stories.c.published,
+                stories.c.summary,
                 subscribers.c.muted_until,
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
@@ -458,6 +464,7 @@ class Store(IngestOps, PreferenceOps):
             if due is not None:
                 query = query.where(due)
             rows = conn.execute(query).all()
+            links = _outlet_links(conn, {r.story_id for r in rows if loads(r.also)})
             if claim_for is not None and rows:
                 conn.execute(
                     update(outbox)
@@ -468,7 +475,7 @@ class Store(IngestOps, PreferenceOps):
             for r in rows:
                 self._claimed[r.id] = r.revision
         faults.checkpoint(faults.STORE_AFTER_CLAIM)
-        alerts = [_alert(r) for r in rows]
+        alerts = [_alert(r, links.get(r.story_id, ())) for r in rows]
         for alert, row in zip(alerts, rows, strict=True):
             schedule = schedules.get(row.subscriber_id) or Schedule(row.muted_until)
             if was_held(schedule, row.created_at, now):
@@ -476,36 +483,62 @@ class Store(IngestOps, PreferenceOps):
         return alerts
 
     def mark_sent(self, alert_id: int, *, message_id: int | None, now: datetime) -> None:
-        """Record a delivery. Call it right after the Bot API accepted the message.
+        """Record one delivery; see `mark_sent_many`."""
+        self.mark_sent_many([alert_id], message_id=message_id, now=now)
+
+    def mark_sent_many(
+        self, alert_ids: Sequence[int], *, message_id: int | None, now: datetime
+    ) -> None:
+        """Record that one message (an alert, or a digest of several) reached its subscriber.
+
+        Call it right after the Bot API accepted the message. Every row the message carried is
+        recorded in ONE transaction: a crash or a store error leaves all of them pending or all
+        of them sent, never a digest half recorded (whose other half would go out again).
 
         The one window of the delivery guarantee: a process that dies after the API accepted
         the message and before this commits sends that message again after its restart (at
         least once, never lost). Keep nothing but this call between the two (docs/delivery.md).
+        On a store error the caller retries this call, never the send.
 
-        If a later outlet enriched the row while the message was in flight (its revision moved
-        on), the row stays pending as an update, so the new outlets still reach the subscriber.
+        If a later outlet enriched a row while the message was in flight (its revision moved
+        on), that row stays pending as an update, so the new outlets still reach the subscriber.
         """
         faults.checkpoint(faults.STORE_BEFORE_MARK)
-        claimed = self._unclaim(alert_id)
+        with self._lock:
+            claimed = {i: self._claimed.get(i) for i in alert_ids}
         with self.transaction() as conn:
-            row = conn.execute(
-                select(outbox.c.revision, outbox.c.edits).where(outbox.c.id == alert_id)
-            ).first()
-            if row is None:
-                return
-            changed = claimed is not None and row.revision != claimed and row.edits < MAX_EDITS
-            values: dict[str, Any] = {
-                "status": "pending" if changed else "sent",
-                "sent_at": now,
-                "message_id": func.coalesce(message_id, outbox.c.message_id),
-                "claimed_until": None,
-                "last_error": None,
-                "attempts": 0,
-            }
-            if changed:
-                values.update(kind="update", next_attempt=now, edits=row.edits + 1)
-            conn.execute(update(outbox).where(outbox.c.id == alert_id).values(**values))
+            rows = conn.execute(
+                select(outbox.c.id, outbox.c.revision, outbox.c.edits).where(
+                    outbox.c.id.in_(list(alert_ids))
+                )
+            ).all()
+            for row in rows:
+                handed = claimed.get(row.id)
+                changed = handed is not None and row.revision != handed and row.edits < MAX_EDITS
+                values: dict[str, Any] = {
+                    "status": "pending" if changed else "sent",
+                    "sent_at": now,
+                    "message_id": func.coalesce(message_id, outbox.c.message_id),
+                    "claimed_until": None,
+                    "last_error": None,
+                    "attempts": 0,
+                }
+                if changed:
+                    values.update(kind="update", next_attempt=now, edits=row.edits + 1)
+                conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+        with self._lock:
+            for alert_id in alert_ids:
+                self._claimed.pop(alert_id, None)
         faults.checkpoint(faults.STORE_AFTER_MARK)
+
+    def extend_lease(self, alert_ids: Sequence[int], *, until: datetime) -> None:
+        """Keep rows leased to this process (while their record is being retried)."""
+        with self.transaction() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(list(alert_ids)), outbox.c.status == "pending")
+                .values(claimed_until=until)
+            )
 
     def _unclaim(self, alert_id: int) -> int | None:
         """Forget the lease handed to the deliverer; returns the revision it was handed."""
@@ -692,6 +725,8 @@ def _feed_state(row: Any) -> FeedState:
         retry_at=row.retry_at,
         polled_at=row.polled_at,
         last_error=row.last_error,
+        moved_to=row.moved_to,
+        moved_hits=row.moved_hits or 0,
     )
 
 
@@ -712,7 +747,22 @@ def _subscriber(row: Any) -> Subscriber:
     )
 
 
-def _alert(row: Any) -> Alert:
+def _outlet_links(conn: Connection, story_ids: set[str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Story id -> (outlet, address of its first article in the story): "also on" links."""
+    if not story_ids:
+        return {}
+    rows = conn.execute(
+        select(items.c.story_id, items.c.source, items.c.link)
+        .where(items.c.story_id.in_(story_ids))
+        .order_by(items.c.id)
+    ).all()
+    found: dict[str, dict[str, str]] = {}
+    for story_id, source, url in rows:
+        found.setdefault(story_id, {}).setdefault(source, url)
+    return {story: tuple(outlets.items()) for story, outlets in found.items()}
+
+
+def _alert(row: Any, links: tuple[tuple[str, str], ...] = ()) -> Alert:
     return Alert(
         id=row.id,
         subscriber_id=row.subscriber_id,
@@ -728,6 +778,8 @@ def _alert(row: Any) -> Alert:
         message_id=row.message_id,
         language=row.language,
         extra={"revision": row.revision, "attempts": row.attempts, "edits": row.edits},
+        summary=getattr(row, "summary", None) or "",  # not every query selects it
+        links=links,
     )
 
 
@@ -736,6 +788,7 @@ __all__ = [
     "KEY_REFRESH",
     "MAX_EDITS",
     "MAX_KEY",
+    "ImportCount",
     "Store",
     "StorySummary",
     "engine_url",

@@ -10,11 +10,13 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from bot.models import Match
@@ -33,12 +35,16 @@ def engine_url(url: str) -> str:
     return url
 
 
-def sqlite_engine(url: str, *, durable: bool = True) -> Engine:
-    """SQLite tuned for one busy writer and a few readers: WAL, busy timeout, BEGIN IMMEDIATE."""
+def sqlite_engine(url: str, *, durable: bool = True, busy_timeout: float = 30.0) -> Engine:
+    """SQLite tuned for one busy writer and a few readers: WAL, busy timeout, BEGIN IMMEDIATE.
+
+    `busy_timeout` (seconds) is how long a writer queues behind another before "database is
+    locked"; tests shorten it to meet a locked database quickly.
+    """
     memory = url in ("sqlite://", "sqlite:///:memory:")
     engine = create_engine(
         url,
-        connect_args={"timeout": 30, "check_same_thread": False},
+        connect_args={"timeout": busy_timeout, "check_same_thread": False},
         poolclass=StaticPool if memory else None,
     )
 
@@ -48,7 +54,7 @@ def sqlite_engine(url: str, *, durable: bool = True) -> Engine:
         cursor = dbapi_conn.cursor()
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # FULL: a delivery mark survives a power cut, not only a crash. NORMAL (tests, bulk
         # simulations) is still safe against a killed process.
@@ -91,11 +97,25 @@ def match_to_json(m: Match) -> dict[str, Any]:
     return {**m.as_json(), "field": m.field, "start": m.start, "end": m.end}
 
 
+@dataclass(frozen=True, slots=True)
+class WriteFailure:
+    """The store's last write failed: when, and what the database said (one line)."""
+
+    at: datetime
+    error: str
+
+
 class StoreBase:
-    """An engine and the three ways to use it: write, read, dialect-aware insert."""
+    """An engine and the three ways to use it: write, read, dialect-aware insert.
+
+    Every write goes through `transaction()`, which remembers whether the last one failed for
+    an operational reason (locked, disk full, connection lost): the health probe reports it,
+    since reads alone (which still work on a locked or full SQLite file) would look healthy.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.write_failure: WriteFailure | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -104,8 +124,14 @@ class StoreBase:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One write transaction (commit on success, rollback on error), for bot/dedup.py."""
-        with self.engine.begin() as conn:
-            yield conn
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
+            self.write_failure = WriteFailure(datetime.now(UTC), reason[0][:500])
+            raise
+        self.write_failure = None
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

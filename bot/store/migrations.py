@@ -72,10 +72,18 @@ def _v3_subscriber_choices(conn: Connection) -> None:
     _add_column(conn, "subscribers", "language_origin", "VARCHAR(10)")
 
 
+def _v4_feed_moves(conn: Connection) -> None:
+    """A permanent redirect is adopted only after several good polls: the pending target
+    and how many good polls went through it so far."""
+    _add_column(conn, "feeds", "moved_to", "VARCHAR(2000)")
+    _add_column(conn, "feeds", "moved_hits", "INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _v1_initial,
     2: _v2_subscriber_schedule,
     3: _v3_subscriber_choices,
+    4: _v4_feed_moves,
 }
 
 LATEST = max(MIGRATIONS)

@@ -73,6 +73,8 @@ feeds = Table(
     Column("retry_at", UTCDateTime),
     Column("polled_at", UTCDateTime),
     Column("last_error", Text),
+    Column("moved_to", String(2000)),  # a permanent redirect not yet confirmed
+    Column("moved_hits", Integer, nullable=False, default=0),
 )
 
 stories = Table(

@@ -40,6 +40,9 @@ from bot.models import Subscriber, Watchlist
 from bot.telegram.pauses import PauseCommands
 from bot.telegram.render import (
     DIGEST,
+    REDO,
+    UNDO,
+    button_for,
     callback_data,
     clip,
     esc,
@@ -47,6 +50,7 @@ from bot.telegram.render import (
     render_digest_page,
     resolve_value,
     to_plain,
+    value_digest,
 )
 from bot.telegram.texts import Markup, language_of, t
 from bot.text import fold
@@ -56,6 +60,8 @@ log = logging.getLogger("newsbot.telegram.commands")
 
 TERM_MAX = 60
 TERMS_PER_SUBSCRIBER = 50
+LIST_PAGE = 10  # rows of /list a page
+ALERT_ACTIONS = frozenset({"uf", "xp", "ss", "rs", "ux", "us"})
 PREVIEW_MAX = 3
 PREVIEW_WINDOW = timedelta(hours=24)
 TOUCH_EVERY = timedelta(hours=1)  # "wrote in the last 30 days" needs no finer clock
@@ -150,6 +156,9 @@ class Commands(PauseCommands):
         self.config_status = config_status
         self.on_change = on_change
         self.now = now
+        # digest -> value of what buttons removed lately, for an "Annulla" whose value was too
+        # long for the button's 64 bytes (see _undo_value)
+        self._removed: dict[str, str] = {}
 
     # -- plumbing ---------------------------------------------------------------------------
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -292,8 +301,8 @@ class Commands(PauseCommands):
         self.on_change()
         how = describe_term(term, who.lang)
         key = "watch_added" if added else "watch_already"
-        await self._reply(update, context, t(key, who.lang, term=term, how=how))
-        await self._reply(update, context, await self.preview(term, who.lang))
+        answer = t(key, who.lang, term=term, how=how)
+        await self._reply(update, context, f"{answer}\n\n{await self.preview(term, who.lang)}")
 
     async def preview(self, term: str, lang: str) -> str:
         """The last stories (24 h) the new term matches, newest first: a one-off look back,
@@ -333,25 +342,68 @@ class Commands(PauseCommands):
     async def list(self, update: Update, context: Context) -> None:
         await self._show(update, context, self.list_view)
 
-    async def list_view(self, who: Who) -> tuple[str, InlineKeyboardMarkup | None]:
-        subs = await self._db(self.store.subscriptions, who.subscriber.id)
-        shown = [(k, v) for k, v in subs if k in ("term", "list")]
+    async def list_view(
+        self, who: Who, page: int = 0, undo: tuple[str, str, str] | None = None
+    ) -> tuple[str, InlineKeyboardMarkup | None]:
+        """What the chat follows: its own names, its lists and the players it excluded from
+        them, `LIST_PAGE` a page with ◀️ ▶️ to turn; in a private chat each with a button to
+        remove it (and, right after a removal, an "Annulla" for it). In groups no removal
+        buttons: members could not use them; admins remove with /unwatch and /unsubscribe."""
+        entries = await self._followed(who)
         lines: list[str] = []
         muted = who.subscriber.muted_until
         if muted is not None and muted > self.now():
             lines.append(t("list_muted", who.lang, until=short_local_time(muted, who.lang)))
-        if not shown:
+        if not entries and undo is None:
             lines.append(t("list_empty", who.lang))
             return "\n".join(lines), None
-        lines.append(t("list_head", who.lang))
+        pages = max(1, -(-len(entries) // LIST_PAGE))
+        page = min(max(page, 0), pages - 1)
+        private = who.chat.type == Chat.PRIVATE
+        lines.append(t("list_head" if private else "list_head_group", who.lang))
+        rows: list[list[InlineKeyboardButton]] = []
+        if undo is not None:
+            kind, value, label = undo
+            text = to_plain(t("undo_button", who.lang, name=clip(label, 30)))
+            rows.append(
+                [InlineKeyboardButton(text, callback_data=_data(f"ra.{page}", kind, value))]
+            )
+        buttons: list[InlineKeyboardButton] = []
+        for entry in entries[page * LIST_PAGE : (page + 1) * LIST_PAGE]:
+            lines.append(f"• {escape(entry.label, quote=False)}")
+            action = "rx" if entry.kind not in ("term", "list") else "rm"
+            data = _data(f"{action}.{page}", entry.kind, entry.value)
+            icon = "♻️" if action == "rx" else "❌"
+            buttons.append(
+                InlineKeyboardButton(f"{icon} {clip(entry.short, 28)}", callback_data=data)
+            )
+        if private:
+            rows += [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+        if pages > 1:
+            lines.append(t("list_page", who.lang, page=page + 1, pages=pages))
+            nav = []
+            if page > 0:
+                nav.append(InlineKeyboardButton("◀️", callback_data=f"pg|list|{page - 1}"))
+            if page < pages - 1:
+                nav.append(InlineKeyboardButton("▶️", callback_data=f"pg|list|{page + 1}"))
+            rows.append(nav)
+        return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+
+    async def _followed(self, who: Who) -> list[Followed]:
+        """Personal names, then lists, then exclusions inside lists, in the order added."""
+        subs = await self._db(self.store.subscriptions, who.subscriber.id)
+        excluded = await self._db(self.store.exclusions, who.subscriber.id)
         titles = {wl.name: wl.display for wl in self.watchlists()}
-        rows = []
-        for kind, value in shown:
-            label = value if kind == "term" else f"📋 {titles.get(value, value)}"
-            lines.append(f"• {escape(label, quote=False)}")
-            data = _data("rm", kind, value)
-            rows.append([InlineKeyboardButton(f"❌ {clip(label, 40)}", callback_data=data)])
-        return "\n".join(lines), InlineKeyboardMarkup(rows)
+        entries = [Followed("term", v, v, v) for k, v in subs if k == "term"]
+        for kind, value in subs:
+            if kind == "list":
+                title = titles.get(value, value)
+                entries.append(Followed("list", value, f"📋 {title}", title))
+        for watchlist, term in excluded:
+            title = titles.get(watchlist, watchlist)
+            label = to_plain(t("list_excluded", who.lang, term=term, name=title))
+            entries.append(Followed(watchlist, term, label, term))
+        return entries
 
     async def lists(self, update: Update, context: Context) -> None:
         await self._show(update, context, self.lists_view)
@@ -493,15 +545,22 @@ class Commands(PauseCommands):
         await self._reply(update, context, t("free_text", who.lang, example=example))
 
     async def button(self, update: Update, context: Context) -> None:
-        """Inline buttons: unfollow from an alert, remove from /list, (un)subscribe in /lists."""
+        """Inline buttons: an alert's unfollow / not-this-player / leave / silence and their
+        undo twins, /list's removals, undo and pages, /lists' (un)subscribe."""
         query = update.callback_query
         if query is None or not query.data:
             return
         action, _, rest = query.data.partition("|")
         kind, _, token = rest.partition("|")
+        action, _, page_text = action.partition(".")
+        page = int(page_text) if page_text.isdigit() else 0
         who = await self._who(update)
         if who is None:
             await query.answer()
+            return
+        if action == "pg":  # turning /list's pages changes nothing: anyone may
+            await query.answer()
+            await self._redraw(query, who, "list", int(token) if token.isdigit() else 0)
             return
         if action == DIGEST:  # turning a digest's pages changes nothing: anyone may
             await self._digest_page(query, who, rest)
@@ -509,27 +568,62 @@ class Commands(PauseCommands):
         if not await self._may_change(update, context, who):
             await query.answer(t("group_admins_only", who.lang), show_alert=True)
             return
-        note = await self._apply_button(who, action, kind, token)
+        outcome = await self._apply_button(who, action, kind, token)
         self.on_change()
-        await query.answer(note)
-        await self._refresh(query, who, action)
+        await query.answer(outcome.note)
+        if outcome.value is None:
+            return
+        if action in ALERT_ACTIONS:
+            await self._swap_alert_button(query, who, action, kind, outcome.value)
+        elif action in ("sl", "ul"):
+            await self._redraw(query, who, "lists")
+        else:
+            undo = None
+            if action in ("rm", "rx"):
+                undo = (kind if action == "rm" else f"x:{kind}", outcome.value, outcome.label)
+            await self._redraw(query, who, "list", page, undo)
 
-    async def _apply_button(self, who: Who, action: str, kind: str, token: str) -> str:
-        subs = await self._db(self.store.subscriptions, who.subscriber.id)
+    async def _apply_button(self, who: Who, action: str, kind: str, token: str) -> Outcome:
+        """Do what the button says; the note is the toast, `value` None when nothing was
+        there to change (the message is then left as it is)."""
+        sub_id, lang = who.subscriber.id, who.lang
+        gone = Outcome(t("gone", lang))
+        lists = list(self.watchlists())
+        titles = {wl.name: wl.display for wl in lists}
+        if kind.startswith("x:"):  # /list's undo of re-including an excluded player
+            action, kind = "xp", kind[2:]
         if action == "sl":
-            wl = find_list(list(self.watchlists()), token)
+            wl = find_list(lists, token)
             if wl is None:
-                return t("gone", who.lang)
-            await self._db(self.store.subscribe, who.subscriber.id, "list", wl.name)
-            return to_text(t("subscribed_list", who.lang, name=wl.display))
+                return gone
+            await self._db(self.store.subscribe, sub_id, "list", wl.name)
+            return Outcome(to_text(t("subscribed_list", lang, name=wl.display)), wl.name)
+        if action in ("ss", "us"):
+            silenced = action == "ss"
+            if not await self._db(self.store.silence_story, sub_id, token, silenced):
+                return gone
+            return Outcome(t("silenced" if silenced else "unsilenced", lang), token)
+        if action in ("xp", "ux", "rx"):
+            return await self._exclusion(who, action, kind, token, lists)
+        if action in ("rs", "ra"):
+            value = await self._undo_value(kind, token, lists)
+            if value is None:
+                return gone
+            await self._db(self.store.subscribe, sub_id, kind, value)
+            if kind == "term":
+                await self._db(self.store.set_active, sub_id, True)
+            name = titles.get(value, value) if kind == "list" else value
+            return Outcome(to_text(t("restored", lang, name=name)), value, name)
+        subs = await self._db(self.store.subscriptions, sub_id)
         value = resolve_value(token, [v for k, v in subs if k == kind])
         if value is None:
-            return t("gone", who.lang)
-        await self._db(self.store.unsubscribe, who.subscriber.id, kind, value)
+            return gone
+        await self._db(self.store.unsubscribe, sub_id, kind, value)
+        self._removed[value_digest(value)] = value
         if kind == "list":
-            titles = {wl.name: wl.display for wl in self.watchlists()}
-            return to_text(t("unsubscribed_list", who.lang, name=titles.get(value, value)))
-        return to_text(t("removed_term", who.lang, term=value))
+            name = titles.get(value, value)
+            return Outcome(to_text(t("unsubscribed_list", lang, name=name)), value, name)
+        return Outcome(to_text(t("removed_term", lang, term=value)), value, value)
 
     async def _digest_page(self, query: Any, who: Who, page: str) -> None:
         """A digest's full list, page by page, in the digest's own message (page 0: the
@@ -555,18 +649,104 @@ class Commands(PauseCommands):
         except TelegramError as exc:  # not modified, too old: the list stays as it was
             log.info("could not turn a digest's page: %s", exc)
 
-    async def _refresh(self, query: Any, who: Who, action: str) -> None:
-        """Keep the message's buttons true: /list and /lists are redrawn, an alert loses its
-        unfollow button."""
+    async def _exclusion(
+        self, who: Who, action: str, watchlist: str, token: str, lists: Sequence[Watchlist]
+    ) -> Outcome:
+        """ "Not this player" (xp) inside a list, and its undo (ux, or rx from /list)."""
+        sub_id, lang = who.subscriber.id, who.lang
+        wl = next((w for w in lists if w.name == watchlist), None)
+        if action == "xp":
+            candidates = [term.term for term in wl.terms] if wl is not None else []
+            term = resolve_value(token, candidates) or self._removed.get(token.lstrip("#"))
+            if term is None:
+                return Outcome(t("gone", lang))
+            await self._db(self.store.exclude, sub_id, watchlist, term)
+            name = wl.display if wl is not None else watchlist
+            return Outcome(to_text(t("excluded", lang, term=term, name=name)), term, term)
+        excluded = await self._db(self.store.exclusions, sub_id)
+        term = resolve_value(token, [t_ for w, t_ in excluded if w == watchlist])
+        if term is None:
+            return Outcome(t("gone", lang))
+        await self._db(self.store.unexclude, sub_id, watchlist, term)
+        self._removed[value_digest(term)] = term
+        return Outcome(to_text(t("included", lang, term=term)), term, term)
+
+    async def _undo_value(self, kind: str, token: str, lists: Sequence[Watchlist]) -> str | None:
+        """What an "Annulla" button restores. Values too long for a button's 64 bytes travel
+        as a digest, resolved against what this process removed lately or the known lists."""
+        if not token.startswith("#"):
+            return token
+        if kind == "list":
+            return resolve_value(token, [wl.name for wl in lists])
+        return self._removed.get(token[1:])
+
+    async def _swap_alert_button(
+        self, query: Any, who: Who, action: str, kind: str, value: str
+    ) -> None:
+        """The pressed button of an alert becomes its twin: a removal becomes "↩️ Annulla",
+        an undo becomes the removal again; the other buttons stay."""
+        twin = UNDO.get(action) or REDO[action]
+        label, data = button_for(twin, kind, value, self.list_titles(), who.lang)
+        pressed = query.data
+        old = query.message.reply_markup if query.message is not None else None
+        rows = [list(row) for row in old.inline_keyboard] if old is not None else []
+        swapped = False
+        for row in rows:
+            for i, button in enumerate(row):
+                if button.callback_data == pressed:
+                    row[i] = InlineKeyboardButton(label, callback_data=data)
+                    swapped = True
+        if not swapped:
+            rows = [[InlineKeyboardButton(label, callback_data=data)]]
         try:
-            if action == "uf":
-                await query.edit_message_reply_markup(reply_markup=None)
-                return
-            view = self.lists_view if action in ("sl", "ul") else self.list_view
-            text, keyboard = await view(who)
-            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+            await query.edit_message_reply_markup(reply_markup=InlineKeyboardMarkup(rows))
+        except TelegramError as exc:  # too old, deleted, not modified: the toast was enough
+            log.info("could not refresh an alert's buttons: %s", exc)
+
+    async def _redraw(
+        self,
+        query: Any,
+        who: Who,
+        view: str,
+        page: int = 0,
+        undo: tuple[str, str, str] | None = None,
+    ) -> None:
+        """Redraw /list (at `page`, with an undo row) or /lists after a press."""
+        try:
+            if view == "lists":
+                text, keyboard = await self.lists_view(who)
+            else:
+                text, keyboard = await self.list_view(who, page, undo)
+            await query.edit_message_text(
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard,
+                link_preview_options=NO_PREVIEW,
+            )
         except TelegramError as exc:  # too old, deleted, not modified: the answer was enough
             log.info("could not refresh a button's message: %s", exc)
+
+    def list_titles(self) -> dict[str, str]:
+        return {wl.name: wl.display for wl in self.watchlists()}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a button press did: the toast, and the value it acted on (None: nothing)."""
+
+    note: str
+    value: str | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """One row of /list: a name ("term"), a list ("list") or an exclusion (kind = its list)."""
+
+    kind: str
+    value: str
+    label: str
+    short: str
 
 
 def _data(action: str, kind: str, value: str) -> str:

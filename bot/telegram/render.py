@@ -22,16 +22,17 @@ from bot.models import Alert, Match
 from bot.telegram.texts import Markup, t
 from bot.text import fold
 from bot.timefmt import short_local_time
+from bot.urls import clean_link
 
 MAX_MESSAGE = 4096
 TITLE_MAX = 300
-URL_MAX = 800
+URL_MAX = 1000  # the title's link; longer addresses are not linked
+ALSO_URL_MAX = 200  # each "anche su" outlet's link
 SOURCE_MAX = 60
 TERMS_MAX = 6
-ALSO_MAX = 6
+ALSO_MAX = 5
 CALLBACK_MAX = 64
 PERSONAL_PREFIX = "watch:"
-UNFOLLOW = "uf"
 _TAG = re.compile(r"<[^>]+>")
 
 
@@ -103,34 +104,94 @@ def resolve_value(token: str, candidates: Sequence[str]) -> str | None:
     return None
 
 
-def unfollow_target(alert: Alert, list_titles: Mapping[str, str]) -> tuple[str, str, str] | None:
-    """(kind, value, label) of what made this alert: a /watch term or a subscribed list."""
-    if not alert.matches:
-        return None
-    first = alert.matches[0]
-    if first.watchlist.startswith(PERSONAL_PREFIX):
-        return "term", first.term, first.term
-    return "list", first.watchlist, list_titles.get(first.watchlist, first.watchlist)
+# -- what an alert says ----------------------------------------------------------------------
+_OUTLET_SUFFIX = re.compile(r"\s+(?:\||-|–|—)\s+([^|–—-]{2,40})$")
+_BOILERPLATE = re.compile(
+    r"^(?:L['’]articolo\b.*\b(?:proviene da|sembra essere il primo su)\b|Leggi (?:anche|tutto)\b"
+    r"|Continua a leggere\b|The post\b.*\bappeared first on\b)",
+    re.IGNORECASE,
+)
+SUMMARY_MAX = 220
 
 
-def describe_matches(matches: Sequence[Match], list_titles: Mapping[str, str]) -> str:
-    """What matched, escaped: terms (the matched spelling in brackets when it differs) and,
-    for file watchlists, the list they belong to."""
-    parts: list[str] = []
-    seen: set[str] = set()
-    for m in matches:
-        label = m.term
-        if fold(m.matched) != fold(m.term) and m.matched:
-            label = f"{m.term} ({m.matched})"
-        if not m.watchlist.startswith(PERSONAL_PREFIX):
-            label += f" · {list_titles.get(m.watchlist, m.watchlist)}"
-        if label not in seen:
-            seen.add(label)
-            parts.append(esc(label, 80))
-    shown = parts[:TERMS_MAX]
-    if len(parts) > TERMS_MAX:
-        shown.append(f"+{len(parts) - TERMS_MAX}")
-    return ", ".join(shown)
+def display_title(title: str, source: str) -> str:
+    """The headline without the outlet's name appended to it (" | CM", " - Tutto Napoli"):
+    the outlet is named on the next line anyway. A " | X" tail is always an outlet's tag; a
+    " - X" tail only when X resembles the outlet (a dash often joins two parts of a headline)."""
+    match = _OUTLET_SUFFIX.search(title)
+    if match is None or len(title) - len(match.group(0)) < 15:
+        return title
+    tail = fold(match.group(1))
+    bar = match.group(0).lstrip()[0] == "|"
+    outlet = fold(source)
+    tail_words = set(tail.split())
+    looks_like_outlet = bool(outlet) and (
+        tail in outlet or outlet in tail or bool(tail_words & set(outlet.split()))
+    )
+    if (bar and len(tail) <= 25) or looks_like_outlet:
+        return title[: match.start()].rstrip()
+    return title
+
+
+def summary_line(summary: str, title: str) -> str:
+    """The summary's first line when it adds something to the title: not empty, not the title
+    again (or its start), not a CMS's "L'articolo … proviene da …" boilerplate."""
+    for raw in summary.splitlines():
+        line = " ".join(raw.split())
+        if not line:
+            continue
+        if _BOILERPLATE.search(line):
+            return ""
+        folded, folded_title = fold(line), fold(title)
+        if len(folded) < 12 or folded in folded_title or folded_title.startswith(folded):
+            return ""
+        if folded.startswith(folded_title):
+            line = line[len(title) :].lstrip(" .:-–—")
+            if len(line) < 12:
+                return ""
+        return clip(line, SUMMARY_MAX)
+    return ""
+
+
+def link(url: str, label_html: str, limit: int = URL_MAX) -> str:
+    """`label_html` as a link to `url` (tracking parameters removed); just the label when the
+    URL is not a web address or is longer than `limit` (a cut address would be a broken one,
+    and the message must stay under 4096 characters)."""
+    href = clean_link(url)
+    if not href or len(escape(href, quote=True)) > limit:
+        return label_html
+    return f'<a href="{escape(href, quote=True)}">{label_html}</a>'
+
+
+def why_line(matches: Sequence[Match], list_titles: Mapping[str, str], lang: str) -> str:
+    """Why this alert, in the subscriber's words: the names it follows itself ("Segui:
+    Palestra") and the lists it follows ("Lista: AC Milan"), never scores or spellings."""
+    terms = list(dict.fromkeys(m.term for m in matches if is_personal(m)))
+    lists = list(
+        dict.fromkeys(list_titles.get(m.watchlist, m.watchlist) for m in matches if is_list(m))
+    )
+    parts = []
+    if terms:
+        names = ", ".join(esc(x, 40) for x in terms[:TERMS_MAX])
+        parts.append(t("why_terms", lang, names=Markup(names)))
+    if lists:
+        names = ", ".join(esc(x, 40) for x in lists[:TERMS_MAX])
+        parts.append(t("why_lists", lang, names=Markup(names)))
+    return " · ".join(parts)
+
+
+def is_personal(m: Match) -> bool:
+    return m.watchlist.startswith(PERSONAL_PREFIX)
+
+
+def is_list(m: Match) -> bool:
+    """A curated list's match (not a /watch term)."""
+    return not is_personal(m)
+
+
+def is_group_chat(chat_id: str) -> bool:
+    """Groups, supergroups and channels have negative ids on Telegram."""
+    return str(chat_id).startswith("-")
 
 
 def _meta(alert: Alert, lang: str) -> str:
@@ -138,7 +199,11 @@ def _meta(alert: Alert, lang: str) -> str:
     if alert.published is not None:
         meta.append(short_local_time(alert.published, lang))
     if alert.also:
-        outlets = [esc(o, SOURCE_MAX) for o in dict.fromkeys(alert.also)]
+        urls = dict(alert.links)
+        outlets = [
+            link(urls.get(o, ""), esc(o, SOURCE_MAX), ALSO_URL_MAX)
+            for o in dict.fromkeys(alert.also)
+        ]
         shown = outlets[:ALSO_MAX] + (
             [f"+{len(outlets) - ALSO_MAX}"] if len(outlets) > ALSO_MAX else []
         )
@@ -149,35 +214,86 @@ def _meta(alert: Alert, lang: str) -> str:
 def render_alert(
     alert: Alert, list_titles: Mapping[str, str] | None = None, *, short: bool = False
 ) -> Rendered:
-    """The alert message: bold title, source · time · other outlets, what matched, link, and a
-    button to stop following what triggered it. `short` is the fallback for "too long"."""
+    """The alert as a subscriber reads it: the linked title, the summary's first line when it
+    adds something, outlet · Rome time · other outlets (linked), and why in its own words;
+    in a private chat, buttons to unfollow exactly what matched or to silence the story (in
+    groups and channels none: members could not use them). `short` is the fallback for
+    Telegram's "message is too long"."""
     titles = list_titles or {}
     lang = alert.language
-    title_max, url_max = (120, 300) if short else (TITLE_MAX, URL_MAX)
-    lines = [
-        f"⚽ <b>{esc(alert.title, title_max)}</b>",
-        _meta(alert, lang),
-    ]
-    if alert.matches:
-        lines.append(
-            f"🔎 {describe_matches(alert.matches[:3] if short else alert.matches, titles)}"
-        )
-    if alert.url:
-        lines.append(esc(alert.url, url_max))
+    title = display_title(alert.title, alert.source)
+    bold = f"<b>{esc(title, 120 if short else TITLE_MAX)}</b>"
+    lines = [f"⚽ {link(alert.url, bold, 300 if short else URL_MAX)}"]
+    summary = "" if short else summary_line(alert.summary, title)
+    if summary:
+        lines.append(f"<i>{esc(summary, SUMMARY_MAX)}</i>")
+    lines.append(_meta(alert, lang))
+    why = why_line(alert.matches, titles, lang)
+    if why:
+        lines.append(why)
     html = "\n".join(lines)
-    return Rendered(html, to_plain(html), unfollow_keyboard(alert, titles))
+    return Rendered(html, to_plain(html), alert_keyboard(alert, titles))
 
 
-def unfollow_keyboard(alert: Alert, list_titles: Mapping[str, str]) -> InlineKeyboardMarkup | None:
-    target = unfollow_target(alert, list_titles)
-    if target is None:
+# -- the alert's buttons ---------------------------------------------------------------------
+UNFOLLOW_TERM = "uf"  # uf|term|<term>         undo: rs|term|<term>
+LEAVE_LIST = "uf"  # uf|list|<list>            undo: rs|list|<list>
+EXCLUDE = "xp"  # xp|<list>|<term>             undo: ux|<list>|<term>
+SILENCE = "ss"  # ss|story|<story id>          undo: us|story|<story id>
+UNDO = {"uf": "rs", "xp": "ux", "ss": "us"}
+REDO = {undo: action for action, undo in UNDO.items()}
+
+
+def alert_buttons(alert: Alert, list_titles: Mapping[str, str]) -> list[list[tuple[str, str]]]:
+    """(label, callback data) rows for what matched THIS subscriber: a personal term to
+    unfollow; else, for a list, "not this player" and "leave the list"; always "silence this
+    story". Empty in groups and channels."""
+    if is_group_chat(alert.chat_id) or not alert.matches:
+        return []
+    lang = alert.language
+    silence = (t("silence_button", lang), callback_data(SILENCE, "story", alert.story_id))
+    personal = [m for m in alert.matches if is_personal(m)]
+    if personal:
+        term = personal[0].term
+        return [[button_for(UNFOLLOW_TERM, "term", term, list_titles, lang), silence]]
+    listed = [m for m in alert.matches if is_list(m)]
+    if not listed:
+        return [[silence]]
+    first = listed[0]
+    return [
+        [
+            button_for(EXCLUDE, first.watchlist, first.term, list_titles, lang),
+            button_for(LEAVE_LIST, "list", first.watchlist, list_titles, lang),
+        ],
+        [silence],
+    ]
+
+
+def button_for(
+    action: str, kind: str, value: str, list_titles: Mapping[str, str], lang: str
+) -> tuple[str, str]:
+    """One alert button (or its undo twin) as (label, callback data)."""
+    name = list_titles.get(value, value) if kind == "list" else value
+    if action in REDO:
+        label = t("undo_silence" if kind == "story" else "undo_button", lang, name=clip(name, 30))
+    elif action == SILENCE:
+        label = t("silence_button", lang)
+    elif action == EXCLUDE:
+        label = t("exclude_button", lang, name=clip(name, 30))
+    elif kind == "list":
+        label = t("leave_button", lang, name=clip(name, 30))
+    else:
+        label = t("unfollow_button", lang, name=clip(name, 40))
+    return to_plain(label), callback_data(action, kind, value)
+
+
+def alert_keyboard(alert: Alert, list_titles: Mapping[str, str]) -> InlineKeyboardMarkup | None:
+    rows = alert_buttons(alert, list_titles)
+    if not rows:
         return None
-    kind, value, label = target
-    text = t("unfollow_button", alert.language, name=clip(label, 40))
-    button = InlineKeyboardButton(
-        to_plain(text), callback_data=callback_data(UNFOLLOW, kind, value)
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(text, callback_data=data) for text, data in row] for row in rows]
     )
-    return InlineKeyboardMarkup([[button]])
 
 
 DIGEST_PAGE = 5
@@ -247,8 +363,9 @@ def render_digest_page(
     lines = [t("digest_page_head", lang, count=len(alerts), page=page, pages=pages)]
     for alert in alerts[(page - 1) * DIGEST_PAGE : page * DIGEST_PAGE]:
         entry = [f"\n{linked_title(alert, TITLE_MAX)}", _meta(alert, lang)]
-        if alert.matches:
-            entry.append(f"🔎 {describe_matches(alert.matches[:3], titles)}")
+        why = why_line(alert.matches, titles, lang)
+        if why:
+            entry.append(why)
         lines.append("\n".join(entry))
     nav = []
     if page > 1:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from telegram import Bot, Message
+from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -54,10 +54,17 @@ from bot.telegram.render import MAX_MESSAGE, Rendered, render_alert, render_dige
 
 log = logging.getLogger("newsbot.telegram.sender")
 
+# Link previews are off for every alert, digest and edit: the title is already the link, a
+# preview card would triple a message's height, and an edit ("anche su") must not make one
+# appear or vanish. Documented in the README.
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 EPSILON = 1e-6  # keeps float rounding on the safe side of every window edge
 # True inside the sender's own Bot API calls: they were scheduled by the sender's dispatcher
 # (and recorded in the limiter there), so the Application-wide limiter must not pace them again.
 PACED: ContextVar[bool] = ContextVar("newsbot_paced", default=False)
+# Waits between attempts to record a sent message while the store refuses writes: about half
+# a minute in all, well inside the 120 s lease, so no other replica takes the rows meanwhile.
+RECORD_BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +215,11 @@ class Outbox(Protocol):
         channel: str | None = None,
     ) -> list[Alert]: ...
 
-    def mark_sent(self, alert_id: int, *, message_id: int | None, now: datetime) -> None: ...
+    def mark_sent_many(
+        self, alert_ids: Sequence[int], *, message_id: int | None, now: datetime
+    ) -> None: ...
+
+    def extend_lease(self, alert_ids: Sequence[int], *, until: datetime) -> None: ...
 
     def mark_retry(self, alert_id: int, *, error: str, retry_at: datetime) -> None: ...
 
@@ -232,6 +243,15 @@ class Job:
     @property
     def subscriber_id(self) -> int:
         return self.alerts[0].subscriber_id
+
+
+@dataclass(frozen=True, slots=True)
+class Unrecorded:
+    """A message Telegram accepted whose record the store refused: recorded before anything
+    else is claimed, so its rows are never sent again by this process."""
+
+    alert_ids: tuple[int, ...]
+    message_id: int | None
 
 
 @dataclass(slots=True)
@@ -302,6 +322,7 @@ class Sender:
         held_after: timedelta = timedelta(minutes=30),
         concurrency: int = 8,
         read_timeout: float = 20.0,
+        record_backoff: Sequence[float] = RECORD_BACKOFF_S,
     ) -> None:
         self.bot = bot
         self.store = store
@@ -316,6 +337,8 @@ class Sender:
         self.digest_threshold = digest_threshold
         self.held_after = held_after
         self.read_timeout = read_timeout
+        self.record_backoff = tuple(record_backoff)
+        self._unrecorded: list[Unrecorded] = []
         self._slots = asyncio.Semaphore(concurrency)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
@@ -339,6 +362,8 @@ class Sender:
         seen: set[int] = set()
         async with self._lock:
             while True:
+                if not await self._flush_unrecorded():
+                    break  # the store still refuses writes: claim nothing, resend nothing
                 alerts = await asyncio.to_thread(
                     self.store.pending_alerts,
                     self.now(),
@@ -528,19 +553,82 @@ class Sender:
             rendered.plain if job.mode == "plain" else rendered.html,
             parse_mode=None if job.mode == "plain" else ParseMode.HTML,
             reply_markup=rendered.keyboard,
+            link_preview_options=NO_PREVIEW,
             read_timeout=self.read_timeout,
         )
         faults.checkpoint(faults.DELIVER_AFTER_SEND)  # the one window: sent, not yet recorded
         # A digest's rows keep minus its message id: its full list can be shown again from
         # them, and an update of one of its stories is dropped instead of editing the digest.
         message_id = message.message_id if job.action == "send" else -message.message_id
-        for alert in [*job.alerts, *job.twins]:
-            await asyncio.to_thread(
-                self.store.mark_sent, alert.id, message_id=message_id, now=self.now()
-            )
-            metrics.ALERTS.labels(outcome="sent").inc()
+        rows = [*job.alerts, *job.twins]
+        await self._record([a.id for a in rows], message_id)
+        metrics.ALERTS.labels(outcome="sent").inc(len(rows))
         batch.report.sent += 1
         batch.report.digests += job.action == "digest"
+
+    # -- recording --------------------------------------------------------------------------
+    async def _record(self, alert_ids: Sequence[int], message_id: int | None) -> bool:
+        """Record a message Telegram accepted: all its rows in one transaction.
+
+        A store error (locked, disk full, connection lost) retries the record with backoff,
+        never the send, and keeps the rows leased meanwhile. Past the last retry the record is
+        kept in memory and written before this process claims anything again. False then.
+        """
+        ids = tuple(alert_ids)
+        delays = iter(self.record_backoff)
+        while True:
+            try:
+                await asyncio.to_thread(
+                    self.store.mark_sent_many, ids, message_id=message_id, now=self.now()
+                )
+                return True
+            except Exception as exc:  # whatever the store says, the message is already out
+                delay = next(delays, None)
+                if delay is None:
+                    log.error(
+                        "alerts %s were sent but cannot be recorded (%s); recording them "
+                        "before any other delivery",
+                        list(ids),
+                        exc,
+                    )
+                    self._unrecorded.append(Unrecorded(ids, message_id))
+                    return False
+                log.warning(
+                    "alerts %s were sent; recording them failed (%s), retrying in %.2f s",
+                    list(ids),
+                    exc,
+                    delay,
+                )
+            await self.sleep(delay)
+            await self._keep_leased(ids)
+
+    async def _keep_leased(self, alert_ids: Sequence[int]) -> None:
+        """Renew the lease of rows whose record is being retried (best effort)."""
+        if self.claim_for is None:
+            return
+        until = self.now() + timedelta(seconds=self.claim_for)
+        try:
+            await asyncio.to_thread(self.store.extend_lease, alert_ids, until=until)
+        except Exception as exc:
+            log.debug("renewing the lease of alerts %s failed: %s", list(alert_ids), exc)
+
+    async def _flush_unrecorded(self) -> bool:
+        """Write the records the store refused earlier; False while it still refuses."""
+        while self._unrecorded:
+            record = self._unrecorded[0]
+            try:
+                await asyncio.to_thread(
+                    self.store.mark_sent_many,
+                    record.alert_ids,
+                    message_id=record.message_id,
+                    now=self.now(),
+                )
+            except Exception as exc:
+                log.warning("the store still refuses to record sent alerts: %s", exc)
+                return False
+            self._unrecorded.pop(0)
+            log.info("recorded alerts %s sent earlier", list(record.alert_ids))
+        return True
 
     async def _edit(self, job: Job, report: Report) -> None:
         """An update: the earlier message gets the new outlets; never a second message."""
@@ -555,9 +643,10 @@ class Sender:
             message_id=alert.message_id,
             parse_mode=None if job.mode == "plain" else ParseMode.HTML,
             reply_markup=rendered.keyboard,
+            link_preview_options=NO_PREVIEW,
             read_timeout=self.read_timeout,
         )
-        await asyncio.to_thread(self.store.mark_sent, alert.id, message_id=None, now=self.now())
+        await self._record([alert.id], None)
         metrics.ALERTS.labels(outcome="updated").inc()
         report.edited += 1
 
@@ -580,8 +669,7 @@ class Sender:
         text = exc.message.lower()
         report = batch.report
         if "not modified" in text and job.action == "edit":
-            alert = job.alerts[0]
-            await asyncio.to_thread(self.store.mark_sent, alert.id, message_id=None, now=self.now())
+            await self._record([job.alerts[0].id], None)
         elif "parse entities" in text and job.mode != "plain":
             log.warning("Telegram could not parse our HTML (%s); resending as plain text", exc)
             job.mode = "plain"

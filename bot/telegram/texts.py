@@ -36,6 +36,13 @@ TEXTS: dict[str, dict[str, str]] = {
     # --- alerts -------------------------------------------------------------------------
     "also_on": {"it": "anche su: {outlets}", "en": "also on: {outlets}"},
     "unfollow_button": {"it": "🔕 Non seguire più {name}", "en": "🔕 Stop following {name}"},
+    "exclude_button": {"it": "🚫 Escludi {name}", "en": "🚫 Skip {name}"},
+    "leave_button": {"it": "🔕 Lascia {name}", "en": "🔕 Leave {name}"},
+    "silence_button": {"it": "🔇 Silenzia la notizia", "en": "🔇 Mute this story"},
+    "undo_button": {"it": "↩️ Annulla: {name}", "en": "↩️ Undo: {name}"},
+    "undo_silence": {"it": "↩️ Annulla: notizia silenziata", "en": "↩️ Undo: story muted"},
+    "why_terms": {"it": "Segui: {names}", "en": "You follow: {names}"},
+    "why_lists": {"it": "Lista: {names}", "en": "List: {names}"},
     "digest_head": {
         "it": "📰 <b>{count} notizie per te</b>",
         "en": "📰 <b>{count} stories for you</b>",
@@ -308,6 +315,25 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "reload_unavailable": {"it": "Ricarica non disponibile.", "en": "Reload is not available."},
     "removed_term": {"it": "Tolto: {term}", "en": "Removed: {term}"},
+    "restored": {"it": "Ripristinato: {name}", "en": "Restored: {name}"},
+    "excluded": {
+        "it": "Niente più avvisi su {term} dalla lista {name}.",
+        "en": "No more alerts about {term} from the list {name}.",
+    },
+    "included": {"it": "Di nuovo: {term}", "en": "Back again: {term}"},
+    "silenced": {
+        "it": "Notizia silenziata: niente più aggiornamenti.",
+        "en": "Story muted: no more updates.",
+    },
+    "unsilenced": {"it": "Aggiornamenti di nuovo attivi.", "en": "Updates are on again."},
+    "list_excluded": {"it": "🚫 {term} (escluso da {name})", "en": "🚫 {term} (skipped in {name})"},
+    "list_page": {"it": "Pagina {page} di {pages}", "en": "Page {page} of {pages}"},
+    "list_head_group": {
+        "it": "<b>Cosa segue il gruppo</b> (gli amministratori tolgono con /unwatch <i>nome</i> "
+        "e /unsubscribe <i>lista</i>):",
+        "en": "<b>What this group follows</b> (admins remove with /unwatch <i>name</i> "
+        "and /unsubscribe <i>list</i>):",
+    },
     "gone": {"it": "Già tolto.", "en": "Already removed."},
     "subscribed_list": {"it": "Segui: {name}", "en": "Following: {name}"},
     "unsubscribed_list": {"it": "Lasciata: {name}", "en": "Left: {name}"},
