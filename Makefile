@@ -38,6 +38,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_match.py
 	$(BIN)/python bench/bench_poll.py
+	$(BIN)/python bench/bench_freshness.py
 	$(BIN)/python bench/bench_subscribers.py
 
 ## check: validate the feeds file and the watchlists

@@ -76,6 +76,12 @@ def corpus_headlines() -> list[str]:
     ]
 
 
+def labelled_rows() -> int:
+    """Every labelled row of the corpus, the real ones (references) included."""
+    rows = CORPUS.read_text(encoding="utf-8").splitlines()
+    return sum(1 for line in rows if line.strip() and not line.startswith(("#", "text\t")))
+
+
 def make_headlines(terms: list[Term], rnd: random.Random) -> list[str]:
     """Corpus headlines, half of them with a generated name (sometimes misspelt) put in."""
     out = []
@@ -169,7 +175,7 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def section(rows: list[Row], n_headlines: int) -> str:
+def section(rows: list[Row], n_headlines: int, n_labelled: int) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return f"""## Matching
 
@@ -182,8 +188,10 @@ machines.
 
 - **terms**: distinct generated names (one to three words, 80% capitalised, 30% of multi-word
   names with an alias, 90% fuzzy), in lists of {TERMS_PER_LIST:,} terms.
-- **headlines**: the {n_headlines} headlines of our own in `tests/corpus/headlines.tsv`, half of
-  them with a generated name put in front (a third of those misspelt by one letter).
+- **headlines**: the {n_headlines} written headlines of the {n_labelled} in
+  `tests/corpus/headlines.tsv` (the other {n_labelled - n_headlines} are real headlines, kept as
+  references to `../shared/feeds/real/`, not in the repository), half of them with a generated
+  name put in front (a third of those misspelt by one letter).
 - **index**: `Matcher.match(title)`: folded-word lookups plus deletion-neighbourhood keys for
   fuzzy words, each candidate verified with rapidfuzz (OSA distance).
 - **naive scan**: `rapidfuzz.process.extract(headline, every_term_and_alias,
@@ -197,7 +205,26 @@ machines.
 """
 
 
+MAX_BUILD_S = 5.0  # targets at 100,000 terms (see section())
+MIN_SPEEDUP = 100.0
+
+
+def missed_targets(rows: list[Row]) -> list[str]:
+    """Each target missed at 100,000 terms or more, with the figure that missed it."""
+    missed = []
+    for r in rows:
+        if r.terms < 100_000:
+            continue
+        if r.build_s > MAX_BUILD_S:
+            missed.append(f"{r.terms:,} terms: index build {r.build_s:.2f} s > {MAX_BUILD_S:.0f} s")
+        if r.speedup < MIN_SPEEDUP:
+            missed.append(f"{r.terms:,} terms: speed-up {r.speedup:,.0f}x < {MIN_SPEEDUP:.0f}x")
+    return missed
+
+
 def main() -> int:
+    """Measure, and rewrite the doc's section only when every target holds: a failed run
+    must not replace the figures of the last good one."""
     sizes = [int(a) for a in sys.argv[1:]] or list(SIZES)
     rows = []
     for n in sizes:
@@ -205,13 +232,14 @@ def main() -> int:
         rows.append(row)
         print(table([row]).splitlines()[-1], flush=True)
     print(table(rows))
-    update_section("Matching", section(rows, len(corpus_headlines())))
+    missed = missed_targets(rows)
+    if missed:
+        print("targets missed: " + "; ".join(missed), file=sys.stderr)
+        print(f"{DOC.relative_to(ROOT)} left as it was")
+        return 1
+    update_section("Matching", section(rows, len(corpus_headlines()), labelled_rows()))
     print(f"wrote {DOC.relative_to(ROOT)}")
-    big = [r for r in rows if r.terms >= 100_000]
-    ok = all(r.build_s <= 5 and r.speedup >= 100 for r in big)
-    if not ok:
-        print("targets missed at 100k terms: build <= 5 s and speed-up >= 100x")
-    return 0 if ok else 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -166,11 +166,20 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.watchlists import check_watchlists
 
     feeds_path = settings.feeds_path(args.feeds)
-    problems = check_feeds(feeds_path) + check_watchlists(settings.watchlists_dir(args.watchlists))
+    lists_dir = settings.watchlists_dir(args.watchlists)
+    problems = check_feeds(feeds_path) + check_watchlists(lists_dir)
     for problem in problems:
         print(json.dumps(dataclasses.asdict(problem), ensure_ascii=False) if args.json else problem)
-    if not problems and not args.json:
-        print(f"ok: {feeds_path} and {settings.watchlists_dir(args.watchlists)} are valid")
+    if args.json:  # a last line in every case, so that silence never has to mean "valid"
+        summary = {
+            "ok": not problems,
+            "problems": len(problems),
+            "feeds": str(feeds_path),
+            "watchlists": str(lists_dir),
+        }
+        print(json.dumps(summary, ensure_ascii=False))
+    elif not problems:
+        print(f"ok: {feeds_path} and {lists_dir} are valid")
     return 1 if problems else 0
 
 

@@ -88,7 +88,10 @@ class ConsoleDelivery:
                 faults.checkpoint(faults.DELIVER_BEFORE_SEND)
                 self._print(alert)
                 faults.checkpoint(faults.DELIVER_AFTER_SEND)  # the one window: printed, not marked
-                self.store.mark_sent(alert.id, message_id=None, now=self.clock())
+                now = self.clock()
+                self.store.mark_sent(alert.id, message_id=None, now=now)
+                if alert.kind == "alert":
+                    metrics.observe_alert_delay(alert.published, now)
                 metrics.ALERTS.labels(outcome="updated" if alert.kind == "update" else "sent").inc()
                 sent += 1
         return sent

@@ -41,6 +41,8 @@ def judge(
     `list_sports` maps a watchlist to its declared sport (None: any), `term_places` a
     (watchlist, term) to its `place` option (missing or None: decided by the gazetteer).
     """
+    if not matches:
+        return [], []
     context = context or ItemContext()
     suffix = outlet_suffix_start(title)
     # The grammar of a mention is read without the outlet's name ("a Bologna - La Repubblica").

@@ -60,16 +60,21 @@ def ingest(
     now: datetime,
     backlog: bool,
     window_hours: int = stories.WINDOW_HOURS,
+    stop: Callable[[], bool] | None = None,
 ) -> IngestResult:
     """Store `items` of `feed`, assign stories and queue the alerts they owe (see module doc).
 
     Items are taken oldest first, so the first outlet of a story is the one its alert shows.
+    `stop` is asked between items (a SIGTERM during a big feed): once it says True the rest is
+    left for the next poll; what was stored stays stored, each item whole.
     """
     total = IngestResult()
     ordered = sorted(items, key=lambda it: it.published or now)
     seen = store.known_keys(k for it in ordered for k in it.keys)
     fresh_after = now - KEY_REFRESH
     for item in ordered:
+        if stop is not None and stop():
+            break
         if not item.keys:
             continue
         if all(k in seen and seen[k] >= fresh_after for k in item.keys):

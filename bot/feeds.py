@@ -18,6 +18,8 @@ Interval = Annotated[int, Field(ge=MIN_INTERVAL, le=86_400, strict=True)]
 class _Defaults(BaseModel):
     model_config = ConfigDict(extra="forbid")
     interval: Interval = 120
+    min_interval: Interval | None = None
+    max_interval: Interval | None = None
 
 
 class _FeedEntry(BaseModel):
@@ -25,6 +27,8 @@ class _FeedEntry(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     url: str
     interval: Interval | None = None
+    min_interval: Interval | None = None
+    max_interval: Interval | None = None
     sport: Sport | None = None
 
     @field_validator("name")
@@ -55,19 +59,49 @@ def load_feeds(path: Path | str) -> list[Feed]:
     if doc.data is None:
         raise ConfigError([Problem(str(path), 1, "the feeds file is empty")])
     parsed = validate(_FeedsFile, doc)
-    problems = _duplicates(parsed, doc)
+    feeds = [
+        _feed(entry, parsed.defaults, doc.line_of(("feeds", i)))
+        for i, entry in enumerate(parsed.feeds)
+    ]
+    problems = _duplicates(parsed, doc) + _bad_bounds(feeds, doc)
     if problems:
         raise ConfigError(problems)
-    default = parsed.defaults.interval
+    return feeds
+
+
+def _feed(entry: _FeedEntry, defaults: _Defaults, line: int) -> Feed:
+    """A feed with its defaults applied. Adaptive polling is on when either bound is set (on
+    the feed or in `defaults`); the other bound then defaults to 30 s or 900 s, widened to
+    include the feed's interval."""
+    interval = entry.interval or defaults.interval
+    low = entry.min_interval or defaults.min_interval
+    high = entry.max_interval or defaults.max_interval
+    if low is not None or high is not None:
+        low = low if low is not None else min(30, interval)
+        high = high if high is not None else max(900, interval)
+    return Feed(
+        name=entry.name,
+        url=entry.url,
+        interval=interval,
+        sport=entry.sport,
+        line=line,
+        min_interval=low,
+        max_interval=high,
+    )
+
+
+def _bad_bounds(feeds: list[Feed], doc: Located) -> list[Problem]:
+    """The adaptive range must hold the feed's usual interval."""
     return [
-        Feed(
-            name=entry.name,
-            url=entry.url,
-            interval=entry.interval or default,
-            sport=entry.sport,
-            line=doc.line_of(("feeds", i)),
+        Problem(
+            doc.path,
+            feed.line,
+            f"feed {feed.name!r}: interval {feed.interval} is outside min_interval "
+            f"{feed.min_interval} .. max_interval {feed.max_interval}",
         )
-        for i, entry in enumerate(parsed.feeds)
+        for feed in feeds
+        if feed.adaptive
+        and not (feed.min_interval or 0) <= feed.interval <= (feed.max_interval or 0)
     ]
 
 

@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from bot.freshness import outlet_floor
 from bot.inflate import ACCEPT_ENCODING, Decoder, EncodingError
 from bot.models import Feed, FeedState
 from bot.redirects import Kind, Resolver, address_kinds, redirect_refusal, system_resolve
@@ -71,6 +72,7 @@ class FetchResult:
     error: str | None = None
     elapsed: float = 0.0
     retry_after: float | None = None  # seconds the server asked us to wait (429/503)
+    cache_floor: float | None = None  # seconds the response says it stays fresh (max-age, Expires)
 
 
 class _BodyTooLarge(Exception):
@@ -261,6 +263,11 @@ async def _final_result(
         "etag": response.headers.get("etag"),
         "last_modified": response.headers.get("last-modified"),
         "content_type": response.headers.get("content-type"),
+        "cache_floor": outlet_floor(
+            cache_control=response.headers.get("cache-control"),
+            expires=response.headers.get("expires"),
+            date=response.headers.get("date"),
+        ),
     }
     if code == 304:
         elapsed = time.monotonic() - started

@@ -327,15 +327,19 @@ def item_from_entry(
     """
     if fetched_at.tzinfo is None:
         fetched_at = fetched_at.replace(tzinfo=UTC)
-    title = strip_outlet(plain_text(_text(entry.get("title"))), (channel, feed.name))
-    title = clip(title, MAX_TITLE_CHARS)
+    published_title = plain_text(_text(entry.get("title")))
+    outlets = (channel, feed.name)
+    title = clip(strip_outlet(published_title, outlets), MAX_TITLE_CHARS)
     link = _link_of(entry, feed.url)
     if not title and not link:
         return None
+    summary = strip_outlet(clean_summary(_summary_html(entry), published_title), outlets)
     return Item(
-        keys=identity_keys(entry, link, title, feed, site),
+        # The fingerprint of an item without guid or link is the title as published, so
+        # items seen before outlet names were cut keep their identity.
+        keys=identity_keys(entry, link, clip(published_title, MAX_TITLE_CHARS), feed, site),
         title=title,
-        summary=clean_summary(_summary_html(entry), title),
+        summary="" if _fold(summary) == _fold(title) else summary,
         link=link,
         source=feed.name,
         feed_url=feed.url,

@@ -14,6 +14,7 @@ label.
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
@@ -80,6 +81,17 @@ SKIPPED_RUNS = Counter(
     "Scheduler runs that were missed or skipped (previous run still going, or too late), by job.",
     ["job"],
 )
+ALERT_DELAY = Histogram(
+    "newsbot_alert_delay_seconds",
+    "From an item's first appearance in its feed (its publication time, else when first seen)"
+    " to its alert being delivered; real-time alerts only (digests wait on purpose).",
+    buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600),
+)
+FEED_INTERVAL = Gauge(
+    "newsbot_feed_interval_seconds",
+    "The current wait before the next poll of a feed (adaptive, see bot/freshness.py).",
+    ["feed"],
+)
 LEADER = Gauge(
     "newsbot_leader",
     "1 when this replica currently holds the leader role (runs the scheduled polls), else 0.",
@@ -95,8 +107,21 @@ def forget_feed(feed: str) -> None:
     for outcome in POLL_OUTCOMES:
         _remove(POLLS, feed, outcome)
     _remove(FETCH_ERRORS, feed)
+    _remove(FEED_INTERVAL, feed)
     for kind in ITEM_KINDS:
         _remove(ITEMS, feed, kind)
+
+
+def observe_alert_delay(published: datetime | None, delivered: datetime) -> None:
+    """Record how long a real-time alert took from its item's publication to delivery.
+
+    Times in the future (an outlet's clock ahead) count as no delay; news older than a day
+    is not "delivered late", it was first seen late (a new feed, stale news): left out."""
+    if published is None:
+        return
+    seconds = (delivered - published).total_seconds()
+    if seconds <= 86_400:
+        ALERT_DELAY.observe(max(0.0, seconds))
 
 
 def forget_watchlist(watchlist: str) -> None:
@@ -104,6 +129,6 @@ def forget_watchlist(watchlist: str) -> None:
     _remove(MATCHES, watchlist)
 
 
-def _remove(metric: Counter, *labels: str) -> None:
+def _remove(metric: Counter | Gauge, *labels: str) -> None:
     with contextlib.suppress(KeyError):  # that combination was never recorded
         metric.remove(*labels)

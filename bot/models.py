@@ -22,6 +22,13 @@ class Feed:
     interval: int = 120
     line: int = 0
     sport: str | None = None  # every item of this feed is about this sport (bot.sport.SPORTS)
+    # Adaptive polling (bot/freshness.py) stays within these; both None: a fixed `interval`.
+    min_interval: int | None = None
+    max_interval: int | None = None
+
+    @property
+    def adaptive(self) -> bool:
+        return self.min_interval is not None or self.max_interval is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 import feedparser
 
+from bot.freshness import outlet_floor
 from bot.items import item_from_entry, unsafe_link
 from bot.models import Feed, Item
 from bot.urls import site_host
@@ -39,6 +40,7 @@ class ParseResult:
 
     items: list[Item]
     warning: str | None = None
+    ttl_floor: float | None = None  # seconds the feed says to wait (<ttl>, sy:updatePeriod)
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,13 @@ def _parse(body: bytes, feed: Feed, content_type: str | None, fetched_at: dateti
         warning = f"{warning}; {len(items)} items read"
     if decoded.note:
         warning = f"{warning}; {decoded.note}" if warning else decoded.note
-    return ParseResult(items, warning)
+    meta = parsed.get("feed", {})
+    floor = outlet_floor(
+        ttl_minutes=meta.get("ttl"),
+        update_period=meta.get("sy_updateperiod"),
+        update_frequency=meta.get("sy_updatefrequency"),
+    )
+    return ParseResult(items, warning, ttl_floor=floor)
 
 
 async def parse(body: bytes, feed: Feed, **kw: Any) -> ParseResult:

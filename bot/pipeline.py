@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,10 @@ class FeedOutcome:
     ingest: IngestResult | None = None
     error: str | None = None
     warning: str | None = None
+    # For the adaptive interval (bot/freshness.py): when the listed items were published, and
+    # the shortest wait the outlet asks for (<ttl>, sy:updatePeriod, Cache-Control, Expires).
+    published: tuple[datetime, ...] = ()
+    outlet_floor: float | None = None
 
 
 @dataclass(slots=True)
@@ -104,6 +109,15 @@ class Pipeline:
         self.max_bytes = max_bytes
         self._gate = asyncio.Semaphore(concurrency)
         self.max_age = max_age
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Ask polls in flight to end between items (their worker threads see it at once).
+
+        What was stored stays stored; the feed's validators are not saved for a partial
+        ingest, so the next poll reads the whole feed again and stores the rest.
+        """
+        self._stopping.set()
 
     async def poll_feed(self, feed: Feed, *, respect_backoff: bool = True) -> FeedOutcome:
         """Poll one feed; a feed in backoff after failures is skipped unless told otherwise.
@@ -159,7 +173,7 @@ class Pipeline:
             return FeedOutcome(feed, "error", error=result.error)
         if result.status == "not_modified":
             await asyncio.to_thread(self.store.save_feed_state, feed.url, new_state)
-            return FeedOutcome(feed, "not_modified")
+            return FeedOutcome(feed, "not_modified", outlet_floor=result.cache_floor)
         parsed = await parse(result.body, feed, content_type=result.content_type, fetched_at=now)
         if parsed.warning:
             log.warning("feed %r: %s", feed.name, parsed.warning)
@@ -172,7 +186,18 @@ class Pipeline:
         ingested = await asyncio.to_thread(
             self._ingest, feed, parsed.items, now, backlog, new_state
         )
-        return FeedOutcome(feed, "ok", len(parsed.items), ingested, warning=parsed.warning)
+        floors = [f for f in (result.cache_floor, parsed.ttl_floor) if f]
+        return FeedOutcome(
+            feed,
+            "ok",
+            len(parsed.items),
+            ingested,
+            warning=parsed.warning,
+            published=tuple(
+                i.published for i in parsed.items if i.published and i.published <= now
+            ),
+            outlet_floor=max(floors) if floors else None,
+        )
 
     @staticmethod
     def _follow_move(
@@ -217,8 +242,18 @@ class Pipeline:
             return found
 
         stale, fresh = split_stale(items, now, self.max_age)
-        result = ingest(self.store, feed, stale, match, now=now, backlog=True)
-        result.add(ingest(self.store, feed, fresh, match, now=now, backlog=backlog))
+        stop = self._stopping.is_set
+        result = ingest(self.store, feed, stale, match, now=now, backlog=True, stop=stop)
+        result.add(ingest(self.store, feed, fresh, match, now=now, backlog=backlog, stop=stop))
+        if stop():
+            # Perhaps only part of the feed was stored: keep the old state (validators, first
+            # poll or not), so the next poll reads the feed again, as it was, and stores the rest.
+            log.info(
+                "feed %r: stopped after %d new items; the rest next time",
+                feed.name,
+                result.new_items + result.backlog_items,
+            )
+            return result
         self.store.save_feed_state(feed.url, new_state)
         for kind, n in (
             ("new", result.new_items),

@@ -59,6 +59,7 @@ class Runner:
         self.scheduler = Scheduler(self._poll)
         self.reloader = Reloader([registry.feeds_path, registry.watchlists_dir], self._reload)
         self.leader = False
+        self.leader_checks = 0
         self.telegram: Any = None
         self._console_delivery = ConsoleDelivery(store, utcnow, as_json=args.json)
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -90,7 +91,8 @@ class Runner:
         )
 
     async def stop(self) -> None:
-        """Stop taking work, let in-flight polls finish (bounded), then close everything."""
+        """Stop taking work, end in-flight polls between items, then close everything."""
+        self.pipeline.stop()  # a big ingest in a worker thread ends at its next item
         await self.reloader.stop()
         self.scheduler.pause()
         if self._in_flight:
@@ -213,7 +215,15 @@ class Runner:
             self.telegram.wake()
 
     async def _deliver_console(self) -> None:
-        await asyncio.to_thread(self._console_delivery.deliver_pending)
+        """Print what is due; a stop waits for it (a thread cannot be cancelled mid-print)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await asyncio.to_thread(self._console_delivery.deliver_pending)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
 
     async def _refresh_outbox_depth(self) -> None:
         """Keep the gauge current even when nothing scrapes /healthz."""
@@ -241,7 +251,15 @@ class Runner:
         elif self.leader and not leader:
             log.warning("lost the poll leadership")
             self.scheduler.set_feeds([])
+        elif not leader and self.leader_checks == 0:
+            holder = self.store.leader_holder() or "another replica"
+            log.warning(
+                "not the poll leader: %s polls the feeds; this one does not poll (it delivers "
+                "and answers) and takes over when that one stops",
+                holder,
+            )
         self.leader = leader
+        self.leader_checks += 1
         metrics.LEADER.set(1 if leader else 0)
 
     async def _prune(self) -> None:

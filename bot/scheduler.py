@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import metrics
+from bot.freshness import Bounds, merge_times, next_interval
 from bot.models import Feed
 
 log = logging.getLogger("newsbot.scheduler")
@@ -45,6 +46,7 @@ class Scheduler:
             self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR
         )
         self._feeds: dict[str, Feed] = {}
+        self._published: dict[str, list[datetime]] = {}  # feed url -> recent publishing times
 
     @property
     def running(self) -> bool:
@@ -76,7 +78,7 @@ class Scheduler:
             if old is not None:
                 self.aps.remove_job(job_id)
             self.aps.add_job(
-                self.poll,
+                self._poll_and_retime,
                 IntervalTrigger(seconds=feed.interval, jitter=jitter_for(feed.interval)),
                 args=[feed],
                 id=job_id,
@@ -85,6 +87,40 @@ class Scheduler:
                 misfire_grace_time=feed.interval,
             )
         self._feeds = dict(wanted)
+        for url in set(self._published) - {f.url for f in feeds}:
+            del self._published[url]
+
+    async def _poll_and_retime(self, feed: Feed) -> object:
+        """Poll, then (adaptive feeds) set the next poll from the feed's publishing rhythm."""
+        outcome = await self.poll(feed)
+        if feed.adaptive and outcome is not None and self._feeds.get(feed_job_id(feed)) == feed:
+            self.retime(
+                feed,
+                getattr(outcome, "published", ()),
+                getattr(outcome, "outlet_floor", None),
+            )
+        return outcome
+
+    def retime(
+        self,
+        feed: Feed,
+        published: Sequence[datetime],
+        outlet_floor: float | None,
+        now: datetime | None = None,
+    ) -> float:
+        """Record when the feed's items were published; move its next poll accordingly.
+
+        Returns the wait in seconds (also exported as newsbot_feed_interval_seconds)."""
+        now = now or datetime.now(UTC)
+        history = merge_times(self._published.get(feed.url, ()), published, now)
+        self._published[feed.url] = history
+        bounds = Bounds(feed.interval, feed.min_interval or 30, feed.max_interval or 900)
+        wait = next_interval(history, now, bounds, outlet_floor=outlet_floor)
+        metrics.FEED_INTERVAL.labels(feed=feed.name).set(wait)
+        job = self.aps.get_job(feed_job_id(feed))
+        if job is not None:
+            job.modify(next_run_time=now + timedelta(seconds=wait))
+        return wait
 
     def add_periodic(
         self, func: Callable[[], Awaitable[object]], seconds: float, job_id: str

@@ -158,6 +158,41 @@ def test_check_passes_on_shipped_files_and_reports_path_line(tmp_path: Path) -> 
     assert f"{bad_dir / 'milan.yaml'}:4: " in bad.stdout
 
 
+def test_check_json_ends_with_a_summary_and_names_duplicates_and_link_loops(
+    tmp_path: Path,
+) -> None:
+    """`check --json` always ends with a summary line (valid is not silence); two feeds with
+    one name and a watchlist link that loops are `path:line` problems, not skipped."""
+    ok = newsbot(["check", "--json", "--watchlists", str(WATCHLISTS)], cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert json_lines(ok.stdout) == [
+        {
+            "ok": True,
+            "problems": 0,
+            "feeds": str(ROOT / "bot" / "feeds.yaml"),
+            "watchlists": str(WATCHLISTS),
+        }
+    ]
+    feeds = feeds_file(tmp_path, {"A": "https://a.example/rss"})
+    feeds.write_text(feeds.read_text() + "  - name: A\n    url: https://b.example/rss\n")
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    shutil.copy(WATCHLISTS / "milan.yaml", lists)
+    (lists / "loop.yaml").symlink_to("loop.yaml")
+    bad = newsbot(
+        ["check", "--json", "--feeds", str(feeds), "--watchlists", str(lists)], cwd=tmp_path
+    )
+    assert bad.returncode == 1
+    *problems, summary = json_lines(bad.stdout)
+    assert {(p["path"], p["line"]) for p in problems} == {
+        (str(feeds), 6),
+        (str(lists / "loop.yaml"), 1),
+    }
+    assert any("duplicate feed name" in str(p["message"]) for p in problems)
+    assert any("cannot read file" in str(p["message"]) for p in problems)
+    assert summary["ok"] is False and summary["problems"] == 2
+
+
 def test_match_json_reports_canonical_terms(tmp_path: Path) -> None:
     out = newsbot(
         [
@@ -538,3 +573,38 @@ def test_match_says_why_context_ruled_a_mention_out(tmp_path: Path) -> None:
     assert lines[1] == "  (no match)"
     assert lines[-1].split()[:2] == ["roma", "Roma"]
     assert lines[-1].endswith("not matched: another sport: tennis")
+
+
+def test_poll_alerts_in_context(tmp_path: Path, feed_server: FeedServer) -> None:
+    """A general sports feed through a whole `poll --once`: the tennis in Rome, a Juventus win
+    in Turin and a volley feed alert no club named after a city; an outlet's name is cut from
+    the alert's title and matches nothing."""
+    date = "Fri, 10 Oct 2025 11:12:00 +0200"
+    general = [
+        ("Internazionali di Roma, Sinner in finale", "https://www.sport.example/tennis/sinner"),
+        (
+            'Disfatta a Torino, la Juve vince 3-0. Il Mattino in apertura sul Napoli: "Al tappeto"',
+            "https://www.tmw.example/rassegna-stampa/juve-napoli",
+        ),
+        ("Lukaku torna ad allenarsi - Tutto Napoli", "https://www.tuttonapoli.example/lukaku"),
+    ]
+    volley = [("Monza, impresa in casa di Scandicci", "https://www.volley.example/monza")]
+    feed_server.set("/general.xml", rss(*OLD))
+    feed_server.set("/volley.xml", rss(*OLD[:1]))
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text(
+        "feeds:\n"
+        f"  - name: Generale\n    url: {feed_server.url('/general.xml')}\n"
+        f"  - name: Volley\n    url: {feed_server.url('/volley.xml')}\n    sport: volley\n",
+        encoding="utf-8",
+    )
+    assert poll(tmp_path, feeds).stdout == ""  # the backlog
+    feed_server.set("/general.xml", rss(*[(t, link, date) for t, link in general], *OLD))
+    feed_server.set("/volley.xml", rss(*[(t, link, date) for t, link in volley], *OLD[:1]))
+    out = poll(tmp_path, feeds)
+    assert out.returncode == 0, out.stderr
+    alerts = {a["title"]: {m["term"] for m in a["matches"]} for a in json_lines(out.stdout)}  # type: ignore[union-attr]
+    assert alerts == {
+        general[1][0]: {"Juventus", "Napoli"},
+        "Lukaku torna ad allenarsi": {"Romelu Lukaku"},
+    }

@@ -218,3 +218,36 @@ def test_a_feed_declares_its_sport_and_check_names_a_bad_one(tmp_path: Path) -> 
     bad.write_text("feeds:\n  - name: G\n    url: https://g.example/rss\n    sport: padel\n")
     (problem,) = check_feeds(bad)
     assert problem.line == 4 and "'calcio', 'tennis'" in problem.message
+
+
+def test_a_parsed_item_loses_its_outlet_name_and_keeps_its_categories() -> None:
+    from datetime import UTC, datetime
+
+    from bot.models import Feed
+    from bot.parse import parse_bytes
+
+    doc = (
+        b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        b"<title>Giallorossi Oggi</title><link>https://g.example/</link>"
+        b"<item><title>Dybala torna in gruppo - Giallorossi Oggi</title>"
+        b"<link>https://g.example/dybala</link><category>Calcio/Serie A/Roma</category>"
+        b"<description>Dybala torna in gruppo - Giallorossi Oggi</description></item>"
+        b"</channel></rss>"
+    )
+    feed = Feed(name="GO", url="https://g.example/rss")
+    (item,) = parse_bytes(doc, feed, fetched_at=datetime(2026, 3, 1, tzinfo=UTC)).items
+    assert item.title == "Dybala torna in gruppo"
+    assert item.summary == ""  # it only repeated the title
+    assert item.categories == ("Calcio/Serie A/Roma",)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Volata Champions, la tappa decisiva per la Roma: a metà stagione è nella mischia",
+        "Juve in pole per Martin, la Ferrari dei terzini",
+    ],
+)
+def test_football_idioms_borrowed_from_other_sports_stay_football(title: str) -> None:
+    """(written) Football headlines speak of a "volata", a "pole", a "mischia"."""
+    assert recognise_sport(title).sport in (None, "calcio")

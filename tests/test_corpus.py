@@ -249,3 +249,16 @@ def test_matching_in_context_beats_a_whole_word_search(matcher: Matcher) -> None
     assert held.precision >= HELD_MIN_PRECISION, misses
     assert held.recall >= HELD_MIN_RECALL, misses
     assert held.f1 > base.f1 and held.precision > base.precision
+
+
+def test_readme_states_the_corpus_as_it_is() -> None:
+    """The README's corpus size (all rows, real and written) is the file's: edit both together."""
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()
+    rows = [line for line in lines if line.strip() and not line.startswith(("#", "text\t"))]
+    real = sum(line.startswith("ref:") for line in rows)
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    stated = (
+        f"(`tests/corpus/headlines.tsv`, {len(rows)} headlines: {real} real ones referenced "
+        f"from `../shared/feeds/real/`, {len(rows) - real} written)"
+    )
+    assert stated in readme

@@ -206,6 +206,23 @@ def test_poll_once_keeps_alerts_queued_when_telegram_is_down_and_names_a_bad_tok
     assert fake.token not in refused.stderr and "Traceback" not in refused.stderr
 
 
+def test_a_malformed_update_is_skipped_and_logged_once_and_the_others_are_served(
+    service: Service, fake: FakeBotApi, feed_server: FeedServer
+) -> None:
+    feed_server.set("/tmw", rss(OLD))
+    service.start()
+    fake.user_message("/start", user_id=USER)
+    bad = fake.add_update({"message": {"message_id": 7}})  # no date, no chat: cannot be parsed
+    fake.user_message("/start", user_id=USER + 1)
+    wait_until(lambda: fake.sent(USER) and fake.sent(USER + 1), "both users' replies")
+    fake.user_message("/help", user_id=USER + 1)  # and the updates after it keep flowing
+    wait_until(lambda: len(fake.sent(USER + 1)) >= 2, "the reply to the next update")
+    log = service.stop()  # exit code 0, checked by stop()
+    assert "CRITICAL" not in log and "Traceback" not in log
+    skipped = [line for line in log.splitlines() if f"update {bad['update_id']}" in line]
+    assert len(skipped) == 1, log
+
+
 def test_the_token_can_come_from_a_file(
     service: Service, fake: FakeBotApi, feed_server: FeedServer
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -357,8 +358,20 @@ def test_prune_forgets_old_items_but_keeps_their_keys_as_tombstones(store: Store
     assert store.known_keys(["guid:x:old", "url:https://x/old"]) == {}
 
 
-def test_leader_on_sqlite_is_always_this_process(store: Store) -> None:
-    assert store.try_leader() and store.try_leader("other")
+def test_leader_on_sqlite_is_a_file_lock_beside_the_database(tmp_path: Path) -> None:
+    """Two stores on one SQLite file (two `run` processes): one leads, until it closes."""
+    url = f"sqlite:///{tmp_path / 'newsbot.db'}"
+    first, second = Store.open(url), Store.open(url)
+    assert first.try_leader() and first.try_leader()  # still ours, asked again
+    assert not second.try_leader()
+    assert second.leader_holder().startswith(f"process {os.getpid()} (lock ")
+    assert first.try_leader("other")  # another role, another lock
+    first.close()
+    assert second.try_leader() and second.leader_holder() == ""
+    second.close()
+    memory = Store.open("sqlite://")
+    assert memory.try_leader()  # no file, no other process to share it with
+    memory.close()
 
 
 def test_concurrent_writers_queue_instead_of_failing(db_path: Path) -> None:

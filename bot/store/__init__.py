@@ -55,6 +55,7 @@ from bot.store.base import (
 )
 from bot.store.bulk import ImportCount, SubscriberBulkOps
 from bot.store.ingest import IngestOps
+from bot.store.leader import FileLock, lock_path
 from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
     exclusions,
@@ -102,6 +103,7 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
         self._lock = threading.Lock()
         self._leader_conn: Connection | None = None
         self._leader_names: set[str] = set()
+        self._file_locks: dict[str, FileLock] = {}  # SQLite: name -> lock beside the file
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -124,6 +126,9 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
 
     def close(self) -> None:
         """Release the leader lock (if held) and every pooled connection."""
+        for lock in self._file_locks.values():
+            lock.release()
+        self._file_locks.clear()
         if self._leader_conn is not None:
             try:
                 self._leader_conn.close()
@@ -669,10 +674,12 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
 
     def try_leader(self, name: str = "poller") -> bool:
         """Whether this process may poll feeds. PostgreSQL: a session advisory lock held on a
-        dedicated connection until `close()` (or until the process dies). SQLite: always True.
+        dedicated connection until `close()` (or until the process dies). SQLite: an exclusive
+        lock on a file beside the database, held the same way; an in-memory database has no
+        other process to share it with.
         """
         if not self.is_postgres:
-            return True
+            return self._try_file_leader(name)
         if name in self._leader_names and self._leader_alive():
             return True
         try:
@@ -690,6 +697,27 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
         if got:
             self._leader_names.add(name)
         return bool(got)
+
+    def _try_file_leader(self, name: str) -> bool:
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            return True
+        lock = self._file_locks.get(name)
+        if lock is None:
+            lock = self._file_locks[name] = FileLock(lock_path(database, name))
+        try:
+            return lock.try_acquire()
+        except OSError as exc:  # e.g. a read-only folder: better two pollers than none
+            log.warning("leader lock %s unusable (%s); polling anyway", lock.path, exc)
+            return True
+
+    def leader_holder(self, name: str = "poller") -> str:
+        """Who else leads, for the log line of a process that does not: '' when unknown."""
+        lock = self._file_locks.get(name)
+        if lock is None or lock.held:
+            return ""
+        pid = lock.holder()
+        return f"process {pid} (lock {lock.path})" if pid else f"lock {lock.path}"
 
     def _leader_alive(self) -> bool:
         assert self._leader_conn is not None

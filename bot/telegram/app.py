@@ -29,20 +29,28 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.models import Watchlist
 from bot.telegram.commands import Commands, ReloadCallback
 from bot.telegram.pacing import PerChatUpdates, SharedRateLimiter
 from bot.telegram.sender import Limits, RateLimiter, Sender
 from bot.telegram.texts import COMMANDS
+from bot.telegram.updates import TolerantBot
 
 log = logging.getLogger("newsbot.telegram")
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
+]
 CONFLICT_LOG_EVERY_S = 60.0
 STOP_TIMEOUT_S = 5.0
 
@@ -74,16 +82,17 @@ def build_application(
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     api = settings.telegram_api_url.rstrip("/")
-    builder = (
-        ApplicationBuilder()
-        .token(settings.token)
-        .base_url(f"{api}/bot")
-        .base_file_url(f"{api}/file/bot")
-        .connection_pool_size(pool_size)
-        .pool_timeout(10.0)
+    bot = TolerantBot(  # a malformed update is skipped, never blocks the others
+        settings.token,
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+        request=HTTPXRequest(connection_pool_size=pool_size, pool_timeout=10.0),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        rate_limiter=rate_limiter,
     )
+    builder = ApplicationBuilder().bot(bot)
     if rate_limiter is not None:
-        builder = builder.rate_limiter(rate_limiter).concurrent_updates(PerChatUpdates())
+        builder = builder.concurrent_updates(PerChatUpdates())
     return builder.build()
 
 
@@ -105,11 +114,16 @@ def register(application: Application, commands: Commands) -> None:
         ("quiet", commands.quiet),
         ("digest", commands.digest),
         ("stop", commands.stop),
+        ("lingua", commands.language),
+        ("language", commands.language),
         ("stats", commands.stats),
         ("reload", commands.reload),
     ):
         application.add_handler(CommandHandler(name, handler, filters=posts))
     application.add_handler(CallbackQueryHandler(commands.button))
+    application.add_handler(
+        ChatMemberHandler(commands.membership, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, commands.migrated))
     application.add_handler(MessageHandler(posts & filters.COMMAND, commands.unknown_command))
     private_text = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT

@@ -1,0 +1,47 @@
+"""`make bench` keeps docs/benchmarks.md true: a run that misses a target names only the
+targets it missed and leaves the last good figures in place."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import bench_match  # bench/ is a folder of scripts, not a package
+from bench_match import Row
+
+
+def row(terms: int, build_s: float, speedup: float) -> Row:
+    return Row(terms, build_s, memory_mb=10, index_hps=speedup * 10, naive_hps=10, matches=1)
+
+
+def run_main(monkeypatch: pytest.MonkeyPatch, rows: dict[int, Row]) -> tuple[int, list[Any]]:
+    written: list[Any] = []
+    monkeypatch.setattr(bench_match, "measure", rows.__getitem__)
+    monkeypatch.setattr(bench_match, "update_section", lambda *args: written.append(args))
+    monkeypatch.setattr(sys, "argv", ["bench_match.py", *map(str, rows)])
+    return bench_match.main(), written
+
+
+def test_a_missed_target_is_named_alone_and_the_doc_is_left_as_it_was(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = {1_000: row(1_000, 0.1, 50), 100_000: row(100_000, 7.5, 400)}
+    code, written = run_main(monkeypatch, rows)
+    assert code == 1 and written == []
+    err = capsys.readouterr().err
+    assert "index build 7.50 s > 5 s" in err
+    assert "speed-up" not in err  # 400x met its target: not named as missed
+
+
+def test_a_run_that_meets_every_target_rewrites_its_section(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, written = run_main(monkeypatch, {100_000: row(100_000, 2.0, 400)})
+    assert code == 0
+    ((name, text),) = written
+    assert name == "Matching" and "| 100,000 | 2.00 s |" in text
+    assert f"of the {bench_match.labelled_rows()} in" in text
