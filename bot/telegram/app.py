@@ -40,7 +40,7 @@ from bot.models import Watchlist
 from bot.telegram.commands import Commands, ReloadCallback
 from bot.telegram.pacing import PerChatUpdates, SharedRateLimiter
 from bot.telegram.sender import Limits, RateLimiter, Sender
-from bot.telegram.texts import COMMANDS
+from bot.telegram.texts import COMMANDS, t
 from bot.telegram.updates import TolerantBot
 
 log = logging.getLogger("newsbot.telegram")
@@ -113,6 +113,10 @@ def register(application: Application, commands: Commands) -> None:
         ("unmute", commands.unmute),
         ("quiet", commands.quiet),
         ("digest", commands.digest),
+        ("segui", commands.watch),
+        ("follow", commands.watch),
+        ("settings", commands.settings),
+        ("impostazioni", commands.settings),
         ("stop", commands.stop),
         ("lingua", commands.language),
         ("language", commands.language),
@@ -143,6 +147,16 @@ async def publish_commands(application: Application) -> None:
     await bot.set_my_commands(italian)
     await bot.set_my_commands(italian, language_code="it")
     await bot.set_my_commands(english, language_code="en")
+    await publish_descriptions(application)
+
+
+async def publish_descriptions(application: Application) -> None:
+    """What Telegram shows before the first message (description) and on the bot's profile
+    (short description): Italian by default and for "it", English for "en"."""
+    bot = application.bot
+    for code, lang in ((None, "it"), ("it", "it"), ("en", "en")):
+        await bot.set_my_description(t("bot_description", lang), language_code=code)
+        await bot.set_my_short_description(t("bot_short_description", lang), language_code=code)
 
 
 def webhook_secret(token: str) -> str:
