@@ -59,3 +59,9 @@ def is_common_word(word: str) -> bool:
         # One lower-case token for wordfreq too: its list holds the word as it is.
         return any(word in _common_words(lang) for lang in LANGUAGES)
     return word_frequency(word) >= COMMON_ZIPF
+
+
+def load_lexicon() -> None:
+    """Read the word lists now (a fraction of a second) rather than on the first fuzzy match."""
+    for lang in LANGUAGES:
+        _common_words(lang)

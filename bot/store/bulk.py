@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 
 from bot.store.base import StoreBase
-from bot.store.schema import subscribers, subscriptions
+from bot.store.schema import exclusions, subscribers, subscriptions
 from bot.subscribers import SubscriberRecord
 
 PAGE = 1_000
@@ -69,6 +69,14 @@ class SubscriberBulkOps(StoreBase):
                     )
                     .order_by(subscriptions.c.id)
                 ).all()
+                excluded = conn.execute(
+                    select(exclusions.c.subscriber_id, exclusions.c.watchlist, exclusions.c.term)
+                    .where(exclusions.c.subscriber_id.in_([r.id for r in rows]))
+                    .order_by(exclusions.c.id)
+                ).all()
+            skipped: dict[int, dict[str, list[str]]] = {}
+            for sub_id, watchlist, term in excluded:
+                skipped.setdefault(sub_id, {}).setdefault(watchlist, []).append(term)
             by_sub: dict[int, dict[str, list[str]]] = {}
             for sub_id, kind, value in follows:
                 by_sub.setdefault(sub_id, {"list": [], "term": []})[kind].append(value)
@@ -87,6 +95,8 @@ class SubscriberBulkOps(StoreBase):
                     else None,
                     digest_at=row.digest_at,
                     timezone=row.timezone,
+                    exclusions={k: tuple(v) for k, v in skipped.get(row.id, {}).items()},
+                    language_chosen=row.language_origin == "chosen",
                 )
             last_id = rows[-1].id
 
@@ -131,6 +141,7 @@ class SubscriberBulkOps(StoreBase):
                 _copy_in(conn, rows, follows)
             else:
                 self._upsert(conn, rows, follows)
+            _replace_choices(conn, latest, now)
         return ImportCount(written=len(rows), created=len(set(latest) - known))
 
     def _upsert(self, conn: Connection, rows: list[dict[str, Any]], follows: list[Follow]) -> None:
@@ -206,3 +217,36 @@ def _copy_in(conn: Connection, rows: list[dict[str, Any]], follows: list[Follow]
         "SELECT s.id, f.kind, f.value FROM import_follows f "
         "JOIN subscribers s ON s.chat_id = f.chat_id"
     )
+
+
+def _replace_choices(conn: Connection, latest: dict[str, SubscriberRecord], now: datetime) -> None:
+    """The records' exclusions replace the subscribers' own, and a language chosen with
+    /lingua is kept as chosen (set-based: a handful of statements per batch)."""
+    ids = dict(
+        conn.execute(
+            select(subscribers.c.chat_id, subscribers.c.id).where(
+                subscribers.c.chat_id.in_(list(latest))
+            )
+        ).all()
+    )
+    conn.execute(delete(exclusions).where(exclusions.c.subscriber_id.in_(list(ids.values()))))
+    skipped = [
+        {"subscriber_id": ids[chat_id], "watchlist": wl, "term": term, "created_at": now}
+        for chat_id, r in latest.items()
+        for wl, terms in r.exclusions.items()
+        for term in terms
+    ]
+    if skipped:
+        conn.execute(exclusions.insert(), skipped)
+    chosen = [ids[c] for c, r in latest.items() if r.language_chosen]
+    others = [ids[c] for c, r in latest.items() if not r.language_chosen]
+    if chosen:
+        conn.execute(
+            update(subscribers).where(subscribers.c.id.in_(chosen)).values(language_origin="chosen")
+        )
+    if others:
+        conn.execute(
+            update(subscribers)
+            .where(subscribers.c.id.in_(others), subscribers.c.language_origin == "chosen")
+            .values(language_origin=None)
+        )

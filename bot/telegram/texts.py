@@ -102,7 +102,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "/unmute — riprendi subito\n"
         "/quiet 23-7 — ore di silenzio ogni giorno\n"
         "/digest 8:00 — un solo riepilogo al giorno\n"
-        "/stop — non ricevere più nulla\n\n"
+        "/stop — non ricevere più nulla\n"
+        "/lingua — italiano o English\n\n"
         "Maiuscole contano: «Palestra» è il giocatore, non «in palestra».",
         "en": "<b>Commands</b>\n"
         "/watch <i>name</i> — follow a name (e.g. /watch Palestra)\n"
@@ -115,7 +116,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "/unmute — resume now\n"
         "/quiet 23-7 — quiet hours every day (Rome time)\n"
         "/digest 8:00 — one digest a day\n"
-        "/stop — receive nothing more\n\n"
+        "/stop — receive nothing more\n"
+        "/language — English or Italiano\n\n"
         "Capitals matter: “Palestra” is the player, not “in palestra” (the gym).",
     },
     "admin_help": {
