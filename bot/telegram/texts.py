@@ -102,6 +102,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "/unmute — riprendi subito\n"
         "/quiet 23-7 — ore di silenzio ogni giorno\n"
         "/digest 8:00 — un solo riepilogo al giorno\n"
+        "/impostazioni — lingua, pause, riepilogo\n"
         "/stop — non ricevere più nulla\n"
         "/lingua — italiano o English\n\n"
         "Maiuscole contano: «Palestra» è il giocatore, non «in palestra».",
@@ -116,6 +117,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "/unmute — resume now\n"
         "/quiet 23-7 — quiet hours every day (Rome time)\n"
         "/digest 8:00 — one digest a day\n"
+        "/settings — language, pauses, digest\n"
         "/stop — receive nothing more\n"
         "/language — English or Italiano\n\n"
         "Capitals matter: “Palestra” is the player, not “in palestra” (the gym).",
@@ -415,6 +417,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("unmute", "Riprendi gli avvisi"),
         ("quiet", "Ore di silenzio: /quiet 23-7"),
         ("digest", "Un riepilogo al giorno: /digest 8:00"),
+        ("impostazioni", "Impostazioni"),
         ("stop", "Non ricevere più nulla"),
         ("lingua", "Lingua: italiano o English"),
         ("help", "Aiuto"),
@@ -431,6 +434,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("unmute", "Resume alerts"),
         ("quiet", "Quiet hours: /quiet 23-7"),
         ("digest", "One digest a day: /digest 8:00"),
+        ("settings", "Settings"),
         ("stop", "Receive nothing more"),
         ("language", "Language: English or Italiano"),
         ("help", "Help"),
