@@ -20,10 +20,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from bot.models import Match
+from bot.text import fold
 
 KEY_MARGIN_DAYS = 7  # item keys outlive their items by this much (tombstones)
 KEY_REFRESH = timedelta(days=1)  # how stale a key's last_seen may get before it is rewritten
 MAX_KEY = 600  # item_keys.key is VARCHAR(700)
+WATCH_PREFIX = "watch:"  # a subscriber's own /watch term is the watchlist "watch:" + folded term
 MAX_EDITS = 3  # update edits per story per subscriber; later outlets are recorded, not sent
 
 
@@ -67,6 +69,16 @@ def sqlite_engine(url: str, *, durable: bool = True, busy_timeout: float = 30.0)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def subscription_target(kind: str, value: str) -> str:
+    """The watchlist name a subscription follows, as the matcher names it: a list's name,
+    "watch:" + the folded term (bot.match.personal_watchlist), or "*" (the console: all)."""
+    if kind == "all":
+        return "*"
+    if kind == "term":
+        return WATCH_PREFIX + fold(" ".join(value.split()))
+    return value
 
 
 def storable_key(key: str) -> str:

@@ -19,7 +19,9 @@ Error policy (decided here, documented in the README):
 - Network errors, timeouts, 5xx: `mark_retry` with exponential backoff (`backoff()`).
 - Other 400s are permanent: the alert is dropped with the reason, and logged.
 - Updates (kind "update") edit the earlier message; if the edit fails the update is dropped, a
-  second message about the same story is never sent.
+  second message about the same story is never sent. A story that went out in a digest is the
+  exception: its update is sent as its own message (the story with its outlets), in reply to
+  the digest, and later outlets edit that message.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from telegram import Bot, LinkPreviewOptions, Message
+from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -595,10 +597,11 @@ class Sender:
         return True
 
     async def _edit(self, job: Job, report: Report) -> None:
-        """An update: the earlier message gets the new outlets; never a second message."""
+        """An update: the earlier message gets the new outlets; never a second message, except
+        for a story that went out in a digest (see `_update_digest_story`)."""
         alert = job.alerts[0]
         if alert.message_id is None or alert.message_id < 0:
-            await self._drop(job, "update of a message that cannot be edited (digest)", report)
+            await self._update_digest_story(job, report)
             return
         rendered = render_alert(alert, self.list_titles(), short=job.mode == "short")
         await self.bot.edit_message_text(
@@ -613,6 +616,31 @@ class Sender:
         await self._record([alert.id], None)
         metrics.ALERTS.labels(outcome="updated").inc()
         report.edited += 1
+
+    async def _update_digest_story(self, job: Job, report: Report) -> None:
+        """A later outlet of a story that went out in a digest: the digest lists many stories
+        and shows no outlets, so editing it would hide the news. The story is sent on its own,
+        with its outlets, as a reply to the digest; its row then keeps this message's id, so a
+        further outlet edits this message (still at most MAX_EDITS per story)."""
+        alert = job.alerts[0]
+        rendered = render_alert(alert, self.list_titles(), short=job.mode == "short")
+        digest = -alert.message_id if alert.message_id is not None else None
+        faults.checkpoint(faults.DELIVER_BEFORE_SEND)
+        message: Message = await self.bot.send_message(
+            job.chat_id,
+            rendered.plain if job.mode == "plain" else rendered.html,
+            parse_mode=None if job.mode == "plain" else ParseMode.HTML,
+            reply_markup=rendered.keyboard,
+            link_preview_options=NO_PREVIEW,
+            reply_parameters=(
+                ReplyParameters(digest, allow_sending_without_reply=True) if digest else None
+            ),
+            read_timeout=self.read_timeout,
+        )
+        faults.checkpoint(faults.DELIVER_AFTER_SEND)  # the one window: sent, not yet recorded
+        await self._record([alert.id], message.message_id)
+        metrics.ALERTS.labels(outcome="updated").inc()
+        report.sent += 1
 
     def _render(self, job: Job, batch: Batch) -> Rendered:
         """The message for a send or digest job; a digest that does not fit whole is split,
