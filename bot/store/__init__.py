@@ -447,12 +447,7 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
                 outbox,
                 subscribers.c.chat_id,
                 subscribers.c.language,
-                # The item that brought the story to this subscriber, else the story's first.
-                func.coalesce(items.c.title, stories.c.title).label("title"),
-                func.coalesce(items.c.link, stories.c.url).label("url"),
-                func.coalesce(items.c.source, stories.c.source).label("source"),
-                func.coalesce(items.c.published, stories.c.published).label("published"),
-                func.coalesce(items.c.summary, stories.c.summary).label("summary"),
+                *_shown_item(),
                 subscribers.c.muted_until,
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
@@ -609,13 +604,11 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
                 outbox,
                 subscribers.c.chat_id,
                 subscribers.c.language,
-                stories.c.title,
-                stories.c.url,
-                stories.c.source,
-                stories.c.published,
+                *_shown_item(),
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
             .join(stories, stories.c.id == outbox.c.story_id)
+            .outerjoin(items, items.c.id == outbox.c.item_id)
             .where(outbox.c.subscriber_id == subscriber_id, outbox.c.message_id == -message_id)
             .order_by(outbox.c.id)
         )
@@ -748,6 +741,18 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
                 log.debug("closing a broken leader connection failed", exc_info=True)
         self._leader_conn = None
         self._leader_names.clear()
+
+
+def _shown_item() -> list[Any]:
+    """What an alert shows: the item that brought the story to its subscriber (outbox.item_id,
+    outer-joined as `items`), else (rows of older versions, pruned items) the story's first."""
+    return [
+        func.coalesce(items.c.title, stories.c.title).label("title"),
+        func.coalesce(items.c.link, stories.c.url).label("url"),
+        func.coalesce(items.c.source, stories.c.source).label("source"),
+        func.coalesce(items.c.published, stories.c.published).label("published"),
+        func.coalesce(items.c.summary, stories.c.summary).label("summary"),
+    ]
 
 
 def _count(conn: Connection, table: Table, *where: Any) -> int:
