@@ -238,3 +238,20 @@ async def test_stats_count_real_subscribers_only(bot: Bot, store: Store) -> None
     store.touch(sleeper.id, datetime.now(UTC) - timedelta(days=40))
     stats = await bot.text("/stats", user_id=ADMIN)
     assert "Iscritti attivi: 1 / 2" in stats
+
+
+async def test_in_a_group_members_see_no_settings_buttons(bot: Bot, fake: FakeBotApi) -> None:
+    group = -6006
+    fake.set_admins(group, {ADMIN})
+    (member,) = await bot.say("/settings", user_id=USER, chat_id=group, chat_type="group")
+    assert member.params["text"].startswith("⚙️ <b>Impostazioni</b>")
+    assert buttons(member) == []
+    (admin,) = await bot.say("/settings", user_id=ADMIN, chat_id=group, chat_type="group")
+    assert ("🔇 Pausa 8 ore", "st|mute") in buttons(admin)
+
+
+async def test_english_list_says_the_pause_ends_on_romes_clock(bot: Bot) -> None:
+    await bot.say("/subscribe milan", language="en")
+    await bot.say("/mute until 7am", language="en")
+    listing = await bot.text("/list", language="en")
+    assert "🔇 Paused until " in listing and ", 07:00 (Rome time)." in listing

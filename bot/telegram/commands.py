@@ -40,7 +40,7 @@ from telegram.ext import ContextTypes
 from bot.match import Matcher, describe_term, personal_watchlist
 from bot.models import Subscriber, Watchlist
 from bot.telegram.helpful import FOLLOW_TERM, SETTINGS, HelpfulCommands
-from bot.telegram.pauses import PauseCommands
+from bot.telegram.pauses import PauseCommands, local_time, zone_note
 from bot.telegram.render import (
     DIGEST,
     REDO,
@@ -333,6 +333,8 @@ class Commands(PauseCommands, HelpfulCommands):
         await self._db(self.store.set_active, who.subscriber.id, True)
         self.on_change()
         text, keyboard = await self.start_view(who)
+        if who.plural:  # a group: its greeting's buttons would be for admins only
+            keyboard = None
         if was_stopped:
             text = await self.start_status(who)
         payload = self.argument(update)
@@ -444,7 +446,9 @@ class Commands(PauseCommands, HelpfulCommands):
         lines: list[str] = []
         muted = who.subscriber.muted_until
         if muted is not None and muted > self.now():
-            lines.append(t("list_muted", who.lang, until=short_local_time(muted, who.lang)))
+            sub = who.subscriber
+            until = local_time(sub, muted, who.lang) + zone_note(sub, who.lang)
+            lines.append(t("list_muted", who.lang, until=until))
         if not entries and undo is None:
             lines.append(t("list_empty", who.lang))
             return "\n".join(lines), None

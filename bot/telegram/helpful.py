@@ -289,6 +289,8 @@ class HelpfulCommands:
         if who is None:
             return
         text, keyboard = await self.settings_view(who)
+        if who.chat.type != Chat.PRIVATE and not await self._may_change(update, context, who):
+            keyboard = None  # no buttons a member could not use
         await self._reply(update, context, text, keyboard)
 
     async def settings_view(self: Commands, who: Who) -> tuple[str, InlineKeyboardMarkup]:

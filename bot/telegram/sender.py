@@ -3,9 +3,10 @@
 Why a limiter of our own rather than python-telegram-bot's AIORateLimiter: that one retries
 nothing by default and a single RetryAfter pauses *every* request of the bot, including the
 answers to commands. Here the limits are a schedule: each message gets the earliest moment at
-which sending it keeps all three limits (30 a second overall, 1 a second per chat, 20 a minute
-per group), a single dispatcher sleeps until then, and the clock and the sleep are injectable so
-tests can check the real rates in virtual time.
+which sending it keeps all three limits (30 a second overall, per chat a burst of 3 then 1 a
+second, 20 a minute per group), a single dispatcher sleeps until then, and the clock and the
+sleep are injectable so tests can check the real rates in virtual time. The same `RateLimiter`
+also paces every other message of the process (command replies, edits: see `pacing.py`).
 
 Error policy (decided here, documented in the README):
 - 429 RetryAfter: that chat waits `parameters.retry_after`. Short waits (<= `max_wait`) are taken
