@@ -223,12 +223,17 @@ def test_a_later_outlet_that_matches_someone_new_alerts_them(store: Store) -> No
     later = item("c1", "Roma-Juve, Vlahovic out per l'adduttore: salta la Lazio", source="CdS")
     result = poll(store, [later], at=T0 + timedelta(hours=1))
     assert (result.alerts, result.updates) == (1, 2)
-    got = {(a.chat_id, a.kind, a.also) for a in deliver(store, T0 + timedelta(hours=1))}
+    delivered = deliver(store, T0 + timedelta(hours=1))
+    got = {(a.chat_id, a.kind, a.source, a.also) for a in delivered}
     assert got == {
-        ("console", "update", ("CdS",)),
-        ("55", "update", ("CdS",)),
-        ("66", "alert", ("CdS",)),
+        ("console", "update", "TMW", ("CdS",)),
+        ("55", "update", "TMW", ("CdS",)),
+        # The newcomer is alerted with the item that brought the story to it; the outlet it
+        # was never alerted about is "also on".
+        ("66", "alert", "CdS", ("TMW",)),
     }
+    (newcomer,) = [a for a in delivered if a.chat_id == "66"]
+    assert newcomer.title == later.title and newcomer.url == later.link
 
 
 # ---------------------------------------------------------------- who gets what
