@@ -184,19 +184,19 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.gcpause import paused_gc
-    from bot.match import Matcher
-    from bot.watchlists import load_watchlists
+    from bot.indexcache import compiled_watchlists
+    from bot.lexicon import load_lexicon
 
-    watchlists, problems = load_watchlists(settings.watchlists_dir(args.watchlists))
+    folder = settings.watchlists_dir(args.watchlists)
+    compiled = compiled_watchlists(folder)
+    watchlists, problems, matcher = compiled.watchlists, compiled.problems, compiled.matcher
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     if not watchlists:
         print("no valid watchlist found: nothing to match against", file=sys.stderr)
         return 2
-    with paused_gc():
-        matcher = Matcher(watchlists)
-        terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
+    terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
+    load_lexicon()  # at start-up, not in the first headline that meets a typo
     # The index lives as long as the process: keep the collector from walking it again at every
     # full collection while headlines are matched (see bot.gcpause).
     gc.freeze()
@@ -214,6 +214,7 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(line, ensure_ascii=False), flush=True)
         else:
             print(_match_table(text, found, rejected, terms), flush=True)
+    compiled.save()  # after the answers: the next run over the same files starts faster
     return 0
 
 

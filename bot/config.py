@@ -63,6 +63,18 @@ class Settings(BaseSettings):
             raise ValueError(f"not an http(s) URL: {text!r}")
         return text
 
+    @field_validator("newsbot_admins")
+    @classmethod
+    def _user_ids(cls, value: str) -> str:
+        """Every entry a Telegram user id: a typo must not silently drop an admin."""
+        for part in value.split(","):
+            entry = part.strip()
+            if entry and not entry.lstrip("-").isdigit():
+                raise ValueError(
+                    f"{entry!r} is not a Telegram user id (use comma-separated numbers)"
+                )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -113,7 +125,7 @@ class Settings(BaseSettings):
 
     @property
     def admins(self) -> frozenset[int]:
-        """Telegram user ids allowed to use admin commands; junk entries are ignored."""
+        """Telegram user ids allowed to use admin commands (each entry checked at start-up)."""
         ids = (part.strip() for part in self.newsbot_admins.split(","))
         return frozenset(int(p) for p in ids if p.lstrip("-").isdigit())
 

@@ -75,7 +75,14 @@ class Registry:
                 summary += "; the last good version stays: " + ", ".join(stays)
             elif not feeds:
                 summary += "; no valid feeds file to start with"
-        outcome = ReloadOutcome(not problems, problems, summary)
+        outcome = ReloadOutcome(
+            not problems,
+            problems,
+            summary,
+            feeds=len(feeds),
+            watchlists=len(watchlists),
+            kept=tuple(stays),
+        )
         self.last = outcome
         return outcome
 

@@ -49,6 +49,10 @@ class ReloadOutcome:
     summary: str = ""
     reason: str = ""
     at: datetime | None = None
+    # The same facts as `summary`, for texts in the reader's language (/reload, /stats).
+    feeds: int | None = None
+    watchlists: int | None = None
+    kept: tuple[str, ...] = ()  # what stays at its last good version
 
     def describe(self) -> str:
         """One human-readable block: the summary then each problem on its own line."""

@@ -45,6 +45,10 @@ class SubscriberRecord(BaseModel):
     quiet_hours: str | None = None
     digest_at: str | None = None
     timezone: str | None = None
+    # Players a subscriber excluded from a list it follows ({"milan": ["Christian Pulisic"]}),
+    # and whether its language was chosen with /lingua (else Telegram's language applies).
+    exclusions: dict[str, tuple[str, ...]] = {}
+    language_chosen: bool = False
 
     @field_validator("chat_id", mode="before")
     @classmethod
@@ -82,6 +86,14 @@ class SubscriberRecord(BaseModel):
             if text not in cleaned:
                 cleaned.append(text)
         return tuple(cleaned)
+
+    @field_validator("exclusions")
+    @classmethod
+    def _exclusions(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        cleaned = {" ".join(k.split()): cls._names(v) for k, v in value.items() if v}
+        if any(not name or len(name) > MAX_TERM for name in cleaned):
+            raise ValueError(f"list names must be 1 to {MAX_TERM} characters")
+        return cleaned
 
     @field_validator("muted_until")
     @classmethod
@@ -133,6 +145,10 @@ class SubscriberRecord(BaseModel):
         for key in ("quiet_hours", "digest_at", "timezone"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
+        if self.exclusions:
+            data["exclusions"] = {k: list(v) for k, v in self.exclusions.items()}
+        if self.language_chosen:
+            data["language_chosen"] = True
         return json.dumps(data, ensure_ascii=False)
 
 

@@ -54,10 +54,13 @@ def cmd_subscribers(args: argparse.Namespace, settings: Settings) -> int:
 
 def export(store: Store, out: TextIO) -> int:
     count = 0
-    for record in store.export_subscribers():
-        out.write(record.to_json() + "\n")
-        count += 1
-    out.flush()
+    try:
+        for record in store.export_subscribers():
+            out.write(record.to_json() + "\n")
+            count += 1
+        out.flush()
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        return 0
     print(f"exported {count} subscribers", file=sys.stderr)
     return 0
 

@@ -130,6 +130,16 @@ def test_angle_bracket_quotes_are_escaped_for_telegram() -> None:
     assert "Palestra: <<Siamo pronti>> <esclusiva> 3 < 4" in rendered.plain
 
 
+def test_a_telegram_alert_carries_no_bidi_control_and_whole_emoji() -> None:
+    feed = Feed(name="Outlet", url="https://example.org/feed.xml")
+    (item,) = parse_bytes(rss_items(hostile(0)[1]), feed).items
+
+    rendered = render_alert(make_alert(item.title, item.link))
+
+    assert not BIDI.search(rendered.html) and "&lol9;" not in rendered.html
+    assert f"<b>Palestra atlanta ok festa {FAMILY} esclusiva</b>" in rendered.html
+
+
 def test_real_snapshots_lose_their_markup_and_keep_their_words(real_feeds: Path) -> None:
     feed = Feed(name="Real", url="https://example.org/feed.xml")
     titles: list[str] = []

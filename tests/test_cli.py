@@ -486,6 +486,7 @@ def test_unusable_store_is_one_clear_line_and_exit_2(
         ("LOG_LEVEL", "VERBOSE", "unknown level 'VERBOSE' (use DEBUG, INFO, WARNING, ERROR)"),
         ("LOG_FORMAT", "xml", "unknown format 'xml' (use text or json)"),
         ("NEWSBOT_CONSOLE", "maybe", "valid boolean"),
+        ("NEWSBOT_ADMINS", "42,4O", "'4O' is not a Telegram user id"),
         ("TELEGRAM_API_URL", "api.telegram.org", "not an http(s) URL"),
         ("NEWSBOT_WEBHOOK_URL", "ftp://bot.example.org/hook", "not an http(s) URL"),
         ("TELEGRAM_BOT_TOKEN_FILE", "/nonexistent/token", "cannot read /nonexistent/token"),

@@ -392,7 +392,7 @@ async def test_in_a_group_only_administrators_change_what_it_follows(
     replies = await bot.say(
         "/watch@newsbot_test_bot Palestra", user_id=ADMIN, chat_id=group, chat_type="group"
     )
-    assert replies[0].startswith("✅ Ora segui <b>Palestra</b>.")
+    assert replies[0].startswith("✅ Ora il gruppo segue <b>Palestra</b>.")
     assert subscriptions(store, group) == [("term", "Palestra")]
     assert (
         await bot.say("/watch@other_bot Leão", user_id=ADMIN, chat_id=group, chat_type="group")

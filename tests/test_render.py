@@ -13,7 +13,7 @@ from bot.telegram.render import (
     resolve_value,
     tg_len,
 )
-from bot.telegram.texts import COMMANDS, LANGUAGES, TEXTS, language_of, t
+from bot.telegram.texts import COMMANDS, GROUP_TEXTS, LANGUAGES, TEXTS, language_of, t
 
 PUBLISHED = datetime(2025, 10, 10, 9, 12, tzinfo=UTC)  # 11:12 in Rome (CEST)
 TITLE = "Milan, Allegri indica il nome: assalto a Palestra dell’Atalanta"
@@ -196,8 +196,12 @@ def test_callback_data_fits_64_bytes_and_resolves_back() -> None:
 def test_every_text_exists_in_both_languages() -> None:
     for key, entry in TEXTS.items():
         assert set(entry) == set(LANGUAGES), key
-    assert [c for c, _ in COMMANDS["it"]] == [c for c, _ in COMMANDS["en"]]
+    aliases = {"lingua": "language"}  # each menu names the command in its own language
+    assert [aliases.get(c, c) for c, _ in COMMANDS["it"]] == [c for c, _ in COMMANDS["en"]]
     assert language_of("en-GB") == "en"
     assert language_of("it") == "it"
     assert language_of(None) == "it"
+    assert language_of("es") == "en"  # other languages: English (the user is told once)
+    for key, entry in GROUP_TEXTS.items():
+        assert key in TEXTS and set(entry) == set(LANGUAGES), key
     assert t("watch_added", "it", term="<x>", how="ok").startswith("✅ Ora segui <b>&lt;x&gt;</b>")

@@ -213,7 +213,7 @@ async def test_group_gets_at_most_20_a_minute_and_the_rest_later(
     group = "-100777"
     for n in range(1, 26):
         outbox.add(alert(n, chat_id=group, subscriber_id=1, story_id=f"s{n}"))
-    sender = make_sender(bot, outbox, clock, digest_threshold=1000)
+    sender = make_sender(bot, outbox, clock, digest_threshold=1000, group_window=0)
 
     await sender.deliver_pending()
     assert len(fake.sent(group)) == 20
@@ -225,6 +225,33 @@ async def test_group_gets_at_most_20_a_minute_and_the_rest_later(
     assert len(times) == 25
     assert max_in_window(times, 60.0) <= 20
     assert max_in_window(times, 1.0) == 1
+    assert all(r.status == "sent" for r in outbox.rows.values())
+
+
+async def test_stories_to_a_group_within_a_minute_arrive_as_one_message(
+    bot: Bot, fake: FakeBotApi, outbox: MemoryOutbox, clock: VirtualClock
+) -> None:
+    """Nine stories in ten seconds used to be nine messages in a group. Now the first goes at
+    once, the ones that follow within a minute wait for the minute to end and leave as one
+    message (a private chat still gets each as it comes)."""
+    group = "-100778"
+    sender = make_sender(bot, outbox, clock)
+    outbox.add(alert(1, chat_id=group, subscriber_id=1, story_id="s1"))
+    await sender.deliver_pending()
+    for n in range(2, 10):
+        clock.advance(1)
+        outbox.add(alert(n, chat_id=group, subscriber_id=1, story_id=f"s{n}", title=f"Notizia {n}"))
+        outbox.add(alert(100 + n, subscriber_id=2, story_id=f"s{n}", chat_id="777"))
+        await sender.deliver_pending()
+    assert len(fake.sent(group)) == 1  # the rest wait for the group's minute
+    assert len(fake.sent("777")) == 8  # a private chat is not held
+
+    clock.advance(60)
+    await sender.deliver_pending()
+    first, batch = fake.sent(group)
+    assert batch.at - first.at >= 60
+    assert batch.params["text"].startswith("📰 <b>8 notizie per voi</b>")
+    assert all(f"Notizia {n}" in batch.params["text"] for n in range(2, 10))
     assert all(r.status == "sent" for r in outbox.rows.values())
 
 

@@ -12,6 +12,7 @@ from bot.dedup import ingest
 from bot.match import Matcher, personal_watchlist
 from bot.models import Feed, Item, Term, Watchlist
 from bot.store import Store, migrations
+from bot.subscribers import SubscriberRecord
 
 T0 = datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
 MILAN = Watchlist(
@@ -52,6 +53,18 @@ def owed(store: Store, subscriber_id: int) -> list[str]:
 
 
 def test_an_excluded_player_no_longer_alerts_but_the_rest_of_the_list_does(store: Store) -> None:
+    excluded_player_is_skipped_at_fan_out(store)
+
+
+def test_exclusions_at_fan_out_on_postgres(pg_url: str) -> None:
+    store = Store.open(pg_url)
+    try:
+        excluded_player_is_skipped_at_fan_out(store)
+    finally:
+        store.close()
+
+
+def excluded_player_is_skipped_at_fan_out(store: Store) -> None:
     fan = store.subscriber("1")
     other = store.subscriber("2")
     both = store.subscriber("3")
@@ -137,3 +150,36 @@ def test_a_version_2_database_gains_the_new_tables_and_columns(tmp_path: Path) -
     assert upgraded.exclude(sub.id, "milan", "Leão")
     assert upgraded.exclusions(sub.id) == [("milan", "Leão")]
     upgraded.close()
+
+
+def test_exclusions_and_a_chosen_language_survive_export_and_import(tmp_path: Path) -> None:
+    exported_and_imported(tmp_path, f"sqlite:///{tmp_path / 'b.db'}")
+
+
+def test_exclusions_and_a_chosen_language_import_into_postgres(tmp_path: Path, pg_url: str) -> None:
+    exported_and_imported(tmp_path, pg_url)  # PostgreSQL imports by COPY: another path
+
+
+def exported_and_imported(tmp_path: Path, target_url: str) -> None:
+    source = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+    fan = source.subscriber("1")
+    assert fan is not None
+    source.subscribe(fan.id, "list", "milan")
+    source.exclude(fan.id, "milan", "Christian Pulisic")
+    source.set_language(fan.id, "en", "chosen")
+    (record,) = list(source.export_subscribers())
+    line = record.to_json()
+    assert '"exclusions": {"milan": ["Christian Pulisic"]}' in line
+    assert '"language_chosen": true' in line
+    source.close()
+
+    target = Store.open(target_url)
+    target.import_subscribers([SubscriberRecord.model_validate_json(line)])
+    target.import_subscribers([SubscriberRecord.model_validate_json(line)])  # idempotent
+    copy = target.subscriber("1", create=False)
+    assert copy is not None and copy.language == "en" and copy.language_origin == "chosen"
+    assert target.exclusions(copy.id) == [("milan", "Christian Pulisic")]
+    old = SubscriberRecord.model_validate_json('{"chat_id": 1, "lists": ["milan"]}')
+    target.import_subscribers([old])  # a file from before: no exclusions, Telegram's language
+    assert target.exclusions(copy.id) == []
+    target.close()

@@ -35,6 +35,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 
@@ -343,13 +344,12 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             return {}
         rows = conn.execute(
             select(exclusions.c.subscriber_id, exclusions.c.watchlist, exclusions.c.term).where(
-                exclusions.c.watchlist.in_({w for w, _ in wanted})
+                tuple_(exclusions.c.watchlist, exclusions.c.term).in_(sorted(wanted))
             )
         ).all()
         found: dict[int, set[tuple[str, str]]] = {}
         for sub_id, watchlist, term in rows:
-            if (watchlist, term) in wanted:
-                found.setdefault(sub_id, set()).add((watchlist, term))
+            found.setdefault(sub_id, set()).add((watchlist, term))
         return found
 
     def silence_story(self, subscriber_id: int, story_id: str, silenced: bool = True) -> bool:
@@ -439,15 +439,17 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
                 outbox,
                 subscribers.c.chat_id,
                 subscribers.c.language,
-                stories.c.title,
-                stories.c.url,
-                stories.c.source,
-                stories.c.published,
-                stories.c.summary,
+                # The item that brought the story to this subscriber, else the story's first.
+                func.coalesce(items.c.title, stories.c.title).label("title"),
+                func.coalesce(items.c.link, stories.c.url).label("url"),
+                func.coalesce(items.c.source, stories.c.source).label("source"),
+                func.coalesce(items.c.published, stories.c.published).label("published"),
+                func.coalesce(items.c.summary, stories.c.summary).label("summary"),
                 subscribers.c.muted_until,
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
             .join(stories, stories.c.id == outbox.c.story_id)
+            .outerjoin(items, items.c.id == outbox.c.item_id)
             .where(
                 outbox.c.status == "pending",
                 outbox.c.next_attempt <= now,

@@ -29,6 +29,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     filters,
@@ -43,7 +44,12 @@ from bot.telegram.updates import TolerantBot
 
 log = logging.getLogger("newsbot.telegram")
 
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CHANNEL_POST, Update.CALLBACK_QUERY]
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CHANNEL_POST,
+    Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
+]
 CONFLICT_LOG_EVERY_S = 60.0
 STOP_TIMEOUT_S = 5.0
 
@@ -96,11 +102,16 @@ def register(application: Application, commands: Commands) -> None:
         ("quiet", commands.quiet),
         ("digest", commands.digest),
         ("stop", commands.stop),
+        ("lingua", commands.language),
+        ("language", commands.language),
         ("stats", commands.stats),
         ("reload", commands.reload),
     ):
         application.add_handler(CommandHandler(name, handler, filters=posts))
     application.add_handler(CallbackQueryHandler(commands.button))
+    application.add_handler(
+        ChatMemberHandler(commands.membership, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, commands.migrated))
     application.add_handler(MessageHandler(posts & filters.COMMAND, commands.unknown_command))
     private_text = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE & filters.TEXT

@@ -17,7 +17,8 @@ import inspect
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from html import escape
 from typing import Any, Protocol
@@ -29,10 +30,11 @@ from telegram import (
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
+    ReplyParameters,
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.match import Matcher, describe_term, personal_watchlist
@@ -52,7 +54,7 @@ from bot.telegram.render import (
     to_plain,
     value_digest,
 )
-from bot.telegram.texts import Markup, language_of, t
+from bot.telegram.texts import Markup, Voice, language_of, speaks, t
 from bot.text import fold
 from bot.timefmt import short_local_time
 
@@ -61,6 +63,8 @@ log = logging.getLogger("newsbot.telegram.commands")
 TERM_MAX = 60
 TERMS_PER_SUBSCRIBER = 50
 LIST_PAGE = 10  # rows of /list a page
+REFUSAL_EVERY = timedelta(days=1)  # a group member is told "admins only" at most this often
+GROUPS = (Chat.GROUP, Chat.SUPERGROUP)
 ALERT_ACTIONS = frozenset({"uf", "xp", "ss", "rs", "ux", "us"})
 PREVIEW_MAX = 3
 PREVIEW_WINDOW = timedelta(hours=24)
@@ -128,7 +132,13 @@ class Who:
 
     chat: Chat
     subscriber: Subscriber
-    lang: str
+    lang: str  # a Voice: plural in groups
+    reply_chat: int | None = None  # answer there instead (admin commands asked in a group)
+
+    @property
+    def plural(self) -> bool:
+        """A group is spoken to in the plural; a channel's posts come from its admin."""
+        return self.chat.type in GROUPS
 
 
 View = Callable[[Who], Awaitable[tuple[str, InlineKeyboardMarkup | None]]]
@@ -158,27 +168,42 @@ class Commands(PauseCommands):
         # digest -> value of what buttons removed lately, for an "Annulla" whose value was too
         # long for the button's 64 bytes (see _undo_value)
         self._removed: dict[str, str] = {}
+        self._refused: dict[tuple[int, int], datetime] = {}  # (chat, user) -> last refusal
 
     # -- plumbing ---------------------------------------------------------------------------
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def _who(self, update: Update) -> Who | None:
+        """The chat, its subscriber and the language (and voice) to answer in.
+
+        A private chat speaks its user's Telegram language (Italian or English; any other
+        falls back to English, and the user is told so once) unless /lingua chose one. A group
+        or channel keeps the language it was given when the bot met it, or chose with /lingua:
+        never that of whoever writes."""
         chat = update.effective_chat
         if chat is None:
             return None
         user = update.effective_user
         code = user.language_code if user else None
-        kind = "private" if chat.type == Chat.PRIVATE else chat.type
+        private = chat.type == Chat.PRIVATE
+        kind = "private" if private else chat.type
         sub = await self._db(
             self.store.subscriber, str(chat.id), kind=kind, language=language_of(code)
         )
-        lang = language_of(code) if code else sub.language
-        if chat.type == Chat.PRIVATE and code and sub.language != lang:
-            await self._db(self.store.set_language, sub.id, lang)
+        lang = sub.language
+        if private and code and sub.language_origin != "chosen":
+            lang = language_of(code)
+            origin = None if speaks(code) else "fallback"
+            if (lang, origin) != (sub.language, sub.language_origin):
+                await self._db(self.store.set_language, sub.id, lang, origin)
+                if origin == "fallback":
+                    await update.get_bot().send_message(
+                        chat.id, t("language_fallback", lang), parse_mode=ParseMode.HTML
+                    )
         if update.callback_query is None and update.effective_message is not None:
             await self._db(self.store.touch, sub.id, self.now())  # /stats' "active"
-        return Who(chat, sub, lang)
+        return Who(chat, sub, Voice(lang, plural=chat.type in GROUPS))
 
     async def _may_change(self, update: Update, context: Context, who: Who) -> bool:
         """Private chats: yes. A channel post: yes (only admins post). Otherwise (groups, and
@@ -205,37 +230,72 @@ class Commands(PauseCommands):
         context: Context,
         text: str,
         keyboard: InlineKeyboardMarkup | None = None,
+        *,
+        to: int | None = None,
     ) -> Message | None:
+        """Answer in the chat of the update (or in the private chat `to`). In a group the
+        answer is a reply to the command it answers, so the thread stays readable."""
         chat = update.effective_chat
         if chat is None:
             return None
+        reply = None
+        message = update.message
+        if to is None and chat.type in GROUPS and message is not None:
+            reply = ReplyParameters(message.message_id, allow_sending_without_reply=True)
         return await context.bot.send_message(
-            chat.id,
+            chat.id if to is None else to,
             text,
             parse_mode=ParseMode.HTML,
             reply_markup=keyboard,
             link_preview_options=NO_PREVIEW,
+            reply_parameters=reply,
         )
 
     async def _guarded(self, update: Update, context: Context) -> Who | None:
-        """The chat's subscriber if the sender may change what it follows; else says why."""
+        """The chat's subscriber if the sender may change what it follows; else says why
+        (in a group once a day per member, as a reply: never a broadcast per attempt)."""
         who = await self._who(update)
         if who is None:
             return None
         if not await self._may_change(update, context, who):
-            await self._reply(update, context, t("group_admins_only", who.lang))
+            await self._refuse_once(update, context, t("group_admins_only", who.lang))
             return None
         return who
 
+    async def _refuse_once(self, update: Update, context: Context, text: str) -> None:
+        """A refusal, said to a member of a group once a day at most (they read it the first
+        time; repeating it to the whole group on every attempt is noise)."""
+        chat, user = update.effective_chat, update.effective_user
+        if chat is not None and chat.type != Chat.PRIVATE:
+            key = (chat.id, user.id if user else 0)
+            last = self._refused.get(key)
+            now = self.now()
+            if last is not None and now - last < REFUSAL_EVERY:
+                return
+            self._refused[key] = now
+        await self._reply(update, context, text)
+
     async def _admin(self, update: Update, context: Context) -> Who | None:
-        """The chat's subscriber if the sender is a bot administrator; else says why."""
+        """The chat's subscriber if the sender is a bot administrator; else says why. In a
+        group the answer goes to the administrator's private chat (`Who.reply_chat`)."""
         who = await self._who(update)
         if who is None:
             return None
         if not self.is_admin(update):
-            await self._reply(update, context, t("admins_only", who.lang))
+            await self._refuse_once(update, context, t("admins_only", who.lang))
             return None
+        user = update.effective_user
+        if who.chat.type != Chat.PRIVATE and user is not None:
+            return replace(who, reply_chat=user.id)
         return who
+
+    async def _answer_admin(self, update: Update, context: Context, who: Who, text: str) -> None:
+        """An admin command's answer: in private, even when asked in a group; if the admin
+        never wrote to the bot in private, Telegram refuses, and the group is told once."""
+        try:
+            await self._reply(update, context, text, to=who.reply_chat)
+        except Forbidden:
+            await self._refuse_once(update, context, t("admin_private", who.lang))
 
     async def _show(self, update: Update, context: Context, view: View) -> None:
         """Answer with a view (/list, /lists): the same text and buttons a press redraws."""
@@ -263,7 +323,6 @@ class Commands(PauseCommands):
         if who is None:
             return
         await self._db(self.store.set_active, who.subscriber.id, True)
-        await self._db(self.store.set_language, who.subscriber.id, who.lang)
         self.on_change()
         await self._reply(update, context, t("start", who.lang))
 
@@ -421,6 +480,8 @@ class Commands(PauseCommands):
             action = "ul" if on else "sl"
             label = f"{'✅' if on else '➕'} {clip(wl.display, 40)}"
             rows.append([InlineKeyboardButton(label, callback_data=_data(action, "list", wl.name))])
+        if who.chat.type != Chat.PRIVATE:  # members could not use them: admins type /subscribe
+            return "\n".join(lines), None
         return "\n".join(lines), InlineKeyboardMarkup(rows)
 
     async def subscribe(self, update: Update, context: Context) -> None:
@@ -461,6 +522,55 @@ class Commands(PauseCommands):
         await self._db(self.store.set_active, who.subscriber.id, False)
         await self._reply(update, context, t("stop_done", who.lang))
 
+    async def membership(self, update: Update, context: Context) -> None:
+        """The bot was added to a group (greet it once, in the adder's language) or removed
+        from a chat (stop delivering there). Only the change from outside to inside greets:
+        a promotion to administrator, or Telegram's own "new member" message, does not."""
+        change = update.my_chat_member
+        if change is None:
+            return
+        chat = change.chat
+        was = change.old_chat_member.status
+        now = change.new_chat_member.status
+        inside = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+        outside = (ChatMember.LEFT, ChatMember.BANNED)
+        kind = "private" if chat.type == Chat.PRIVATE else chat.type
+        if now in outside:
+            sub = await self._db(self.store.subscriber, str(chat.id), create=False)
+            if sub is not None:
+                await self._db(self.store.set_active, sub.id, False)
+            return
+        if chat.type not in GROUPS or was not in outside or now not in inside:
+            return
+        code = change.from_user.language_code if change.from_user else None
+        sub = await self._db(
+            self.store.subscriber, str(chat.id), kind=kind, language=language_of(code)
+        )
+        if not sub.active:
+            await self._db(self.store.set_active, sub.id, True)
+        await context.bot.send_message(
+            chat.id,
+            t("group_welcome", Voice(sub.language, plural=True)),
+            parse_mode=ParseMode.HTML,
+            link_preview_options=NO_PREVIEW,
+        )
+
+    async def language(self, update: Update, context: Context) -> None:
+        """/lingua (/language): the chat's language, with buttons to choose; `/lingua en`
+        chooses at once. In a group only its administrators choose."""
+        who = await self._guarded(update, context)
+        if who is None:
+            return
+        wanted = language_of(self.argument(update)) if self.argument(update) else None
+        if wanted is not None:
+            await self._choose_language(who, wanted)
+            await self._reply(update, context, t("language_set", Voice(wanted, who.plural)))
+            return
+        await self._reply(update, context, t("language_ask", who.lang), language_keyboard())
+
+    async def _choose_language(self, who: Who, lang: str) -> None:
+        await self._db(self.store.set_language, who.subscriber.id, lang, "chosen")
+
     # -- admin commands ---------------------------------------------------------------------
     async def stats(self, update: Update, context: Context) -> None:
         who = await self._admin(update, context)
@@ -481,7 +591,7 @@ class Commands(PauseCommands):
             outbox=numbers.get("outbox_depth", 0),
         )
         text += self._config_problems(who.lang)
-        await self._reply(update, context, text)
+        await self._answer_admin(update, context, who, text)
 
     def _config_problems(self, lang: str) -> str:
         """The last refused reload, with its path:line problems, so admins see why edits
@@ -490,8 +600,9 @@ class Commands(PauseCommands):
         if outcome is None or getattr(outcome, "ok", True):
             return ""
         listed = "\n".join(str(p) for p in outcome.problems)
+        summary = reload_summary(outcome, lang)
         return "\n\n" + t(
-            "config_refused", lang, summary=outcome.summary, problems=clip_lines(listed, 2500)
+            "config_refused", lang, summary=summary, problems=clip_lines(listed, 2500)
         )
 
     async def reload(self, update: Update, context: Context) -> None:
@@ -499,21 +610,23 @@ class Commands(PauseCommands):
         if who is None:
             return
         if self.reload_callback is None:
-            await self._reply(update, context, t("reload_unavailable", who.lang))
+            await self._answer_admin(update, context, who, t("reload_unavailable", who.lang))
             return
         outcome = self.reload_callback()
         if inspect.isawaitable(outcome):
             outcome = await outcome
-        summary = getattr(outcome, "summary", "") or ""
+        summary = reload_summary(outcome, who.lang)
         problems = [str(p) for p in getattr(outcome, "problems", [])]
         if getattr(outcome, "ok", False) and not problems:
-            await self._reply(update, context, t("reload_ok", who.lang, summary=summary))
+            await self._answer_admin(
+                update, context, who, t("reload_ok", who.lang, summary=summary)
+            )
             return
         listed = "\n".join(problems[:30]) + (
             f"\n… +{len(problems) - 30}" if len(problems) > 30 else ""
         )
         text = t("reload_problems", who.lang, summary=summary, problems=clip_lines(listed, 3500))
-        await self._reply(update, context, text)
+        await self._answer_admin(update, context, who, text)
 
     async def migrated(self, update: Update, context: Context) -> None:
         """A group became a supergroup: what it follows moves to the new chat id."""
@@ -563,6 +676,14 @@ class Commands(PauseCommands):
             return
         if not await self._may_change(update, context, who):
             await query.answer(t("group_admins_only", who.lang), show_alert=True)
+            return
+        if action == "lg":
+            lang = language_of(kind)
+            await self._choose_language(who, lang)
+            done = t("language_set", Voice(lang, who.plural))
+            await query.answer(to_text(done))
+            with suppress(TelegramError):
+                await query.edit_message_text(done, parse_mode=ParseMode.HTML)
             return
         outcome = await self._apply_button(who, action, kind, token)
         self.on_change()
@@ -756,3 +877,30 @@ def to_text(html: str) -> str:
 
 def clip_lines(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def language_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("🇮🇹 Italiano", callback_data="lg|it"),
+                InlineKeyboardButton("🇬🇧 English", callback_data="lg|en"),
+            ]
+        ]
+    )
+
+
+def reload_summary(outcome: Any, lang: str) -> str:
+    """A reload's outcome in the admin's language: how many feeds and lists are in force,
+    how many problems, what stays at its last good version."""
+    feeds, lists = getattr(outcome, "feeds", None), getattr(outcome, "watchlists", None)
+    if feeds is None or lists is None:
+        return str(getattr(outcome, "summary", "") or "")
+    text = t("reload_counts", lang, feeds=feeds, lists=lists)
+    problems = len(getattr(outcome, "problems", []) or [])
+    if problems:
+        text += t("reload_problem_count", lang, count=problems)
+    kept = getattr(outcome, "kept", ())
+    if kept:
+        text += t("reload_kept", lang, names=", ".join(kept))
+    return text

@@ -19,7 +19,7 @@ from html import escape, unescape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.models import Alert, Match
-from bot.telegram.texts import Markup, t
+from bot.telegram.texts import Markup, Voice, t
 from bot.text import fold
 from bot.timefmt import short_local_time
 from bot.urls import clean_link
@@ -331,7 +331,7 @@ def render_digest(
     (the rest go in a next message); returns it and the alerts it contains. Its button opens
     the full list (what matched, other outlets) page by page in place."""
     titles = list_titles or {}
-    lang = alerts[0].language
+    lang = Voice(alerts[0].language, plural=is_group_chat(alerts[0].chat_id))
     included: list[Alert] = []
     entries: list[str] = []
     size = tg_len(t("digest_head", lang, count=len(alerts))) + tg_len(
@@ -357,7 +357,7 @@ def render_digest_page(
     """Page `page` (from 1) of a digest's full list: each story with its outlets and what
     matched; ◀ ▶ to turn pages and ↩ back to the digest, all in the same message."""
     titles = list_titles or {}
-    lang = alerts[0].language
+    lang = Voice(alerts[0].language, plural=is_group_chat(alerts[0].chat_id))
     pages = max(1, -(-len(alerts) // DIGEST_PAGE))
     page = min(max(page, 1), pages)
     lines = [t("digest_page_head", lang, count=len(alerts), page=page, pages=pages)]

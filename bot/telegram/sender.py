@@ -49,7 +49,13 @@ from telegram.error import (
 
 from bot import faults, metrics
 from bot.models import Alert
-from bot.telegram.render import MAX_MESSAGE, Rendered, render_alert, render_digest
+from bot.telegram.render import (
+    MAX_MESSAGE,
+    Rendered,
+    is_group_chat,
+    render_alert,
+    render_digest,
+)
 
 log = logging.getLogger("newsbot.telegram.sender")
 
@@ -271,6 +277,7 @@ class Sender:
         concurrency: int = 8,
         read_timeout: float = 20.0,
         record_backoff: Sequence[float] = RECORD_BACKOFF_S,
+        group_window: float = 60.0,
     ) -> None:
         self.bot = bot
         self.store = store
@@ -294,6 +301,8 @@ class Sender:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
+        self.group_window = group_window
+        self._group_last: dict[str, float] = {}  # group chat -> when its last alert left
 
     # -- public -----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -374,15 +383,27 @@ class Sender:
 
     def _wants_digest(self, alerts: Sequence[Alert]) -> bool:
         """Many at once, or what waited for the end of a pause (a mute, quiet hours, the daily
-        digest time: the store marks those `held`): one message rather than a burst."""
+        digest time: the store marks those `held`): one message rather than a burst. In a
+        group any two stories due together make one message."""
         if len(alerts) > self.digest_threshold:
             return True
         if len(alerts) < 2:
             return False
+        if self.group_window and is_group_chat(alerts[0].chat_id):
+            return True
         if any(a.extra.get("held") for a in alerts):
             return True
         oldest = min((a.published for a in alerts if a.published), default=None)
         return oldest is not None and self.now() - oldest > self.held_after
+
+    def _group_hold(self, job: Job) -> float:
+        """When a new message to a group may go: a story that comes within `group_window` of
+        the group's last alert waits for the window to end, then leaves together with any
+        other that came meanwhile (one message, not nine in ten seconds). Edits never wait."""
+        if job.action == "edit" or not self.group_window or not is_group_chat(job.chat_id):
+            return 0.0
+        last = self._group_last.get(job.chat_id)
+        return 0.0 if last is None else last + self.group_window
 
     # -- dispatching ------------------------------------------------------------------------
     async def _deliver_batch(self, alerts: Sequence[Alert]) -> Report:
@@ -402,7 +423,7 @@ class Sender:
                 await self._defer(job, 0.0, "subscriber deactivated", batch.report)
                 continue
             now = self.clock()
-            ready = self.limiter.ready_at(job.chat_id, now)
+            ready = max(self.limiter.ready_at(job.chat_id, now), self._group_hold(job))
             floor = self.limiter.overall.ready_at(now)  # nothing at all can go before this
             if ready > max(at, floor) + EPSILON and batch.heap and batch.heap[0][0] < ready:
                 batch.push(job, ready)  # held by its own chat's limit: another chat goes first
@@ -415,6 +436,8 @@ class Sender:
                 batch.push(job, at)  # re-check: the chat may have migrated or blocked us
                 continue
             self.limiter.record(job.chat_id, now)
+            if job.action != "edit" and is_group_chat(job.chat_id):
+                self._group_last[job.chat_id] = now
             await self._slots.acquire()
             self._start(self._attempt(job, batch))
         return batch.report

@@ -17,14 +17,35 @@ class Markup(str):
     """A string that is already HTML: `t()` inserts it without escaping."""
 
 
+def speaks(code: str | None) -> bool:
+    """Whether Telegram's `language_code` is one of LANGUAGES ("it", "en-GB"…)."""
+    return (code or "it").lower()[:2] in LANGUAGES
+
+
 def language_of(code: str | None) -> str:
-    """Telegram's `language_code` ("en", "en-GB", "it", None…) to one of LANGUAGES."""
-    return "en" if (code or "").lower().startswith("en") else "it"
+    """Telegram's `language_code` ("en", "en-GB", "it", "es", None…) to one of LANGUAGES:
+    Italian and English as such, no code Italian (the bot's home), any other English."""
+    code = (code or "it").lower()
+    return code[:2] if code[:2] in LANGUAGES else "en"
+
+
+class Voice(str):
+    """A language code that also knows whether the chat is a group: then texts that address
+    the reader take their plural form ("Vi avviso", not "Ti avviso") from GROUP_TEXTS."""
+
+    plural: bool
+
+    def __new__(cls, code: str, plural: bool = False) -> Voice:
+        voice = super().__new__(cls, code)
+        voice.plural = plural
+        return voice
 
 
 def t(key: str, lang: str = "it", /, **values: object) -> str:
     """The text `key` in `lang`, with `values` HTML-escaped (except `Markup`) and filled in."""
     entry = TEXTS[key]
+    if getattr(lang, "plural", False) and key in GROUP_TEXTS:
+        entry = {**entry, **GROUP_TEXTS[key]}
     template = entry.get(lang) or entry["it"]
     safe = {
         k: v if isinstance(v, Markup) else escape(str(v), quote=False) for k, v in values.items()
@@ -81,7 +102,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "/unmute — riprendi subito\n"
         "/quiet 23-7 — ore di silenzio ogni giorno\n"
         "/digest 8:00 — un solo riepilogo al giorno\n"
-        "/stop — non ricevere più nulla\n\n"
+        "/stop — non ricevere più nulla\n"
+        "/lingua — italiano o English\n\n"
         "Maiuscole contano: «Palestra» è il giocatore, non «in palestra».",
         "en": "<b>Commands</b>\n"
         "/watch <i>name</i> — follow a name (e.g. /watch Palestra)\n"
@@ -94,7 +116,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "/unmute — resume now\n"
         "/quiet 23-7 — quiet hours every day (Rome time)\n"
         "/digest 8:00 — one digest a day\n"
-        "/stop — receive nothing more\n\n"
+        "/stop — receive nothing more\n"
+        "/language — English or Italiano\n\n"
         "Capitals matter: “Palestra” is the player, not “in palestra” (the gym).",
     },
     "admin_help": {
@@ -315,6 +338,47 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "reload_unavailable": {"it": "Ricarica non disponibile.", "en": "Reload is not available."},
     "removed_term": {"it": "Tolto: {term}", "en": "Removed: {term}"},
+    "language_ask": {
+        "it": "🌐 Scrivo in italiano. Scegli la lingua:",
+        "en": "🌐 I write in English. Choose the language:",
+    },
+    "language_set": {
+        "it": "✅ D'ora in poi ti scrivo in italiano.",
+        "en": "✅ From now on I write to you in English.",
+    },
+    "language_fallback": {
+        "it": "ℹ️ I don't speak your language yet, so I'll write in English. "
+        "Preferisci l'italiano? /lingua",
+        "en": "ℹ️ I don't speak your language yet, so I'll write in English. "
+        "Preferisci l'italiano? /lingua",
+    },
+    "reload_counts": {
+        "it": "{feeds} feed, {lists} liste",
+        "en": "{feeds} feeds, {lists} lists",
+    },
+    "reload_problem_count": {"it": "; {count} problemi", "en": "; {count} problem(s)"},
+    "reload_kept": {
+        "it": "; resta in vigore l'ultima versione valida di: {names}",
+        "en": "; the last good version stays for: {names}",
+    },
+    "group_welcome": {
+        "it": "👋 Ciao a tutti! Vi avviso quando le notizie sportive parlano di chi segue "
+        "il gruppo.\n\nGli amministratori scelgono cosa seguire:\n"
+        "• /watch <i>nome</i> — un giocatore, un allenatore, una squadra\n"
+        "• /lists — liste già pronte · /list — cosa segue il gruppo\n"
+        "• /lingua — italiano o English",
+        "en": "👋 Hi everyone! I alert you when sports news mentions who this group "
+        "follows.\n\nAdmins choose what to follow:\n"
+        "• /watch <i>name</i> — a player, a coach, a club\n"
+        "• /lists — ready-made lists · /list — what the group follows\n"
+        "• /lingua — Italiano or English",
+    },
+    "admin_private": {
+        "it": "Ti rispondo in privato: i comandi di amministrazione non si usano nei gruppi. "
+        "Scrivimi prima in privato (/start), poi riprova.",
+        "en": "I answer admin commands in private only. Write to me in private first "
+        "(/start), then try again.",
+    },
     "restored": {"it": "Ripristinato: {name}", "en": "Restored: {name}"},
     "excluded": {
         "it": "Niente più avvisi su {term} dalla lista {name}.",
@@ -352,6 +416,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("quiet", "Ore di silenzio: /quiet 23-7"),
         ("digest", "Un riepilogo al giorno: /digest 8:00"),
         ("stop", "Non ricevere più nulla"),
+        ("lingua", "Lingua: italiano o English"),
         ("help", "Aiuto"),
         ("start", "Inizia"),
     ],
@@ -367,7 +432,96 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("quiet", "Quiet hours: /quiet 23-7"),
         ("digest", "One digest a day: /digest 8:00"),
         ("stop", "Receive nothing more"),
+        ("language", "Language: English or Italiano"),
         ("help", "Help"),
         ("start", "Start"),
     ],
+}
+
+# Plural forms for groups and channels: the bot speaks to everyone in the chat ("Vi avviso",
+# "Il gruppo segue"). A key missing here reads the same in a group; t() picks these when its
+# language is a plural Voice.
+GROUP_TEXTS: dict[str, dict[str, str]] = {
+    "watch_too_many": {
+        "it": "Il gruppo segue già {limit} nomi, il massimo. Toglietene qualcuno con /unwatch.",
+        "en": "This group already follows {limit} names, the maximum. Remove some with /unwatch.",
+    },
+    "watch_added": {
+        "it": "✅ Ora il gruppo segue <b>{term}</b>.\n{how}",
+        "en": "✅ This group now follows <b>{term}</b>.\n{how}",
+    },
+    "watch_already": {
+        "it": "Il gruppo segue già <b>{term}</b>.\n{how}",
+        "en": "This group already follows <b>{term}</b>.\n{how}",
+    },
+    "watch_no_recent": {
+        "it": "Nessuna notizia su {term} nelle ultime 24 ore: vi avviso alla prossima.",
+        "en": "No story about {term} in the last 24 hours: I'll tell you about the next one.",
+    },
+    "unwatch_done": {
+        "it": "🔕 Il gruppo non segue più <b>{term}</b>.",
+        "en": "🔕 This group no longer follows <b>{term}</b>.",
+    },
+    "unwatch_unknown": {
+        "it": "Il gruppo non seguiva <b>{term}</b>. Vedete /list.",
+        "en": "This group was not following <b>{term}</b>. See /list.",
+    },
+    "list_empty": {
+        "it": "Il gruppo non segue ancora niente. Gli amministratori: /watch Palestra oppure "
+        "/lists.",
+        "en": "This group follows nothing yet. Admins: /watch Palestra or /lists.",
+    },
+    "subscribe_done": {
+        "it": "✅ Ora il gruppo segue la lista <b>{name}</b>.",
+        "en": "✅ This group now follows the list <b>{name}</b>.",
+    },
+    "subscribe_already": {
+        "it": "Il gruppo segue già la lista <b>{name}</b>.",
+        "en": "This group already follows the list <b>{name}</b>.",
+    },
+    "unsubscribe_done": {
+        "it": "🔕 Il gruppo ha lasciato la lista <b>{name}</b>.",
+        "en": "🔕 This group left the list <b>{name}</b>.",
+    },
+    "unsubscribe_unknown": {
+        "it": "Il gruppo non seguiva la lista «{name}».",
+        "en": "This group was not following the list “{name}”.",
+    },
+    "mute_done": {
+        "it": "🔇 In pausa fino a {until}{zone}. Quello che arriva nel frattempo vi arriverà "
+        "dopo, in un solo riepilogo. /unmute per riprendere subito.",
+        "en": "🔇 Paused until {until}{zone}. What arrives meanwhile will come afterwards, "
+        "in one digest. /unmute to resume now.",
+    },
+    "unmute_digest": {
+        "it": "Le notizie arrivate durante la pausa ({count}) vi arrivano ora in un riepilogo.",
+        "en": "The stories that arrived during the pause ({count}) are coming now, in one digest.",
+    },
+    "unmute_nothing": {
+        "it": "Il gruppo non era in pausa: gli avvisi sono già attivi.",
+        "en": "This group was not paused: alerts are already on.",
+    },
+    "stop_done": {
+        "it": "👋 Non vi invierò più nulla. /start per ricominciare: "
+        "quello che il gruppo segue resta salvato.",
+        "en": "👋 I will send this group nothing more. /start to begin again: what it follows "
+        "is kept.",
+    },
+    "start": {
+        "it": "👋 Ciao a tutti! Vi avviso quando le notizie sportive parlano di chi segue il "
+        "gruppo.\n\n• /watch <i>nome</i> — seguite un giocatore, un allenatore, una squadra\n"
+        "• /lists — liste già pronte\n• /list — cosa segue il gruppo\n• /help — tutti i comandi",
+        "en": "👋 Hi everyone! I alert you when sports news mentions who this group follows."
+        "\n\n• /watch <i>name</i> — follow a player, a coach, a club\n"
+        "• /lists — ready-made lists\n• /list — what the group follows\n"
+        "• /help — every command",
+    },
+    "digest_head": {
+        "it": "📰 <b>{count} notizie per voi</b>",
+        "en": "📰 <b>{count} stories for you</b>",
+    },
+    "language_set": {
+        "it": "✅ D'ora in poi vi scrivo in italiano.",
+        "en": "✅ From now on I write to this group in English.",
+    },
 }
