@@ -41,7 +41,8 @@ def headlines() -> list[str]:
 
 
 def items(count: int, feed: Feed) -> list[Item]:
-    """`count` different headlines of one outlet, each naming Milan, a minute apart."""
+    """`count` headlines of one outlet (the corpus in turn, each numbered), each naming Milan,
+    a minute apart."""
     texts = headlines()
     out = []
     for n in range(count):

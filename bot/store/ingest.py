@@ -11,7 +11,7 @@ from collections.abc import Container, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, literal, select, update
+from sqlalchemy import Connection, func, literal, select, update
 
 from bot.models import Item, Match
 from bot.store.base import KEY_REFRESH, MAX_EDITS, StoreBase, loads, match_to_json, storable_key
@@ -122,6 +122,8 @@ class IngestOps(StoreBase):
         names = list(set(names))
         if not names:
             return []
+        # The limit applies to the name index (name, published), so a lookup reads `limit`
+        # rows however many stories share a club: the cost per item does not grow with them.
         ids = (
             select(story_names.c.story_id)
             .where(
@@ -129,13 +131,14 @@ class IngestOps(StoreBase):
                 story_names.c.published >= start,
                 story_names.c.published <= end,
             )
-            .distinct()
+            .group_by(story_names.c.story_id)
+            .order_by(func.max(story_names.c.published).desc())
+            .limit(limit)
         )
         rows = conn.execute(
             select(stories.c.id, stories.c.published, stories.c.sources)
             .where(stories.c.id.in_(ids))
             .order_by(stories.c.published.desc())
-            .limit(limit)
         ).all()
         missing = [r.id for r in rows if r.id not in known]
         details = {}
