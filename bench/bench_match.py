@@ -230,10 +230,11 @@ def process_section(processes: list[ProcessRow]) -> str:
 - The same terms written as watchlist files ({TERMS_PER_LIST:,} per file; a generated alias
   that repeats another spelling of its list is left out), and the headlines above, five times
   over, on standard input of `newsbot match --json`.
-- **start-up**: from launching the process to its first answer. **cold**: no cached index
-  (Python starts, the YAML is read with libyaml and validated, the index is built, the
-  word-frequency lists are loaded); **cached index**: a second run over the unchanged files reads
-  the compiled index from the cache (`bot/indexcache.py`).
+- **start-up**: from launching the process to its first answer (in brackets, the CPU time the
+  process had used by then: the wall-clock figure stretches when the machine is shared).
+  **cold**: no cached index (Python starts, the YAML is read with libyaml and validated, the
+  index is built, the word-frequency lists are loaded); **cached index**: a second run over the
+  unchanged files reads the compiled index from the cache (`bot/indexcache.py`).
 - **ms per headline**: time between the first and the last answer, over the remaining headlines
   (start-up and exit not counted); **index alone**: the index's own figure of the table above
   (`1 / index headlines/s`), measured in the same run; **ratio**: cached process over index.

@@ -17,8 +17,10 @@ alert it owes) or nothing (and the next poll sees it as new again). The outbox's
 from __future__ import annotations
 
 import hashlib
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -44,6 +46,40 @@ class IngestResult:
     def add(self, other: IngestResult) -> None:
         for name in self.__slots__:  # type: ignore[attr-defined]
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+# Each story's analysis, computed once (when the story is created or first read back) instead
+# of once per candidate per item: story lookup stays linear in the number of items. One bounded
+# cache per store; a forgotten story is analysed again from its stored title, summary and names.
+MAX_CACHED_ANALYSES = 50_000
+_CACHES: weakref.WeakKeyDictionary[Store, OrderedDict[str, stories.StoryKey]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _analyses(store: Store) -> OrderedDict[str, stories.StoryKey]:
+    cache = _CACHES.get(store)
+    if cache is None:
+        cache = _CACHES[store] = OrderedDict()
+    return cache
+
+
+def _remember(cache: OrderedDict[str, stories.StoryKey], story_id: str, key: stories.StoryKey):
+    cache[story_id] = key
+    cache.move_to_end(story_id)
+    while len(cache) > MAX_CACHED_ANALYSES:
+        cache.popitem(last=False)
+
+
+def _with_analysis(
+    cache: OrderedDict[str, stories.StoryKey], cand: stories.StoryCandidate
+) -> stories.StoryCandidate:
+    """The candidate with its cached analysis (analysing it now if it was not cached)."""
+    key = cache.get(cand.story_id)
+    if key is None:
+        key = stories.candidate_key(cand)
+        _remember(cache, cand.story_id, key)
+    return replace(cand, key=key)
 
 
 def story_id_for(item: Item, salt: str = "") -> str:
@@ -106,22 +142,30 @@ def _ingest_one(
     faults.checkpoint(faults.DEDUP_AFTER_ITEM_INSERT)
     matches = match(item)
     published = item.published or now
-    names = stories.name_tokens(m.term for m in matches)
-    key_names = stories.title_names(item.title) | names
-    lookup = stories.lookup_names(item.title, names)
+    terms = [m.term for m in matches]
+    key = stories.analyse(
+        item.title, item.summary, (), stories.who_groups(terms), published, item.source
+    )
+    lookup = stories.lookup_names(item.title, stories.name_tokens(terms))
+    lookup |= stories.who_names(terms)
     window = timedelta(hours=window_hours)
-    candidates = store.story_candidates_in(conn, lookup, published - window, published + window)
-    story_id = stories.find_story(
-        item.title, names, published, candidates, source=item.source, window_hours=window_hours
+    cache = _analyses(store)
+    candidates = store.story_candidates_in(
+        conn, lookup, published - window, published + window, known=cache
+    )
+    story_id = stories.find_story_for(
+        key, [_with_analysis(cache, c) for c in candidates], window_hours=window_hours
     )
     result = IngestResult(backlog_items=1) if backlog else IngestResult(new_items=1)
     if story_id is None:
         story_id = story_id_for(item)
         if store.story_exists_in(conn, story_id):  # an old story of a forgotten key lives on
             story_id = story_id_for(item, salt=now.isoformat())
+        stored = stories.title_names(item.title) | stories.who_names(terms)
         store.create_story_in(
-            conn, story_id, item, item_id, key_names, published=published, now=now, index=lookup
+            conn, story_id, item, item_id, stored, published=published, now=now, index=lookup
         )
+        _remember(cache, story_id, key)
     else:
         new_outlet = store.join_story_in(conn, story_id, item_id, item.source, now)
         if new_outlet and not backlog:
@@ -132,7 +176,9 @@ def _ingest_one(
         return result
     followers = store.subscribers_for({m.watchlist for m in matches}, conn)
     if followers:
-        also = store.story_sources_in(conn, story_id)[1:]
+        # The alert shows this item; every other outlet of the story is "also on" (the story's
+        # first item may have alerted no one: a backlog, or news nobody followed then).
+        also = [s for s in store.story_sources_in(conn, story_id) if s != item.source]
         excluded = store.exclusions_in(conn, {(m.watchlist, m.term) for m in matches})
         for sub_id, watchlists in sorted(followers.items()):
             skip = excluded.get(sub_id, set())
@@ -141,6 +187,8 @@ def _ingest_one(
                 for m in matches
                 if m.watchlist in watchlists and (m.watchlist, m.term) not in skip
             ]
-            if relevant and store.enqueue_in(conn, sub_id, story_id, relevant, also=also, now=now):
+            if relevant and store.enqueue_in(
+                conn, sub_id, story_id, relevant, also=also, now=now, item_id=item_id
+            ):
                 result.alerts += 1
     return result

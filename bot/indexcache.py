@@ -2,10 +2,11 @@
 
 An admin tunes a large list by running `newsbot match` again and again. With 100,000 terms,
 reading the YAML, validating it and building the index take seconds each time, for files that
-did not change. So the result (the lists, their problems and the Matcher) is stored, and reused
-only when the key matches: a hash of the code of the `bot` package, the Python version, the
-folder's path and the name and bytes of every list file. Any edit, added or removed file or
-upgrade makes a new key, so a stale index is never used.
+did not change. So the result (the lists, their problems, the Matcher and the common-word sets of
+bot.lexicon) is stored, and reused only when the key matches: a hash of the code of the `bot`
+package, the Python and wordfreq versions, the folder's path and the name and bytes of every
+list file. Any edit, added or removed file or upgrade makes a new key, so a stale index is never
+used.
 
 Only folders of at least `MIN_CACHED_BYTES` are cached (a small list loads faster than a cache
 file would); one file per folder, in the user's cache folder (`$XDG_CACHE_HOME/newsbot` or
@@ -26,9 +27,11 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 
 from bot.gcpause import paused_gc
+from bot.lexicon import lexicon_state, restore_lexicon
 from bot.match import Matcher
 from bot.models import Watchlist
 from bot.watchlists import load_watchlists, watchlist_files
@@ -37,9 +40,10 @@ from bot.yamlfile import MAX_FILE_BYTES, Problem
 log = logging.getLogger(__name__)
 
 MIN_CACHED_BYTES = 1_000_000  # about 30,000 terms
-_FORMAT = b"newsbot-index-1\n"
+_FORMAT = b"newsbot-index-2\n"
 
-Compiled = tuple[list[Watchlist], list[Problem], Matcher]
+# What a cache file holds: the lists, their problems, the Matcher, the common-word sets.
+Compiled = tuple[list[Watchlist], list[Problem], Matcher, dict[str, frozenset[str]]]
 
 
 @dataclass(slots=True)
@@ -59,7 +63,8 @@ class CompiledLists:
             return
         folder_key = self._key
         self._key = None  # once
-        _write(self._store, folder_key, (self.watchlists, self.problems, self.matcher))
+        state = (self.watchlists, self.problems, self.matcher, lexicon_state())
+        _write(self._store, folder_key, state)
 
 
 def cache_dir() -> Path:
@@ -77,7 +82,9 @@ def compiled_watchlists(folder: Path) -> CompiledLists:
     with paused_gc():  # millions of long-lived objects: see bot.gcpause
         cached = None if key is None else _read(store, key)
         if cached is not None:
-            return CompiledLists(*cached, from_cache=True)
+            watchlists, problems, matcher, lexicon = cached
+            restore_lexicon(lexicon)  # no need to import wordfreq and read its lists
+            return CompiledLists(watchlists, problems, matcher, from_cache=True)
         watchlists, problems = load_watchlists(folder)
         matcher = Matcher(watchlists)
     if key is not None and _content_key(folder) != key:
@@ -104,9 +111,9 @@ def _content_key(folder: Path) -> bytes | None:
 
 @cache
 def _code_fingerprint() -> bytes:
-    """The Python version and the source of every module of the package: a new rule or a new
-    release makes every cached index stale."""
-    digest = hashlib.sha256(sys.version.encode())
+    """The Python and wordfreq versions and the source of every module of the package: a new
+    rule, word list or release makes every cached index stale."""
+    digest = hashlib.sha256(f"{sys.version} wordfreq {version('wordfreq')}".encode())
     package = Path(__file__).resolve().parent
     for source in sorted(package.rglob("*.py")):
         digest.update(str(source.relative_to(package)).encode())

@@ -8,14 +8,14 @@ text) how common the word is, instead of keeping a hand-made list of examples.
 wordfreq's own lookup first builds a dictionary of every word it knows (over a second of CPU
 per language, paid by the first headline that needs it). Only the question "at least once per
 million words?" matters here, so plain letters are answered from the set of words in the list's
-top frequency bands, built with set operations; anything else asks wordfreq itself.
+top frequency bands, built with set operations; anything else asks wordfreq itself. Those sets
+can be saved and restored (`lexicon_state`, `restore_lexicon`: the cached index of
+`newsbot match` carries them), and wordfreq, slow to import, is imported only when needed.
 """
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
-
-from wordfreq import get_frequency_list, zipf_frequency
+from functools import lru_cache
 
 # Zipf 3.0 = once per million words. Everyday Italian words sit well above it ("palestra" 4.4,
 # "chiese" 4.7, "bastone" 4.0, "allegro" 3.8); typos and transliterations of names sit near
@@ -30,13 +30,24 @@ LANGUAGES = ("it", "en")
 _LAST_COMMON_BAND = round((9 - COMMON_ZIPF) * 100)
 
 
-@cache
+_COMMON: dict[str, frozenset[str]] = {}
+
+
 def _common_words(lang: str) -> frozenset[str]:
+    words = _COMMON.get(lang)
+    if words is None:
+        words = _COMMON[lang] = _read_common_words(lang)
+    return words
+
+
+def _read_common_words(lang: str) -> frozenset[str]:
     """Words of `lang` at COMMON_ZIPF or above, as wordfreq rates them.
 
     A word listed in two bands gets the later (rarer) one in wordfreq's dictionary, hence the
     removal of every word met again after the common bands.
     """
+    from wordfreq import get_frequency_list
+
     bands = get_frequency_list(lang)
     common: set[str] = set()
     for band in bands[: _LAST_COMMON_BAND + 1]:
@@ -49,6 +60,8 @@ def _common_words(lang: str) -> frozenset[str]:
 @lru_cache(maxsize=65536)
 def word_frequency(word: str) -> float:
     """Highest Zipf frequency of the folded `word` across the feeds' languages."""
+    from wordfreq import zipf_frequency
+
     return max(zipf_frequency(word, lang) for lang in LANGUAGES)
 
 
@@ -65,3 +78,14 @@ def load_lexicon() -> None:
     """Read the word lists now (a fraction of a second) rather than on the first fuzzy match."""
     for lang in LANGUAGES:
         _common_words(lang)
+
+
+def lexicon_state() -> dict[str, frozenset[str]]:
+    """The common-word sets of every language, read now if needed (to be saved)."""
+    load_lexicon()
+    return dict(_COMMON)
+
+
+def restore_lexicon(state: dict[str, frozenset[str]]) -> None:
+    """Use sets saved by `lexicon_state` (same wordfreq version) instead of reading the lists."""
+    _COMMON.update(state)

@@ -318,7 +318,7 @@ class Matcher:
         self._term_places = {
             (w.name, t.term): t.place for w in watchlists for t in w.terms if t.place is not None
         }
-        self._size = len({(o.watchlist, fold(o.term)) for os in self._owners.values() for o in os})
+        self._size: int | None = None  # counted when asked: folding 100k terms takes a while
         words: dict[TermWord, int] = {}
         self._by_first: dict[int, list[Pattern]] = defaultdict(list)
         for pattern in self._owners:
@@ -339,6 +339,9 @@ class Matcher:
     @property
     def size(self) -> int:
         """Distinct terms indexed: one per (watchlist, canonical term), aliases not counted."""
+        if self._size is None:
+            owners = (o for os in self._owners.values() for o in os)
+            self._size = len({(o.watchlist, fold(o.term)) for o in owners})
         return self._size
 
     def _first_word_candidates(self, token: Token) -> set[int]:

@@ -1,49 +1,50 @@
-"""Story clustering: is this headline the same news as one seen in the last two days?
+"""Story clustering: is this item the same news as one seen in the last two days?
 
-Pure functions over plain data (no database, no clock). An item joins an earlier story when a
-different outlet tells the same news within the window (48 h by default); otherwise it starts a
-new story. Subscribers get one alert per story, and later outlets become "Anche su: …" updates.
+Pure functions over plain data (no database, no clock). An item joins an earlier story when it
+tells the same news; otherwise it starts a new story. Subscribers get one alert per story, and
+later outlets become "anche su: …" updates. `docs/stories.md` states the rules with real
+examples and the measured precision and recall.
 
 Precision matters more than recall: a wrong merge hides a piece of news from the subscriber
 (it becomes one more outlet in an old message), while a missed merge only costs one extra alert.
-So the decision asks for evidence beyond a shared club:
+What decides is what happened, not only who is named:
 
-- names are the matched canonical terms plus capitalised words of the title (proper nouns);
-  clubs, national teams, competitions, cities and newspapers are *weak* names, because a club
-  appears in dozens of unrelated headlines a day;
-- a capitalised sentence starter that no dictionary knows ("Zaniolo passa…") is a name too;
-- content words compare in any form: a stem that starts another (opera/operato, firma/firmato)
-  and one family of event words (si dimette/dimissioni/lascia; intervento/stop/lesione) count
-  as one word;
-- three specific names in common, two and a club (Zirkzee + Gasperini + Roma), or one specific
-  name and shared content words (Dybala + ginocchio, 30% of the shorter title) make the same
-  story; two names and one word are not enough (Chivu + Kalulu + "espulsione" is both Chivu's
-  post-match words and an editorial written during the match);
-- a headline quoting the person it opens with ("Giuffredi tuona: “…”") joins another quoting
-  the same person when they share a word or a second name;
-- two clubs in common make the same story only with the same score (one match report), never
-  a transfer rumour vs a match report naming the same two clubs;
-- different scores (2-1 vs 0-1) are always different stories;
-- the same outlet twice is the same story only when the headline is nearly identical with the
-  same numbers (a re-post); an outlet's second article on a topic is news of its own.
+- **who**: proper nouns of the title (and, more weakly, of the summary), plus the watchlist
+  terms the item matched. A matched term is one person or club however many words its
+  canonical name has ("Marco Palestra" is one name, not two), and it is evidence of who only:
+  sharing the followed player never makes two items one story by itself;
+- **what kind of event**: transfer rumour, official signing, match result, injury and recovery,
+  training, squad list, press conference or interview, disciplinary, refereeing, preview,
+  business (`event_kinds`). Two items whose kinds are known and differ are different news,
+  whatever else they share ("Palestra, assalto del Milan" vs "Atalanta-Napoli 2-1: Palestra
+  tra i migliori");
+- **numbers**: different scores are different matches; the same score pins one match;
+- **content words**: compared through Italian Snowball stems (PyStemmer), with families of
+  event words (si dimette / dimissioni) counted as one word.
 
-`tests/test_stories.py` measures precision and recall on labelled real headline pairs.
+The same outlet twice is one story for a re-post, or for its own follow-up on the same news
+within `SAME_OUTLET_HOURS` (the morning press review quoting three papers on one player); a
+different piece of news from the same outlet stays a story of its own.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+import Stemmer
 from rapidfuzz import fuzz
 
 from bot.lexicon import word_frequency
 from bot.text import Token, fold, tokenize
 
 WINDOW_HOURS = 48
+SAME_OUTLET_HOURS = 12  # an outlet's own follow-up on the same news within this is one story
+RESULT_PAIR_HOURS = 24  # two reports of one match between the same two clubs
+WHO_PREFIX = "who:"  # a stored story name that is a whole matched term ("who:marco palestra")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -51,10 +52,8 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(fold(w) for w in text.split())
 
 
-STEM = 6  # words compare by their first letters: espulsione/espulso, ginocchio/ginocchi
 REPOST_RATIO = 90  # rapidfuzz ratio of two headlines of one outlet that make one story
 SAME_WORDS = 0.3  # share of content words that, with one specific name, makes one story
-PREFIX_MIN = 4  # a stem this long that starts another stem is the same word: oper/operat
 NAME_ZIPF = 3.35  # a sentence starter rarer than this is a name (Zaniolo 2.2), not a word
 
 STOPWORDS = _words(
@@ -108,7 +107,19 @@ WEAK_NAMES = _words(
     """
 )
 
-# Words that tell one kind of event in different forms a prefix cannot join (si dimette /
+# Weak names that are not clubs: competitions, cities, stadiums, newspapers and broadcasters.
+NOT_CLUBS = _words(
+    """
+    Serie A B C Champions League Europa Conference Coppa Supercoppa Liga Premier Bundesliga
+    Ligue Mondiale Mondiali Mondial Europei Euro Scudetto Var Uefa Fifa Figc Lega Milano Firenze
+    Bergamo Genova San Siro Meazza Olimpico Maradona Stadium Stadio Allianz Arena Dall Ara
+    Franchi Gazzetta Corriere Sport Tuttosport Repubblica Messaggero Mattino Stampa Leggo QS
+    Secolo XIX Eco Romanista Giornale Libero Tempo Dazn Sky Rai Mediaset Tmw Tuttomercatoweb
+    Calciomercato Football Napolista CM Italia Italy Azzurri Nazionale
+    """
+)
+
+# Words that tell one kind of event in different forms a stem cannot join (si dimette /
 # dimissioni, si opera / intervento / stop): each family compares as one word. Kept to events
 # that make news of their own, so two headlines sharing a family and a player are one story.
 EVENT_FAMILIES = {
@@ -129,23 +140,131 @@ EVENT_FAMILIES = {
     ),
 }
 
+# The kinds of event a headline tells, each recognised by word beginnings (folded words) or
+# phrases. Infinitives ("battere la Juve vuol dire…") say what may happen, not what happened,
+# so they never mark a result.
+KIND_PREFIXES: dict[str, tuple[str, ...]] = {
+    "result": (
+        "batt",
+        "vinc",
+        "vint",
+        "vittori",
+        "sconfitt",
+        "pareggi",
+        "travolg",
+        "rimont",
+        "ribalt",
+        "espugn",
+        "crolla",
+        "crollo",
+        "sbanc",
+        "pagell",
+        "tabellin",
+        "beffa",
+        "impresa",
+        "schiaff",
+        "cade",
+        "perde",
+        "passa",
+    ),
+    "transfer": (
+        "mercat",
+        "calciomercat",
+        "trattativ",
+        "offert",
+        "obiettiv",
+        "sondagg",
+        "assalt",
+        "contatt",
+        "prestit",
+        "cession",
+        "riscatt",
+        "clausol",
+        "acquist",
+        "scambi",
+        "mirino",
+        "piace",
+        "stipendi",
+        "ingaggi",
+        "visite",
+        "destinazion",
+        "corteggi",
+        "rilanci",
+    ),
+    "signing": ("ufficial", "firm", "rinnov", "prolung", "annunci"),
+    "injury": (
+        "stop",
+        "infortun",
+        "lesion",
+        "artroscop",
+        "operaz",
+        "operat",
+        "chirurg",
+        "risentiment",
+        "fastidi",
+        "distors",
+        "stiram",
+        "frattur",
+        "ginocch",
+        "caviglia",
+        "flessor",
+        "polpacci",
+        "adduttor",
+        "muscolar",
+        "tendin",
+        "crociat",
+        "menisc",
+        "terapi",
+        "recuperat",
+        "rientr",
+    ),
+    "training": ("allenament", "sedut", "rifinitur", "differenziat"),
+    "squad": ("convocat", "convocaz", "preconvoc", "elenco", "formazion", "titolar"),
+    "interview": ("intervist", "conferenz", "dichiaraz", "microfon", "sfogo", "tuona"),
+    "disciplinary": ("squalific", "espuls", "multa", "multat", "ammend", "deferi", "sanzion"),
+    "refereeing": ("moviola", "arbitr", "var", "rigor"),
+    "preview": ("pronostic", "quote", "streaming", "vigilia", "orario"),
+    "business": ("bilanci", "ricav", "fatturat", "sponsor", "partnership", "azionist", "debit"),
+}
+KIND_PHRASES: dict[str, re.Pattern[str]] = {
+    "training": re.compile(r"\b(si allena\w*|in gruppo|a parte|con i compagni)\b"),
+    "injury": re.compile(
+        r"\b(si opera|si ferma|si fa male|tempi di recupero|torna a disposizione|in dubbio)\b"
+    ),
+    "preview": re.compile(r"\b(dove vedere|dove si vede|in tv|probabili formazioni)\b"),
+    "interview": re.compile(r"\b(ha detto|ha parlato|le parole)\b"),
+    "disciplinary": re.compile(r"\b(giudice sportivo|cartellino rosso)\b"),
+}
+# Events that happen to one person once in a few days: the same person and kind is one story
+# (not a red card: every post-match piece mentions it).
+PERSONAL_KINDS = frozenset({"injury", "training", "signing", "squad"})
+# "Troilo firma l'impresa", "firma il gol": a scorer's deed, not a contract.
+_SCORER_SIGNS = re.compile(
+    r"\bfirma (l |il |la |un |una )?(impresa|gol|rete|rimonta|vittoria|pari)"
+)
+_INFINITIVE = ("are", "ere", "ire")
+KIND_EXCLUDE = _words("allenatore allenatori passato passaggio perdere var varese")
+
 # Football words that no dictionary knows but that name a kind of article, not a person.
 JARGON = _words("moviola pagelle pagella fantacalcio")
 
 _SCORE = re.compile(r"(?<![\w.])(\d{1,2})\s*[-–—:]\s*(\d{1,2})(?![\w.])")
 _QUOTES = '"“”«»'
 _SENTENCE_END = frozenset('.:!?;«»"“”')
+_STEMMER = Stemmer.Stemmer("italian")
 
 
 @dataclass(frozen=True, slots=True)
 class StoryKey:
-    """What clustering compares for one headline.
+    """What clustering compares for one item (its analysis, cached per story).
 
-    `words`: stems of the content words (no names, stop words or generic football words);
-    `names`: folded proper nouns; `maybe`: capitalised sentence starters, which count as names
-    only when the other headline has them as names ("Chivu difende…" vs "…Padre Chivu");
-    `groups`: names that belong together ("Sal Da Vinci", "Paulo Dybala") so one full name
-    counts once; `scores`: match scores; plus the time and the outlet.
+    `words`: stems of the content words of the title (no names, stop words or generic football
+    words); `names`: folded proper nouns of the title; `maybe`: capitalised sentence starters,
+    which count as names only when the other item has them as names ("Chivu difende…" vs
+    "…Padre Chivu"); `groups`: names that belong together ("Sal Da Vinci") so one full name
+    counts once; `who`: the matched watchlist terms, one group each; `context`: proper nouns of
+    the summary; `kinds`: the kinds of event told; `scores`: match scores of the title and the
+    summary; plus the time and the outlet.
     """
 
     words: frozenset[str]
@@ -158,25 +277,46 @@ class StoryKey:
     speaker: frozenset[str] = frozenset()
     text: str = ""  # the folded headline, word by word (to recognise a re-post)
     quoted: frozenset[str] = frozenset()  # who is quoted, when the headline opens with them
+    kinds: frozenset[str] = frozenset()
+    who: tuple[frozenset[str], ...] = ()
+    context: frozenset[str] = frozenset()
+    summary_scores: frozenset[str] = frozenset()
+
+    def at(self, published: datetime | None, source: str) -> StoryKey:
+        """The same analysis seen at another time or from another outlet."""
+        return _replace(self, published=published, source=source)
+
+
+def _replace(key: StoryKey, **changes: object) -> StoryKey:
+    values = {name: getattr(key, name) for name in StoryKey.__slots__}  # type: ignore[attr-defined]
+    values.update(changes)
+    return StoryKey(**values)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
 class StoryCandidate:
-    """A recent story an item may join: its first headline, names, time and outlets so far."""
+    """A recent story an item may join: its first item, names, time and outlets so far.
+
+    `key` is the story's cached analysis when the caller has it (see `dedup`); without it the
+    analysis is computed from `title`, `summary` and `names`.
+    """
 
     story_id: str
     title: str
     names: frozenset[str]
     published: datetime
     sources: frozenset[str] = frozenset()
+    summary: str = ""
+    key: StoryKey | None = field(default=None, compare=False)
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    """Italian inflection changes the ending: voleva/volevo, espulso/espulsione, ginocchio/i."""
-    return (word.rstrip("aeiou") or word)[:STEM]
+    """Italian inflection changes the ending: voleva/volevo, ginocchio/ginocchi (Snowball)."""
+    return _STEMMER.stemWord(word)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)
 def _word_key(word: str) -> str:
     """What a content word compares as: its event family ("#injury") or its stem."""
     for family, prefixes in EVENT_FAMILIES.items():
@@ -185,25 +325,31 @@ def _word_key(word: str) -> str:
     return _stem(word)
 
 
-def _same_word(x: str, y: str) -> bool:
-    """Equal keys, or one stem starting the other: a 6-letter cut keeps "operat" but the
-    shorter form keeps only "oper", and they are still one word."""
-    if x == y:
-        return True
-    short, long_ = sorted((x, y), key=len)
-    return len(short) >= PREFIX_MIN and not short.startswith("#") and long_.startswith(short)
-
-
 def common_words(a: frozenset[str], b: frozenset[str]) -> int:
-    """How many content words two headlines share (same word in another form counts)."""
-    in_a = sum(1 for x in a if any(_same_word(x, y) for y in b))
-    in_b = sum(1 for y in b if any(_same_word(x, y) for x in a))
-    return min(in_a, in_b)
+    """How many content words two headlines share (the same word in another form counts)."""
+    return len(a & b)
 
 
 def scores(title: str) -> frozenset[str]:
-    """Match scores written in the title ("3-2", "0-1"), which pin down one match."""
+    """Match scores written in the text ("3-2", "0-1"), which pin down one match."""
     return frozenset(f"{a}-{b}" for a, b in _SCORE.findall(title.replace("″", "")))
+
+
+@lru_cache(maxsize=16384)
+def event_kinds(text: str) -> frozenset[str]:
+    """The kinds of event a text tells ("result", "transfer", "injury", …); empty if none."""
+    folded = folded_text(text)
+    found = {kind for kind, phrase in KIND_PHRASES.items() if phrase.search(folded)}
+    if _SCORER_SIGNS.search(folded):
+        found.add("result")
+        folded = _SCORER_SIGNS.sub(" ", folded)
+    for word in folded.split():
+        if word in KIND_EXCLUDE or (len(word) > 5 and word.endswith(_INFINITIVE)):
+            continue
+        found.update(kind for kind, prefixes in KIND_PREFIXES.items() if word.startswith(prefixes))
+    if scores(text):
+        found.add("result")
+    return frozenset(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,7 +397,7 @@ def _not_a_word(word: str) -> bool:
     return word not in JARGON and word_frequency(word) < NAME_ZIPF
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=16384)
 def _analyse(title: str) -> _Analysis:
     tokens = tokenize(title)
     all_caps = all(t.upper for t in tokens if t.text.isalpha())
@@ -329,28 +475,94 @@ def name_tokens(terms: Iterable[str]) -> frozenset[str]:
     return frozenset(t.text for term in terms for t in tokenize(term) if t.text not in STOPWORDS)
 
 
+def who_groups(terms: Iterable[str]) -> tuple[frozenset[str], ...]:
+    """Matched canonical terms, one group of folded tokens each ("Paulo Dybala" is one name)."""
+    found = {frozenset(t.text for t in tokenize(term) if t.text not in STOPWORDS) for term in terms}
+    return tuple(sorted((g for g in found if g), key=sorted))
+
+
+def who_names(terms: Iterable[str]) -> frozenset[str]:
+    """Matched terms as stored story names ("who:paulo dybala"), kept apart from title names."""
+    return frozenset(WHO_PREFIX + " ".join(sorted(g)) for g in who_groups(terms))
+
+
+def split_stored_names(stored: Iterable[str]) -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
+    """A story's stored names as (title names, matched-term groups)."""
+    names, who = set(), set()
+    for name in stored:
+        if name.startswith(WHO_PREFIX):
+            who.add(frozenset(name[len(WHO_PREFIX) :].split()))
+        else:
+            names.add(name)
+    return frozenset(names), tuple(sorted(who, key=sorted))
+
+
+@lru_cache(maxsize=16384)
+def _summary_context(summary: str) -> frozenset[str]:
+    """Proper nouns of the summary that are not sentence starters (weaker evidence of who)."""
+    return _analyse(summary[:400]).names if summary else frozenset()
+
+
+def analyse(
+    title: str,
+    summary: str = "",
+    names: Iterable[str] = (),
+    who: Iterable[frozenset[str]] = (),
+    published: datetime | None = None,
+    source: str = "",
+) -> StoryKey:
+    """The comparison key of an item: what happened (kinds, words, numbers) and who."""
+    found = _analyse(title)
+    extra = frozenset(names) - found.names - found.maybe
+    who_ = tuple(who)
+    kinds = event_kinds(title) or (event_kinds(summary[:400]) if summary else frozenset())
+    return StoryKey(
+        words=found.words,
+        names=found.names | extra,
+        scores=scores(title),
+        summary_scores=scores(summary[:400]) if summary else frozenset(),
+        published=published,
+        source=source,
+        maybe=found.maybe - extra,
+        groups=found.groups + tuple(frozenset({n}) for n in extra),
+        speaker=found.speaker,
+        text=folded_text(title),
+        quoted=found.quoted,
+        kinds=kinds,
+        who=who_,
+        context=_summary_context(summary),
+    )
+
+
 def story_key(
     title: str,
     names: Iterable[str] = (),
     published: datetime | None = None,
     source: str = "",
+    *,
+    summary: str = "",
+    who: Iterable[frozenset[str]] = (),
 ) -> StoryKey:
-    """The comparison key of a headline; `names` are extra folded names (matched terms)."""
-    found = _analyse(title)
+    """The comparison key of a headline; `names` are extra folded names, `who` matched terms.
+
+    Folded names passed in `names` (an older caller's matched terms) are taken as one term each.
+    """
     extra = frozenset(names)
-    groups = found.groups + tuple(frozenset({n}) for n in extra - found.names - found.maybe)
-    return StoryKey(
-        words=found.words,
-        names=found.names | extra,
-        scores=scores(title),
-        published=published,
-        source=source,
-        maybe=found.maybe - extra,
-        groups=groups,
-        speaker=found.speaker,
-        text=folded_text(title),
-        quoted=found.quoted,
+    return analyse(title, summary, (), tuple(who) + tuple(frozenset({n}) for n in extra)).at(
+        published, source
     )
+
+
+def candidate_key(cand: StoryCandidate) -> StoryKey:
+    """A candidate story's analysis: its cached key, or one computed from its first item."""
+    if cand.key is not None:
+        return cand.key.at(cand.published, "")
+    names, who = split_stored_names(cand.names)
+    found = _analyse(cand.title)
+    own = names - found.names - found.maybe
+    # Before matched terms were stored apart, they were stored as plain names: one term each.
+    who = who + tuple(frozenset({n}) for n in own)
+    return analyse(cand.title, cand.summary, (), who, cand.published)
 
 
 def _within(a: datetime | None, b: datetime | None, window_hours: float) -> bool:
@@ -366,12 +578,16 @@ def similarity(a: StoryKey, b: StoryKey) -> float:
     return common_words(a.words, b.words) / min(len(a.words), len(b.words))
 
 
+def _who_tokens(key: StoryKey) -> frozenset[str]:
+    return frozenset().union(*key.who) if key.who else frozenset()
+
+
 def shared_names(a: StoryKey, b: StoryKey) -> frozenset[str]:
     """Names both headlines mention (a sentence starter counts if the other calls it a name)."""
     return (a.names & b.names) | (a.names & b.maybe) | (a.maybe & b.names)
 
 
-def _distinct(groups: tuple[frozenset[str], ...], names: frozenset[str]) -> int:
+def _distinct(groups: Iterable[frozenset[str]], names: frozenset[str]) -> int:
     return sum(1 for g in groups if g & names)
 
 
@@ -382,7 +598,20 @@ def _strong_count(a: StoryKey, b: StoryKey, strong: frozenset[str]) -> int:
     return min(_distinct(a.groups, strong), _distinct(b.groups, strong))
 
 
-@lru_cache(maxsize=4096)
+def _shared_who(a: StoryKey, b: StoryKey) -> int:
+    """Specific people both items are about: a matched term both items have (in the title or
+    among their matched terms), named in at least one title. Clubs do not count."""
+    a_title, b_title = a.names | a.maybe, b.names | b.maybe
+    a_all, b_all = a_title | _who_tokens(a), b_title | _who_tokens(b)
+    people = {
+        g
+        for g in {*a.who, *b.who}
+        if (g - WEAK_NAMES) and g & (a_title | b_title) and g & a_all and g & b_all
+    }
+    return len(people)
+
+
+@lru_cache(maxsize=16384)
 def folded_text(title: str) -> str:
     """The headline as folded words separated by single spaces (punctuation dropped)."""
     return " ".join(t.text for t in tokenize(title))
@@ -401,28 +630,38 @@ def _other_speaker(a: StoryKey, b: StoryKey) -> bool:
     """`a` quotes someone ("Pavan: …") whom `b` does not mention: two people's words."""
     if not a.speaker:
         return False
-    mentioned = b.names | b.maybe | b.words
+    mentioned = b.names | b.maybe | b.words | b.context | _who_tokens(b)
     return not any(n in mentioned or _stem(n) in mentioned for n in a.speaker)
 
 
+def kinds_differ(a: StoryKey, b: StoryKey) -> bool:
+    """Both items tell a known kind of event and the kinds have nothing in common."""
+    return bool(a.kinds) and bool(b.kinds) and not (a.kinds & b.kinds)
+
+
 def same_story(a: StoryKey, b: StoryKey, *, window_hours: float = WINDOW_HOURS) -> bool:
-    """Whether two headlines tell the same news (see the module docstring for the rules)."""
+    """Whether two items tell the same news (see the module docstring for the rules)."""
+    same_outlet = bool(a.source) and a.source == b.source
     if not _within(a.published, b.published, window_hours):
         return False
-    if a.scores and b.scores and not (a.scores & b.scores):
+    if same_outlet and is_repost(a.text, b.text):
+        return True
+    if same_outlet and not _within(a.published, b.published, SAME_OUTLET_HOURS):
         return False
-    if _other_speaker(a, b) or _other_speaker(b, a):
+    scores_a, scores_b = a.scores or a.summary_scores, b.scores or b.summary_scores
+    if scores_a and scores_b and not (scores_a & scores_b):
         return False
-    if a.source and a.source == b.source:
-        return is_repost(a.text, b.text)
+    if kinds_differ(a, b) or _other_speaker(a, b) or _other_speaker(b, a):
+        return False
     return _evidence_agrees(a, b)
 
 
 def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
-    """Names and words of two headlines from different outlets point at one piece of news."""
+    """Names, kinds and words of two items point at one piece of news."""
     shared = shared_names(a, b)
     strong = _strong_count(a, b, shared - WEAK_NAMES)
     common = common_words(a.words, b.words)
+    kinds = a.kinds & b.kinds
     if strong >= 3 or (strong >= 2 and shared & WEAK_NAMES):
         return True  # three people, or two people and a club (Zirkzee, Gasperini, Roma)
     if strong >= 1 and common >= 1 and similarity(a, b) >= SAME_WORDS:
@@ -431,7 +670,24 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
         return True  # one person's outburst quoted twice: words are picked differently
     if len(shared) >= 2 and a.scores & b.scores:
         return True
+    if _one_match_reported_twice(a, b, kinds):
+        return True
+    who = _shared_who(a, b)
+    clubs = shared & WEAK_NAMES - NOT_CLUBS
+    if who and kinds & PERSONAL_KINDS and "result" not in a.kinds | b.kinds:
+        return True  # one person's injury, training, contract, call-up or ban
+    if who and kinds - {"interview", "refereeing"} and (common >= 1 or clubs):
+        return True  # one person, one kind of event, and a club or a word in common
     return bool(shared) and not strong and _same_words_around_a_club(a, b, shared, common)
+
+
+def _one_match_reported_twice(a: StoryKey, b: StoryKey, kinds: frozenset[str]) -> bool:
+    """Two results naming the same two teams (one a known club) within a day, no score
+    contradicting the other: one match (not every outlet puts the score in the title)."""
+    if "result" not in kinds or not _within(a.published, b.published, RESULT_PAIR_HOURS):
+        return False
+    sides = a.names & b.names - NOT_CLUBS  # the two teams, known clubs or not (Bodø)
+    return len(sides) >= 2 and bool(sides & WEAK_NAMES)
 
 
 def _same_words_around_a_club(
@@ -448,7 +704,31 @@ def _same_words_around_a_club(
 def _score(a: StoryKey, b: StoryKey) -> float:
     """How strongly two keys agree, to pick the best of several matching stories."""
     shared = shared_names(a, b)
-    return 2.0 * len(shared - WEAK_NAMES) + len(shared) + similarity(a, b)
+    return 2.0 * len(shared - WEAK_NAMES) + len(shared) + similarity(a, b) + len(a.kinds & b.kinds)
+
+
+def find_story_for(
+    key: StoryKey,
+    candidates: Sequence[StoryCandidate],
+    *,
+    window_hours: float = WINDOW_HOURS,
+) -> str | None:
+    """The id of the candidate story `key` belongs to, or None for a new story.
+
+    A candidate counts as the item's own outlet when that outlet is among its sources: then
+    only a re-post or the outlet's own follow-up on the same news joins it (see `same_story`).
+    """
+    best: tuple[float, str] | None = None
+    for cand in candidates:
+        other = candidate_key(cand)
+        if key.source and key.source in cand.sources:
+            other = other.at(cand.published, key.source)
+        if not same_story(key, other, window_hours=window_hours):
+            continue
+        score = _score(key, other)
+        if best is None or score > best[0]:
+            best = (score, cand.story_id)
+    return best[1] if best else None
 
 
 def find_story(
@@ -459,33 +739,8 @@ def find_story(
     *,
     source: str = "",
     window_hours: float = WINDOW_HOURS,
+    summary: str = "",
 ) -> str | None:
-    """The id of the candidate story this headline belongs to, or None for a new story.
-
-    `names` are folded extra names (matched terms); a candidate's `names` are the names
-    stored with its first headline. An outlet already in a candidate story joins it only with
-    a nearly identical headline (see `same_story`).
-    """
-    key = story_key(item_title, names, published, source)
-    best: tuple[float, str] | None = None
-    for cand in candidates:
-        found = _analyse(cand.title)
-        other = StoryKey(
-            words=found.words,
-            names=cand.names,
-            scores=scores(cand.title),
-            published=cand.published,
-            source=source if source and source in cand.sources else "",
-            maybe=found.maybe - cand.names,
-            groups=found.groups
-            + tuple(frozenset({n}) for n in cand.names - found.names - found.maybe),
-            speaker=found.speaker,
-            text=folded_text(cand.title),
-            quoted=found.quoted,
-        )
-        if not same_story(key, other, window_hours=window_hours):
-            continue
-        score = _score(key, other)
-        if best is None or score > best[0]:
-            best = (score, cand.story_id)
-    return best[1] if best else None
+    """`find_story_for` a headline; `names` are folded extra names (matched terms)."""
+    key = story_key(item_title, names, published, source, summary=summary)
+    return find_story_for(key, candidates, window_hours=window_hours)

@@ -7,7 +7,6 @@ the problems of the others (which are skipped). `newsbot check` prints the same 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -125,7 +124,9 @@ def _entry_problems(doc: Located, model: WatchlistFile) -> list[Problem]:
     return problems
 
 
-def _to_watchlist(path: Path, model: WatchlistFile) -> Watchlist:
+def _to_watchlist(path: Path, model: WatchlistFile, doc: Located) -> Watchlist:
+    """The validated file as a Watchlist; each term remembers its line (built once: a list can
+    hold many thousands of terms)."""
     return Watchlist(
         name=model.name or fold(path.stem),
         title=model.title,
@@ -139,8 +140,9 @@ def _to_watchlist(path: Path, model: WatchlistFile) -> Watchlist:
                 fuzzy=e.fuzzy,
                 exclude=tuple(" ".join(x.split()) for x in e.exclude),
                 place=e.place,
+                line=doc.line_of(("terms", i)),
             )
-            for e in model.terms
+            for i, e in enumerate(model.terms)
         ),
     )
 
@@ -164,13 +166,7 @@ def load_watchlist_file(path: Path) -> tuple[Watchlist, int]:
         )
     if problems:
         raise ConfigError(problems)
-    watchlist = _to_watchlist(path, model)
-    return _with_term_lines(watchlist, doc), doc.line_of(("name",))
-
-
-def _with_term_lines(watchlist: Watchlist, doc: Located) -> Watchlist:
-    terms = tuple(replace(t, line=doc.line_of(("terms", i))) for i, t in enumerate(watchlist.terms))
-    return replace(watchlist, terms=terms)
+    return _to_watchlist(path, model, doc), doc.line_of(("name",))
 
 
 def watchlist_files(folder: Path) -> list[Path]:

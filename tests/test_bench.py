@@ -21,6 +21,7 @@ def row(terms: int, build_s: float, speedup: float) -> Row:
 def run_main(monkeypatch: pytest.MonkeyPatch, rows: dict[int, Row]) -> tuple[int, list[Any]]:
     written: list[Any] = []
     monkeypatch.setattr(bench_match, "measure", rows.__getitem__)
+    monkeypatch.setattr(bench_match, "PROCESS_SIZES", ())  # whole processes: not in a unit test
     monkeypatch.setattr(bench_match, "update_section", lambda *args: written.append(args))
     monkeypatch.setattr(sys, "argv", ["bench_match.py", *map(str, rows)])
     return bench_match.main(), written

@@ -41,19 +41,21 @@ BACKLOG = ("Juventus, allenamento a porte chiuse", "https://www.tmw.example/juve
 
 
 def hostile(batch: int) -> list[tuple[str, str]]:
-    """Titles as an attacker or a broken CMS writes them; each batch is new news."""
-    who, said, tag = [
-        ("Palestra", "Siamo pronti", "esclusiva"),
-        ("Pulisic", "Resto qui", "ufficiale"),
+    """Titles as an attacker or a broken CMS writes them; each batch is new news, and each item
+    is about another player (so no two are one story)."""
+    quoted, hidden, scripted, endless = [
+        ("Palestra", "Barella", "Dovbyk", "Maignan"),
+        ("Lautaro", "Pulisic", "Lukaku", "Dybala"),
     ][batch]
+    said, tag = [("Siamo pronti", "esclusiva"), ("Resto qui", "ufficiale")][batch]
     return [
-        (f"{who}: &lt;&lt;{said}&gt;&gt; &lt;{tag}&gt; 3 &lt; 4", f"https://x.example/1{batch}"),
+        (f"{quoted}: &lt;&lt;{said}&gt;&gt; &lt;{tag}&gt; 3 &lt; 4", f"https://x.example/1{batch}"),
         (
-            f"{who} \u202eatlanta\u2066 ok\u2069 &amp;lol9; festa {FAMILY} {tag}",
+            f"{hidden} \u202eatlanta\u2066 ok\u2069 &amp;lol9; festa {FAMILY} {tag}",
             f"https://x.example/2{batch}",
         ),
-        (f"{who}, il gol del weekend {tag}", "javascript:alert(document.cookie)"),
-        (f"{who} {tag} " + "lunghissimo " * 5000, f"https://x.example/4{batch}"),
+        (f"{scripted}, il gol del weekend {tag}", "javascript:alert(document.cookie)"),
+        (f"{endless} {tag} " + "lunghissimo " * 5000, f"https://x.example/4{batch}"),
     ]
 
 
@@ -70,7 +72,7 @@ def test_hostile_titles_reach_console_text_and_json_clean(
     text = newsbot([*args, "--db", f"sqlite:///{tmp_path / 'state.db'}"], cwd=tmp_path)
     assert text.returncode == 0, text.stderr
     assert "Palestra: <<Siamo pronti>> <esclusiva> 3 < 4" in text.stdout
-    assert f"Palestra atlanta ok festa {FAMILY} esclusiva" in text.stdout
+    assert f"Barella atlanta ok festa {FAMILY} esclusiva" in text.stdout
     assert "javascript" not in text.stdout and not BIDI.search(text.stdout)
     assert "&lol9;" not in text.stdout
     assert max(len(line) for line in text.stdout.splitlines()) <= MAX_TITLE_CHARS + 2
@@ -81,14 +83,14 @@ def test_hostile_titles_reach_console_text_and_json_clean(
     assert result.returncode == 0, result.stderr
     alerts = json_lines(result.stdout)
     titles = [str(a["title"]) for a in alerts]
-    assert "Pulisic: <<Resto qui>> <ufficiale> 3 < 4" in titles
+    assert "Lautaro: <<Resto qui>> <ufficiale> 3 < 4" in titles
     assert f"Pulisic atlanta ok festa {FAMILY} ufficiale" in titles
     assert not any(BIDI.search(t) or "&lol9;" in t for t in titles)
     (no_link,) = [a for a in alerts if str(a["title"]).endswith("weekend ufficiale")]
     assert no_link["url"] == ""
     assert "javascript" not in result.stdout
     assert "1 item link not http(s), dropped" in result.stderr
-    (long,) = [t for t in titles if t.startswith("Pulisic ufficiale lung")]
+    (long,) = [t for t in titles if t.startswith("Dybala ufficiale lung")]
     assert len(long) <= MAX_TITLE_CHARS and long.endswith("…")
     assert max(len(line) for line in result.stdout.splitlines()) < 2000
 
@@ -128,6 +130,16 @@ def test_angle_bracket_quotes_are_escaped_for_telegram() -> None:
         "<b>Palestra: &lt;&lt;Siamo pronti&gt;&gt; &lt;esclusiva&gt; 3 &lt; 4</b>" in rendered.html
     )
     assert "Palestra: <<Siamo pronti>> <esclusiva> 3 < 4" in rendered.plain
+
+
+def test_a_telegram_alert_carries_no_bidi_control_and_whole_emoji() -> None:
+    feed = Feed(name="Outlet", url="https://example.org/feed.xml")
+    (item,) = parse_bytes(rss_items(hostile(0)[1]), feed).items
+
+    rendered = render_alert(make_alert(item.title, item.link))
+
+    assert not BIDI.search(rendered.html) and "&lol9;" not in rendered.html
+    assert f"<b>Barella atlanta ok festa {FAMILY} esclusiva</b>" in rendered.html
 
 
 def test_real_snapshots_lose_their_markup_and_keep_their_words(real_feeds: Path) -> None:

@@ -169,19 +169,65 @@ def test_window_limits_a_story() -> None:
     )
 
 
-def test_same_outlet_joins_only_with_a_nearly_identical_headline() -> None:
-    """A re-post is one story; the outlet's next article on the topic is news of its own."""
+def test_same_outlet_joins_a_repost_or_its_own_follow_up_on_the_same_news() -> None:
+    """A re-post is one story; so is the outlet's next article on the same news within hours
+    (TMW's press review quoting three papers on Dybala's knee); other news is its own story."""
     first = story_key(
-        "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione", source="TMW"
+        "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione",
+        published=T0,
+        source="TMW",
     )
     repost = story_key(
-        "Roma, il ginocchio tormenta ancora Dybala: si va verso l’operazione ", source="TMW"
+        "Roma, il ginocchio tormenta ancora Dybala: si va verso l’operazione ",
+        published=T0 + timedelta(hours=30),
+        source="TMW",
     )
     follow_up = story_key(
-        "Roma ancora in ansia per il ginocchio di Dybala: operazione vicina", source="TMW"
+        "Roma ancora in ansia per il ginocchio di Dybala: operazione vicina",
+        published=T0 + timedelta(minutes=13),
+        source="TMW",
+    )
+    other_news = story_key(
+        "Dybala e il rinnovo con la Roma: l'agente incontra Massara",
+        published=T0 + timedelta(hours=2),
+        source="TMW",
     )
     assert same_story(first, repost)
-    assert not same_story(first, follow_up)
+    assert same_story(first, follow_up)
+    assert not same_story(first, other_news)
+    assert not same_story(first, follow_up.at(T0 + timedelta(hours=13), "TMW"))
+
+
+def test_a_matched_term_tells_who_never_what_happened() -> None:
+    """The followed player scoring in a match report is not his transfer rumour."""
+    who = (frozenset({"marco", "palestra"}),)
+    rumour = story_key("Milan, Allegri indica il nome: assalto a Palestra dell’Atalanta", who=who)
+    report = story_key(
+        "Atalanta-Napoli 2-1, la Dea ribalta il Napoli: Palestra tra i migliori",
+        who=who,
+        source="B",
+    )
+    other_rumour = story_key(
+        "Palestra piace al Milan: l'Atalanta chiede 40 milioni per l'esterno", who=who, source="C"
+    )
+    assert not same_story(rumour.at(None, "A"), report)
+    assert same_story(rumour.at(None, "A"), other_rumour)
+
+
+def test_one_player_back_in_training_is_one_story_but_the_squad_list_is_another() -> None:
+    who = (frozenset({"manu", "kone"}),)
+    a = story_key("Roma, Koné torna in gruppo: sarà a disposizione per la Cremonese", who=who)
+    b = story_key("Trigoria, Koné si allena con i compagni: recuperato", who=who, source="B")
+    squad = story_key("Roma, i convocati di Gasperini per la Cremonese: c'è Koné", who=who)
+    assert same_story(a.at(None, "A"), b)
+    assert not same_story(squad.at(None, "C"), b)
+    assert not same_story(squad.at(None, "C"), a.at(None, "A"))
+
+
+def test_a_match_reported_with_and_without_the_score_is_one_story() -> None:
+    a = story_key("Champions, il Bodø/Glimt batte l'Inter 3-1", published=T0, source="A")
+    b = story_key("Inter ko, crolla in Norvegia: il Bodo vince", published=T0, source="B")
+    assert same_story(a, b)
 
 
 def test_a_quote_from_someone_else_is_another_story() -> None:

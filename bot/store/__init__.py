@@ -439,15 +439,17 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
                 outbox,
                 subscribers.c.chat_id,
                 subscribers.c.language,
-                stories.c.title,
-                stories.c.url,
-                stories.c.source,
-                stories.c.published,
-                stories.c.summary,
+                # The item that brought the story to this subscriber, else the story's first.
+                func.coalesce(items.c.title, stories.c.title).label("title"),
+                func.coalesce(items.c.link, stories.c.url).label("url"),
+                func.coalesce(items.c.source, stories.c.source).label("source"),
+                func.coalesce(items.c.published, stories.c.published).label("published"),
+                func.coalesce(items.c.summary, stories.c.summary).label("summary"),
                 subscribers.c.muted_until,
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
             .join(stories, stories.c.id == outbox.c.story_id)
+            .outerjoin(items, items.c.id == outbox.c.item_id)
             .where(
                 outbox.c.status == "pending",
                 outbox.c.next_attempt <= now,

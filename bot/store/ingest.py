@@ -7,7 +7,7 @@ outbox rows it causes commit or vanish together.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -103,9 +103,20 @@ class IngestOps(StoreBase):
         return int(item_id)
 
     def story_candidates_in(
-        self, conn: Connection, names: Iterable[str], start: datetime, end: datetime
+        self,
+        conn: Connection,
+        names: Iterable[str],
+        start: datetime,
+        end: datetime,
+        *,
+        known: Container[str] = frozenset(),
+        limit: int = 500,
     ) -> list[StoryCandidate]:
-        """Stories published in [start, end] that share at least one name (most recent first)."""
+        """Stories published in [start, end] that share at least one name (most recent first).
+
+        Stories in `known` (whose analysis the caller has cached) come without title, summary
+        and names, so a lookup does not read them again for every item.
+        """
         names = list(set(names))
         if not names:
             return []
@@ -119,27 +130,36 @@ class IngestOps(StoreBase):
             .distinct()
         )
         rows = conn.execute(
-            select(
-                stories.c.id,
-                stories.c.title,
-                stories.c.names,
-                stories.c.published,
-                stories.c.sources,
-            )
+            select(stories.c.id, stories.c.published, stories.c.sources)
             .where(stories.c.id.in_(ids))
             .order_by(stories.c.published.desc())
-            .limit(500)
+            .limit(limit)
         ).all()
-        return [
-            StoryCandidate(
-                story_id=r.id,
-                title=r.title,
-                names=frozenset(loads(r.names)),
-                published=r.published,
-                sources=frozenset(loads(r.sources)),
+        missing = [r.id for r in rows if r.id not in known]
+        details = {}
+        for chunk in range(0, len(missing), 500):
+            details.update(
+                (d.id, d)
+                for d in conn.execute(
+                    select(stories.c.id, stories.c.title, stories.c.summary, stories.c.names).where(
+                        stories.c.id.in_(missing[chunk : chunk + 500])
+                    )
+                )
             )
-            for r in rows
-        ]
+        out = []
+        for r in rows:
+            d = details.get(r.id)
+            out.append(
+                StoryCandidate(
+                    story_id=r.id,
+                    title=d.title if d else "",
+                    names=frozenset(loads(d.names)) if d else frozenset(),
+                    published=r.published,
+                    sources=frozenset(loads(r.sources)),
+                    summary=(d.summary or "") if d else "",
+                )
+            )
+        return out
 
     def create_story_in(
         self,
@@ -213,8 +233,10 @@ class IngestOps(StoreBase):
         *,
         also: Sequence[str] = (),
         now: datetime,
+        item_id: int | None = None,
     ) -> bool:
-        """Owe `subscriber_id` an alert about `story_id`; False if it already has a row."""
+        """Owe `subscriber_id` an alert about `story_id`, showing item `item_id` (the one that
+        brought the story to this subscriber); False if it already has a row."""
         stmt = (
             self._insert(outbox)
             .values(
@@ -224,6 +246,7 @@ class IngestOps(StoreBase):
                 status="pending",
                 matches=json.dumps([match_to_json(m) for m in matches], ensure_ascii=False),
                 also=json.dumps(list(also), ensure_ascii=False),
+                item_id=item_id,
                 next_attempt=now,
                 created_at=now,
             )

@@ -79,11 +79,17 @@ def _v4_feed_moves(conn: Connection) -> None:
     _add_column(conn, "feeds", "moved_hits", "INTEGER NOT NULL DEFAULT 0")
 
 
+def _v5_alert_item(conn: Connection) -> None:
+    """Each outbox row remembers the item that brought its story to the subscriber."""
+    _add_column(conn, "outbox", "item_id", "INTEGER")
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _v1_initial,
     2: _v2_subscriber_schedule,
     3: _v3_subscriber_choices,
     4: _v4_feed_moves,
+    5: _v5_alert_item,
 }
 
 LATEST = max(MIGRATIONS)

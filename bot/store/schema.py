@@ -205,6 +205,9 @@ outbox = Table(
     Column("sent_at", UTCDateTime),
     # Schema 3: the subscriber silenced this story: no more "also on" edits of its message.
     Column("silenced", Boolean, nullable=False, default=False),
+    # The item that brought the story to this subscriber: what its alert shows (the story's
+    # first item may be one that alerted no one, e.g. a feed's backlog). NULL: the story's.
+    Column("item_id", Integer),
     UniqueConstraint("subscriber_id", "story_id", name="uq_outbox_subscriber_story"),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt)
