@@ -5,6 +5,7 @@ transaction); the Bot API is the fake one on a loopback port; time is virtual.""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ T0 = datetime(2026, 3, 6, 8, 0, tzinfo=UTC)
 CHAT = "1001"
 FEED = Feed("Tuttomercatoweb", "https://tmw.example/rss")
 TITLES = [f"Milan, notizia numero {n}" for n in range(1, 31)]  # 30 stories: one digest
+TITLES[3] = "Milan, Leao salta il derby: lesione al flessore della coscia destra"
 
 
 class Locker:
@@ -75,6 +77,10 @@ async def bot(fake: FakeBotApi) -> AsyncIterator[Bot]:
         yield tg
 
 
+def milan(item: Item) -> list[Match]:
+    return [Match("milan", "Milan", "Milan", 100.0)]
+
+
 def owe_thirty_alerts(store: Store) -> None:
     subscriber = store.subscriber(CHAT)
     assert subscriber is not None
@@ -84,10 +90,7 @@ def owe_thirty_alerts(store: Store) -> None:
         for n, title in enumerate(TITLES)
     ]
 
-    def match(item: Item) -> list[Match]:
-        return [Match("milan", "Milan", "Milan", 100.0)]
-
-    ingest(store, FEED, items, match, now=T0, backlog=False)
+    ingest(store, FEED, items, milan, now=T0, backlog=False)
     assert store.outbox_depth() == 30
 
 
@@ -148,3 +151,47 @@ async def test_a_database_locked_past_every_retry_is_recorded_before_anything_is
 
     assert len(fake.sent(CHAT)) == 1
     assert store.outbox_depth() == 0
+
+
+async def test_a_later_outlet_of_a_story_delivered_in_a_digest_is_not_lost(
+    store: Store, bot: Bot, fake: FakeBotApi
+) -> None:
+    owe_thirty_alerts(store)
+    clock = VirtualClock()
+    sender = sender_for(bot, store, clock)
+    await sender.deliver_pending()
+    (digest,) = fake.sent(CHAT)
+    assert digest.params["text"].startswith("📰")
+
+    def brings(source: str, n: int) -> None:
+        later = Item(
+            (f"guid:{source}:{n}",),
+            TITLES[3],  # the same news, from another outlet
+            "",
+            f"https://{source.lower()}.example/{n}",
+            source,
+            f"https://{source.lower()}.example/rss",
+            T0 + timedelta(hours=1),
+        )
+        feed = Feed(source, later.feed_url)
+        result = ingest(store, feed, [later], milan, now=T0 + timedelta(hours=1), backlog=False)
+        assert result.updates == 1
+
+    brings("Sportmediaset", 1)
+    clock.advance(3600)
+    await sender.deliver_pending()
+    digest_message, update = fake.sent(CHAT)
+    text = str(update.params["text"])
+    assert TITLES[3] in text and "Sportmediaset" in text
+    reply = update.params["reply_parameters"]
+    reply = json.loads(reply) if isinstance(reply, str) else reply
+    assert reply["message_id"] == digest_message.result["message_id"]
+    assert store.outbox_depth() == 0
+
+    brings("Calciomercato.com", 2)  # a further outlet edits that message: no third message
+    clock.advance(60)
+    await sender.deliver_pending()
+    assert len(fake.sent(CHAT)) == 2
+    (edit,) = fake.calls_to("editMessageText", CHAT)
+    assert int(edit.params["message_id"]) == update.result["message_id"]
+    assert "Calciomercato.com" in str(edit.params["text"])

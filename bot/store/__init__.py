@@ -48,11 +48,13 @@ from bot.store.base import (
     KEY_REFRESH,
     MAX_EDITS,
     MAX_KEY,
+    WATCH_PREFIX,
     engine_url,
     loads,
     match_from_json,
     sqlite_engine,
     storable_key,
+    subscription_target,
 )
 from bot.store.bulk import ImportCount, SubscriberBulkOps
 from bot.store.ingest import IngestOps
@@ -69,11 +71,8 @@ from bot.store.schema import (
     subscribers,
     subscriptions,
 )
-from bot.text import fold
 
 log = logging.getLogger("newsbot.store")
-
-WATCH_PREFIX = "watch:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +249,12 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             for kind, value in rows:
                 conn.execute(
                     self._insert(subscriptions)
-                    .values(subscriber_id=new, kind=kind, value=value)
+                    .values(
+                        subscriber_id=new,
+                        kind=kind,
+                        value=value,
+                        target=subscription_target(kind, value),
+                    )
                     .on_conflict_do_nothing()
                 )
             conn.execute(update(subscribers).where(subscribers.c.id == old).values(active=False))
@@ -266,7 +270,12 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             raise ValueError(f"unknown subscription kind {kind!r}")
         stmt = (
             self._insert(subscriptions)
-            .values(subscriber_id=subscriber_id, kind=kind, value=value)
+            .values(
+                subscriber_id=subscriber_id,
+                kind=kind,
+                value=value,
+                target=subscription_target(kind, value),
+            )
             .on_conflict_do_nothing()
             .returning(subscriptions.c.id)  # rowcount is -1 with RETURNING on psycopg
         )
@@ -383,16 +392,20 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
     ) -> dict[int, set[str]]:
         """Active subscriber id -> which of these watchlist names it follows.
 
-        A "term" subscription follows the personal watchlist "watch:" + fold(term); "all" (the
-        console) follows every name that is not personal.
+        Reads only the followers of these names (subscriptions.target is indexed), never every
+        subscription: the cost of an item is the cost of its audience. "all" (the console)
+        follows every name that is not personal.
         """
         names = set(watchlists)
         if not names:
             return {}
         query = (
-            select(subscriptions.c.subscriber_id, subscriptions.c.kind, subscriptions.c.value)
+            select(subscriptions.c.subscriber_id, subscriptions.c.target)
             .join(subscribers, subscribers.c.id == subscriptions.c.subscriber_id)
-            .where(subscribers.c.active.is_(True))
+            .where(
+                subscriptions.c.target.in_(sorted(names | {"*"})),
+                subscribers.c.active.is_(True),
+            )
         )
         if conn is None:
             with self._read() as read_conn:
@@ -401,13 +414,8 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
             rows = conn.execute(query).all()
         followed: dict[int, set[str]] = {}
         shared = {n for n in names if not n.startswith(WATCH_PREFIX)}
-        for sub_id, kind, value in rows:
-            if kind == "all":
-                hit = shared
-            elif kind == "list":
-                hit = {value} & names
-            else:
-                hit = {WATCH_PREFIX + fold(value)} & names
+        for sub_id, target in rows:
+            hit = shared if target == "*" else {target}
             if hit:
                 followed.setdefault(sub_id, set()).update(hit)
         return followed
@@ -439,12 +447,7 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
                 outbox,
                 subscribers.c.chat_id,
                 subscribers.c.language,
-                # The item that brought the story to this subscriber, else the story's first.
-                func.coalesce(items.c.title, stories.c.title).label("title"),
-                func.coalesce(items.c.link, stories.c.url).label("url"),
-                func.coalesce(items.c.source, stories.c.source).label("source"),
-                func.coalesce(items.c.published, stories.c.published).label("published"),
-                func.coalesce(items.c.summary, stories.c.summary).label("summary"),
+                *_shown_item(),
                 subscribers.c.muted_until,
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
@@ -601,13 +604,11 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
                 outbox,
                 subscribers.c.chat_id,
                 subscribers.c.language,
-                stories.c.title,
-                stories.c.url,
-                stories.c.source,
-                stories.c.published,
+                *_shown_item(),
             )
             .join(subscribers, subscribers.c.id == outbox.c.subscriber_id)
             .join(stories, stories.c.id == outbox.c.story_id)
+            .outerjoin(items, items.c.id == outbox.c.item_id)
             .where(outbox.c.subscriber_id == subscriber_id, outbox.c.message_id == -message_id)
             .order_by(outbox.c.id)
         )
@@ -740,6 +741,18 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
                 log.debug("closing a broken leader connection failed", exc_info=True)
         self._leader_conn = None
         self._leader_names.clear()
+
+
+def _shown_item() -> list[Any]:
+    """What an alert shows: the item that brought the story to its subscriber (outbox.item_id,
+    outer-joined as `items`), else (rows of older versions, pruned items) the story's first."""
+    return [
+        func.coalesce(items.c.title, stories.c.title).label("title"),
+        func.coalesce(items.c.link, stories.c.url).label("url"),
+        func.coalesce(items.c.source, stories.c.source).label("source"),
+        func.coalesce(items.c.published, stories.c.published).label("published"),
+        func.coalesce(items.c.summary, stories.c.summary).label("summary"),
+    ]
 
 
 def _count(conn: Connection, table: Table, *where: Any) -> int:

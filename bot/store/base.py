@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,10 +21,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
 from bot.models import Match
+from bot.text import fold
 
 KEY_MARGIN_DAYS = 7  # item keys outlive their items by this much (tombstones)
 KEY_REFRESH = timedelta(days=1)  # how stale a key's last_seen may get before it is rewritten
 MAX_KEY = 600  # item_keys.key is VARCHAR(700)
+WATCH_PREFIX = "watch:"  # a subscriber's own /watch term is the watchlist "watch:" + folded term
 MAX_EDITS = 3  # update edits per story per subscriber; later outlets are recorded, not sent
 
 
@@ -67,6 +70,16 @@ def sqlite_engine(url: str, *, durable: bool = True, busy_timeout: float = 30.0)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def subscription_target(kind: str, value: str) -> str:
+    """The watchlist name a subscription follows, as the matcher names it: a list's name,
+    "watch:" + the folded term (bot.match.personal_watchlist), or "*" (the console: all)."""
+    if kind == "all":
+        return "*"
+    if kind == "term":
+        return WATCH_PREFIX + fold(" ".join(value.split()))
+    return value
 
 
 def storable_key(key: str) -> str:
@@ -116,6 +129,10 @@ class StoreBase:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.write_failure: WriteFailure | None = None
+        # SQLite has one writer at a time: the store queues its own writers here, so concurrent
+        # polls wait their turn instead of racing for the file lock and failing, after the busy
+        # timeout, with "database is locked". PostgreSQL has row locks: no queue.
+        self._writer: threading.RLock | None = None if self.is_postgres else threading.RLock()
 
     @property
     def is_postgres(self) -> bool:
@@ -125,7 +142,7 @@ class StoreBase:
     def transaction(self) -> Iterator[Connection]:
         """One write transaction (commit on success, rollback on error), for bot/dedup.py."""
         try:
-            with self.engine.begin() as conn:
+            with self._writer or nullcontext(), self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
             reason = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, subscription_target
 from bot.store.schema import exclusions, subscribers, subscriptions
 from bot.subscribers import SubscriberRecord
 
@@ -168,7 +168,15 @@ class SubscriberBulkOps(StoreBase):
         if follows:
             conn.execute(
                 subscriptions.insert(),
-                [{"subscriber_id": ids[c], "kind": k, "value": v} for c, k, v in follows],
+                [
+                    {
+                        "subscriber_id": ids[c],
+                        "kind": k,
+                        "value": v,
+                        "target": subscription_target(k, v),
+                    }
+                    for c, k, v in follows
+                ],
             )
 
 
@@ -192,15 +200,16 @@ def _copy_in(conn: Connection, rows: list[dict[str, Any]], follows: list[Follow]
     )
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS import_follows "
-        "(chat_id VARCHAR(100), kind VARCHAR(10), value TEXT) ON COMMIT DELETE ROWS"
+        "(chat_id VARCHAR(100), kind VARCHAR(10), value TEXT, target TEXT) "
+        "ON COMMIT DELETE ROWS"
     )
     columns = ", ".join(_COLUMNS)
     with cursor.copy(f"COPY import_subscribers ({columns}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row([row[c] for c in _COLUMNS])
-    with cursor.copy("COPY import_follows (chat_id, kind, value) FROM STDIN") as copy:
-        for follow in follows:
-            copy.write_row(follow)
+    with cursor.copy("COPY import_follows (chat_id, kind, value, target) FROM STDIN") as copy:
+        for chat_id, kind, value in follows:
+            copy.write_row((chat_id, kind, value, subscription_target(kind, value)))
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _UPDATED)
     cursor.execute(
         f"INSERT INTO subscribers ({columns}) SELECT {columns} FROM import_subscribers "
@@ -213,8 +222,8 @@ def _copy_in(conn: Connection, rows: list[dict[str, Any]], follows: list[Follow]
         f"AND subscriptions.kind IN ({kinds})"
     )
     cursor.execute(
-        "INSERT INTO subscriptions (subscriber_id, kind, value) "
-        "SELECT s.id, f.kind, f.value FROM import_follows f "
+        "INSERT INTO subscriptions (subscriber_id, kind, value, target) "
+        "SELECT s.id, f.kind, f.value, f.target FROM import_follows f "
         "JOIN subscribers s ON s.chat_id = f.chat_id"
     )
 

@@ -11,12 +11,14 @@ from collections.abc import Container, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, literal, select, update
 
 from bot.models import Item, Match
 from bot.store.base import KEY_REFRESH, MAX_EDITS, StoreBase, loads, match_to_json, storable_key
-from bot.store.schema import item_keys, items, outbox, stories, story_names
+from bot.store.schema import item_keys, items, outbox, stories, story_names, subscribers
 from bot.stories import StoryCandidate
+
+FAN_OUT_CHUNK = 5_000  # subscribers per INSERT … SELECT (SQLite allows 32,766 parameters)
 
 
 class AlreadyKnown(Exception):
@@ -114,8 +116,8 @@ class IngestOps(StoreBase):
     ) -> list[StoryCandidate]:
         """Stories published in [start, end] that share at least one name (most recent first).
 
-        Stories in `known` (whose analysis the caller has cached) come without title, summary
-        and names, so a lookup does not read them again for every item.
+        Stories in `known` (whose analysis and outlets the caller has cached) come without
+        title, summary, names and sources, so a lookup does not read them again for every item.
         """
         names = list(set(names))
         if not names:
@@ -155,7 +157,7 @@ class IngestOps(StoreBase):
                     title=d.title if d else "",
                     names=frozenset(loads(d.names)) if d else frozenset(),
                     published=r.published,
-                    sources=frozenset(loads(r.sources)),
+                    sources=frozenset(loads(r.sources)) if d else frozenset(),
                     summary=(d.summary or "") if d else "",
                 )
             )
@@ -237,23 +239,53 @@ class IngestOps(StoreBase):
     ) -> bool:
         """Owe `subscriber_id` an alert about `story_id`, showing item `item_id` (the one that
         brought the story to this subscriber); False if it already has a row."""
-        stmt = (
-            self._insert(outbox)
-            .values(
-                subscriber_id=subscriber_id,
-                story_id=story_id,
-                kind="alert",
-                status="pending",
-                matches=json.dumps([match_to_json(m) for m in matches], ensure_ascii=False),
-                also=json.dumps(list(also), ensure_ascii=False),
-                item_id=item_id,
-                next_attempt=now,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[outbox.c.subscriber_id, outbox.c.story_id])
-            .returning(outbox.c.id)
+        created = self.enqueue_many_in(
+            conn, [subscriber_id], story_id, matches, also=also, now=now, item_id=item_id
         )
-        return conn.execute(stmt).first() is not None
+        return created > 0
+
+    def enqueue_many_in(
+        self,
+        conn: Connection,
+        subscriber_ids: Sequence[int],
+        story_id: str,
+        matches: Sequence[Match],
+        *,
+        also: Sequence[str] = (),
+        now: datetime,
+        item_id: int | None = None,
+    ) -> int:
+        """Owe each of these subscribers the same alert about `story_id` (showing `item_id`):
+        one INSERT … SELECT per 5,000 of them (rows that exist are left alone); returns the
+        rows created."""
+        matches_json = json.dumps([match_to_json(m) for m in matches], ensure_ascii=False)
+        also_json = json.dumps(list(also), ensure_ascii=False)
+        columns = (
+            "story_id",
+            "kind",
+            "status",
+            "matches",
+            "also",
+            "item_id",
+            "next_attempt",
+            "created_at",
+        )
+        values = (story_id, "alert", "pending", matches_json, also_json, item_id, now, now)
+        created = 0
+        for start in range(0, len(subscriber_ids), FAN_OUT_CHUNK):
+            chunk = list(subscriber_ids[start : start + FAN_OUT_CHUNK])
+            source = select(
+                subscribers.c.id,
+                *(literal(v, outbox.c[c].type) for c, v in zip(columns, values, strict=True)),
+            ).where(subscribers.c.id.in_(chunk))
+            stmt = (
+                self._insert(outbox)
+                .from_select([outbox.c.subscriber_id, *(outbox.c[c] for c in columns)], source)
+                .on_conflict_do_nothing(index_elements=[outbox.c.subscriber_id, outbox.c.story_id])
+                .returning(outbox.c.id)
+            )
+            created += len(conn.execute(stmt).all())
+        return created
 
     def flag_update_in(
         self,

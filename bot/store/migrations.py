@@ -16,9 +16,10 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, bindparam, inspect, select, text
 
 from bot.store import schema
+from bot.store.base import subscription_target
 
 Step = Callable[[Connection], None]
 
@@ -79,6 +80,21 @@ def _v4_feed_moves(conn: Connection) -> None:
     _add_column(conn, "feeds", "moved_hits", "INTEGER NOT NULL DEFAULT 0")
 
 
+def _v6_fan_out_indexes(conn: Connection) -> None:
+    """Fan-out reads only the followers of what matched (subscriptions.target, backfilled);
+    claiming reads only pending rows (a partial index on the outbox)."""
+    _add_column(conn, "subscriptions", "target", "TEXT")
+    table = schema.subscriptions
+    rows = conn.execute(select(table.c.id, table.c.kind, table.c.value)).all()
+    if rows:
+        conn.execute(
+            table.update().where(table.c.id == bindparam("row_id")),
+            [{"row_id": r.id, "target": subscription_target(r.kind, r.value)} for r in rows],
+        )
+    for index in (*table.indexes, *schema.outbox.indexes):
+        index.create(conn, checkfirst=True)
+
+
 def _v5_alert_item(conn: Connection) -> None:
     """Each outbox row remembers the item that brought its story to the subscriber."""
     _add_column(conn, "outbox", "item_id", "INTEGER")
@@ -90,6 +106,7 @@ MIGRATIONS: dict[int, Step] = {
     3: _v3_subscriber_choices,
     4: _v4_feed_moves,
     5: _v5_alert_item,
+    6: _v6_fan_out_indexes,
 }
 
 LATEST = max(MIGRATIONS)

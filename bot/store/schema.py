@@ -172,8 +172,12 @@ subscriptions = Table(
     ),
     Column("kind", String(10), nullable=False),
     Column("value", Text, nullable=False),
+    # Schema 6: the watchlist name this row follows ("milan", "watch:" + folded term, "*" for
+    # the console's everything), indexed: fan-out reads only the followers of what matched.
+    Column("target", Text),
     UniqueConstraint("subscriber_id", "kind", "value", name="uq_subscriptions"),
 )
+Index("ix_subscriptions_target", subscriptions.c.target)
 
 # One row per (subscriber, story): the unique constraint IS the "never twice" guarantee.
 # status: pending -> sent | dropped; a sent row goes back to pending with kind "update" when a
@@ -211,6 +215,14 @@ outbox = Table(
     UniqueConstraint("subscriber_id", "story_id", name="uq_outbox_subscriber_story"),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt)
+# Schema 6: the deliverer claims the oldest pending rows (ORDER BY id); a partial index on
+# exactly those keeps the claim flat however many sent rows the outbox holds.
+Index(
+    "ix_outbox_pending",
+    outbox.c.id,
+    sqlite_where=outbox.c.status == "pending",
+    postgresql_where=outbox.c.status == "pending",
+)
 Index("ix_outbox_story", outbox.c.story_id)
 Index("ix_outbox_sent_at", outbox.c.sent_at)
 
