@@ -36,13 +36,30 @@ HTML_ELEMENTS = frozenset(
     """.split()  # noqa: SIM905 (a word list reads better than 120 quoted strings)
 )
 
-# A comment, something shaped like a tag (name and optional attributes), or a lone "<".
-_ANGLE_RE = re.compile(r"<!--.*?-->|</?([a-zA-Z][a-zA-Z0-9]*)(?:\s[^<>]*)?/?>|<", re.DOTALL)
-_MARKUP_RE = re.compile(
-    r"<!--.*?-->|</?(?:" + "|".join(sorted(HTML_ELEMENTS, key=len, reverse=True)) + r")"
-    r"(?:\s[^<>]*)?/?>",
-    re.DOTALL | re.IGNORECASE,
+# Elements that are never closed: `<BR>` in capitals is still markup.
+VOID_ELEMENTS = frozenset(
+    [
+        "area",
+        "base",
+        "basefont",
+        "br",
+        "col",
+        "embed",
+        "frame",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
 )
+
+# A comment, something shaped like a tag (name and optional attributes), or a lone "<".
+_ANGLE_RE = re.compile(r"<!--.*?-->|<(/?)([a-zA-Z][a-zA-Z0-9]*)(\s[^<>]*)?/?>|<", re.DOTALL)
 _NAMED_ENTITY_RE = re.compile(r"&([a-zA-Z][a-zA-Z0-9]{1,31});")
 
 # Characters that need a closer look: controls, format characters (bidi, zero-width, tags),
@@ -50,7 +67,6 @@ _NAMED_ENTITY_RE = re.compile(r"&([a-zA-Z][a-zA-Z0-9]{1,31});")
 _SUSPECT_RE = regex.compile(r"[\p{Cc}\p{Cf}\p{Cs}\u115f\u1160\u3164\uffa0]")
 _GRAPHEME_RE = regex.compile(r"\X")
 _PICTOGRAPHIC_RE = regex.compile(r"\p{Extended_Pictographic}")
-_FORMAT_RE = regex.compile(r"\p{Cf}")
 ZWJ = "\u200d"
 BLACK_FLAG = "\U0001f3f4"
 CANCEL_TAG = "\U000e007f"
@@ -60,12 +76,12 @@ _WHITESPACE_CONTROLS = frozenset("\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85")
 
 def has_markup(text: str) -> bool:
     """True when `text` contains a real HTML tag or comment (not `<<quote>>` or `<esclusiva>`)."""
-    return "<" in text and _MARKUP_RE.search(text) is not None
+    return "<" in text and any(_is_markup(m, text) for m in _ANGLE_RE.finditer(text))
 
 
 def strip_markup_crudely(text: str) -> str:
     """Real tags and comments replaced by a space: the fallback when an HTML parser gives up."""
-    return _MARKUP_RE.sub(" ", text)
+    return _ANGLE_RE.sub(lambda m: " " if _is_markup(m, text) else m.group(0), text)
 
 
 def protect_pseudo_tags(text: str) -> str:
@@ -75,17 +91,27 @@ def protect_pseudo_tags(text: str) -> str:
     """
     if "<" not in text:
         return text
-    return _ANGLE_RE.sub(_protect_one, text)
+    return _ANGLE_RE.sub(
+        lambda m: m.group(0) if _is_markup(m, text) else "&lt;" + m.group(0)[1:], text
+    )
 
 
-def _protect_one(match: re.Match[str]) -> str:
+def _is_markup(match: re.Match[str], text: str) -> bool:
+    """A comment or an HTML element, except a word in capitals that only looks like one.
+
+    `<VIDEO>` or `<DATA>` in a headline, with no attributes and never closed, is the outlet
+    shouting a word; `<video src=…>`, `<B>…</B>` and `<BR>` are markup.
+    """
     found = match.group(0)
     if found.startswith("<!--"):
-        return found
-    name = match.group(1)
-    if name is not None and name.lower() in HTML_ELEMENTS:
-        return found
-    return "&lt;" + found[1:]
+        return True
+    closing, name, attributes = match.group(1), match.group(2), match.group(3)
+    if name is None or name.lower() not in HTML_ELEMENTS:
+        return False
+    shouted = name.isupper() and len(name) >= 4 and not closing and not attributes
+    if shouted and name.lower() not in VOID_ELEMENTS:
+        return f"</{name.lower()}" in text.lower()
+    return True
 
 
 def drop_undefined_entities(text: str) -> str:

@@ -83,6 +83,7 @@ class _State:
     messages: dict[tuple[str, int], str] = field(default_factory=dict)
     admins: dict[str, set[int]] = field(default_factory=dict)
     chat_types: dict[str, str] = field(default_factory=dict)
+    descriptions: dict[tuple[str, str | None], str] = field(default_factory=dict)
 
 
 class FakeBotApi:
@@ -330,6 +331,27 @@ class FakeBotApi:
     def _api_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
         return BOT_USER
 
+    def _api_setMyDescription(self, params: dict[str, Any]) -> Any:
+        return self._set_text("description", params, 512)
+
+    def _api_setMyShortDescription(self, params: dict[str, Any]) -> Any:
+        return self._set_text("short_description", params, 120)
+
+    def _set_text(self, field_name: str, params: dict[str, Any], limit: int) -> Any:
+        """Telegram refuses a description over its limit (512, 120 characters)."""
+        text = str(params.get(field_name, ""))
+        if len(text) > limit:
+            desc = f"Bad Request: {field_name} is too long"
+            return 400, {"ok": False, "error_code": 400, "description": desc}
+        with self._lock:
+            self._state.descriptions[(field_name, params.get("language_code"))] = text
+        return True
+
+    def description(self, field_name: str, language_code: str | None = None) -> str | None:
+        """What the bot set as its description or short_description for a language."""
+        with self._lock:
+            return self._state.descriptions.get((field_name, language_code))
+
     def _api_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
 
@@ -480,6 +502,9 @@ class VirtualClock:
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
         self.settle: Callable[[], Any] | None = None
+        # With several tasks sending at once: "is a request still in flight?", checked right
+        # before time moves (no other task can start one in between).
+        self.busy: Callable[[], bool] | None = None
 
     def __call__(self) -> float:
         return self.now
@@ -487,6 +512,8 @@ class VirtualClock:
     async def sleep(self, seconds: float) -> None:
         if self.settle is not None:
             await self.settle()
+            while self.busy is not None and self.busy():
+                await self.settle()
         self.now += max(0.0, seconds)
 
     def advance(self, seconds: float) -> None:

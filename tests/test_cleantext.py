@@ -33,6 +33,13 @@ THUMB = "👍🏽"
         ("<esclusiva> Leao", False),
         ("3 < 4", False),
         ("Inter <3 Milan", False),
+        ("Leao, che gol! <VIDEO>", False),
+        ("<DATA> e orari della Serie A", False),
+        ('<video src="x.mp4">', True),
+        ("<VIDEO>gol</VIDEO>", True),
+        ("uno<BR>due", True),
+        ("<B>Milan</B>", True),
+        ("<P>Milan", True),
     ],
 )
 def test_only_html_elements_are_markup(text: str, markup: bool) -> None:

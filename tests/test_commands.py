@@ -19,7 +19,7 @@ from bot.reload import ReloadOutcome
 from bot.store import Store
 from bot.telegram.app import TelegramService
 from bot.yamlfile import Problem
-from tests.fakebotapi import FakeBotApi
+from tests.fakebotapi import FakeBotApi, VirtualClock
 
 ADMIN = 42
 USER = 1001
@@ -62,7 +62,10 @@ async def bot(fake: FakeBotApi, store: Store) -> AsyncIterator[Harness]:
         "refused: 1 problem(s); the last good version stays",
     )
     registry = SimpleNamespace(watchlists=[MILAN, INTER], last=outcome)  # last load refused
-    service = TelegramService(settings, store, registry, reload=lambda: outcome)
+    clock = VirtualClock()  # replies are paced (burst 3, then 1 a second) in virtual time
+    service = TelegramService(
+        settings, store, registry, reload=lambda: outcome, clock=clock, sleep=clock.sleep
+    )
     helper = Harness(service, fake)
     await service.application.initialize()
     yield helper
@@ -440,9 +443,9 @@ async def test_unknown_commands_and_free_text_get_a_helpful_answer(bot: Harness)
     (unknown,) = await bot.say("/foo")
     assert unknown == "Non conosco questo comando. /help per l'elenco."
     (text,) = await bot.say("Leão")
-    assert text.endswith("/watch Leão")
+    assert text == "Vuoi seguire «Leão»? Tocca il pulsante (oppure /help per i comandi)."
     (english,) = await bot.say("hello!!", language="en")
-    assert english.endswith("/watch hello!!")
+    assert english.startswith("👋 Hi!")  # a greeting: the start screen
 
 
 async def test_a_group_that_becomes_a_supergroup_keeps_what_it_follows(

@@ -62,6 +62,7 @@ def normalise(**fields: object):
         ("&lt;p&gt;Leao: &lt;esclusiva&gt; 3 &lt; 4&lt;/p&gt;", "Leao: <esclusiva> 3 < 4"),
         ("<p>Conte: <<Siamo pronti>></p>", "Conte: <<Siamo pronti>>"),
         ("<b>Milan</b> &lol9; Inter", "Milan Inter"),
+        ("&lt;p&gt;Leao, che gol! &lt;VIDEO&gt;&lt;/p&gt;", "Leao, che gol! <VIDEO>"),
         ("Milan &amp;lol9; Inter", "Milan Inter"),
         ("Milan\u202e naliM \u2066x\u2069", "Milan naliM x"),
         ("Festa 👨\u200d👩\u200d👧 a Milano", "Festa 👨\u200d👩\u200d👧 a Milano"),

@@ -413,3 +413,36 @@ def test_very_long_keys_stay_unique_and_known(store: Store) -> None:
         assert store.known_item_in(conn, [base + "2"], T0) == two
         assert store.known_item_in(conn, [base + "3"], T0) is None
     assert set(store.known_keys([base + "1", base + "3"])) == {base + "1"}
+
+
+def test_concurrent_writers_never_wait_out_sqlite_busy_timeout(tmp_path: Path) -> None:
+    """Polls of many feeds write at once from worker threads. SQLite has one writer at a time;
+    the store queues its writers itself, so none fails with "database is locked" even when the
+    database's own busy wait is zero."""
+    from sqlalchemy import event as sa_event
+
+    db = Store.open(f"sqlite:///{tmp_path / 'busy.db'}")
+
+    @sa_event.listens_for(db.engine, "connect")
+    def _no_busy_wait(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+    db.engine.dispose()
+    failures: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for k in range(40):
+                sub = db.subscriber(f"{n}-{k}")
+                assert sub is not None
+                db.subscribe(sub.id, "list", "milan")
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.close()
+    assert failures == []

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -128,6 +129,10 @@ class StoreBase:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.write_failure: WriteFailure | None = None
+        # SQLite has one writer at a time: the store queues its own writers here, so concurrent
+        # polls wait their turn instead of racing for the file lock and failing, after the busy
+        # timeout, with "database is locked". PostgreSQL has row locks: no queue.
+        self._writer: threading.RLock | None = None if self.is_postgres else threading.RLock()
 
     @property
     def is_postgres(self) -> bool:
@@ -137,7 +142,7 @@ class StoreBase:
     def transaction(self) -> Iterator[Connection]:
         """One write transaction (commit on success, rollback on error), for bot/dedup.py."""
         try:
-            with self.engine.begin() as conn:
+            with self._writer or nullcontext(), self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
             reason = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]

@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -38,8 +38,9 @@ from telegram.request import HTTPXRequest
 
 from bot.models import Watchlist
 from bot.telegram.commands import Commands, ReloadCallback
-from bot.telegram.sender import Limits, Sender
-from bot.telegram.texts import COMMANDS
+from bot.telegram.pacing import PerChatUpdates, SharedRateLimiter
+from bot.telegram.sender import Limits, RateLimiter, Sender
+from bot.telegram.texts import COMMANDS, t
 from bot.telegram.updates import TolerantBot
 
 log = logging.getLogger("newsbot.telegram")
@@ -69,8 +70,15 @@ class HasWatchlists(Protocol):
     watchlists: list[Watchlist]
 
 
-def build_application(settings: TelegramSettings, *, pool_size: int = 16) -> Application:
-    """The Application, talking to TELEGRAM_API_URL; no updater job queue, no persistence."""
+def build_application(
+    settings: TelegramSettings,
+    *,
+    pool_size: int = 16,
+    rate_limiter: SharedRateLimiter | None = None,
+) -> Application:
+    """The Application, talking to TELEGRAM_API_URL; no updater job queue, no persistence.
+    With `rate_limiter`, every message it sends is paced by it, and updates of different chats
+    are handled concurrently (those of one chat in order)."""
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     api = settings.telegram_api_url.rstrip("/")
@@ -80,8 +88,12 @@ def build_application(settings: TelegramSettings, *, pool_size: int = 16) -> App
         base_file_url=f"{api}/file/bot",
         request=HTTPXRequest(connection_pool_size=pool_size, pool_timeout=10.0),
         get_updates_request=HTTPXRequest(connection_pool_size=1),
+        rate_limiter=rate_limiter,
     )
-    return ApplicationBuilder().bot(bot).build()
+    builder = ApplicationBuilder().bot(bot)
+    if rate_limiter is not None:
+        builder = builder.concurrent_updates(PerChatUpdates())
+    return builder.build()
 
 
 def register(application: Application, commands: Commands) -> None:
@@ -101,6 +113,10 @@ def register(application: Application, commands: Commands) -> None:
         ("unmute", commands.unmute),
         ("quiet", commands.quiet),
         ("digest", commands.digest),
+        ("segui", commands.watch),
+        ("follow", commands.watch),
+        ("settings", commands.settings),
+        ("impostazioni", commands.settings),
         ("stop", commands.stop),
         ("lingua", commands.language),
         ("language", commands.language),
@@ -131,6 +147,16 @@ async def publish_commands(application: Application) -> None:
     await bot.set_my_commands(italian)
     await bot.set_my_commands(italian, language_code="it")
     await bot.set_my_commands(english, language_code="en")
+    await publish_descriptions(application)
+
+
+async def publish_descriptions(application: Application) -> None:
+    """What Telegram shows before the first message (description) and on the bot's profile
+    (short description): Italian by default and for "it", English for "en"."""
+    bot = application.bot
+    for code, lang in ((None, "it"), ("it", "it"), ("en", "en")):
+        await bot.set_my_description(t("bot_description", lang), language_code=code)
+        await bot.set_my_short_description(t("bot_short_description", lang), language_code=code)
 
 
 def webhook_secret(token: str) -> str:
@@ -158,17 +184,24 @@ class TelegramService:
         sender_options: Mapping[str, Any] | None = None,
         poll_updates: bool = True,
         tick: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.settings = settings
         self.store = store
         if watchlists is None:
             watchlists = (lambda: list(registry.watchlists)) if registry is not None else list
         self.watchlists = watchlists
-        self.application = build_application(settings)
+        # ONE limiter for the process: the sender's alerts and every other message.
+        self.limiter = RateLimiter(limits)
+        self.pacer = SharedRateLimiter(self.limiter, clock=clock, sleep=sleep)
+        self.application = build_application(settings, rate_limiter=self.pacer)
         self.sender = Sender(
             self.application.bot,
             store,
-            limits=limits,
+            limiter=self.limiter,
+            clock=clock,
+            sleep=sleep,
             list_titles=self.list_titles,
             **dict(sender_options or {}),
         )

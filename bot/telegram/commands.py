@@ -39,7 +39,8 @@ from telegram.ext import ContextTypes
 
 from bot.match import Matcher, describe_term, personal_watchlist
 from bot.models import Subscriber, Watchlist
-from bot.telegram.pauses import PauseCommands
+from bot.telegram.helpful import FOLLOW_TERM, SETTINGS, HelpfulCommands
+from bot.telegram.pauses import PauseCommands, local_time, zone_note
 from bot.telegram.render import (
     DIGEST,
     REDO,
@@ -68,6 +69,7 @@ GROUPS = (Chat.GROUP, Chat.SUPERGROUP)
 ALERT_ACTIONS = frozenset({"uf", "xp", "ss", "rs", "ux", "us"})
 PREVIEW_MAX = 3
 PREVIEW_WINDOW = timedelta(hours=24)
+TOUCH_EVERY = timedelta(hours=1)  # "wrote in the last 30 days" needs no finer clock
 ADMIN_STATUSES = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 Context = ContextTypes.DEFAULT_TYPE
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -144,7 +146,7 @@ class Who:
 View = Callable[[Who], Awaitable[tuple[str, InlineKeyboardMarkup | None]]]
 
 
-class Commands(PauseCommands):
+class Commands(PauseCommands, HelpfulCommands):
     """The handlers; `app.register(application, commands)` wires them."""
 
     def __init__(
@@ -201,8 +203,11 @@ class Commands(PauseCommands):
                     await update.get_bot().send_message(
                         chat.id, t("language_fallback", lang), parse_mode=ParseMode.HTML
                     )
-        if update.callback_query is None and update.effective_message is not None:
-            await self._db(self.store.touch, sub.id, self.now())  # /stats' "active"
+        now = self.now()
+        if update.callback_query is None and (
+            sub.last_seen is None or now - sub.last_seen > TOUCH_EVERY
+        ):
+            await self._db(self.store.touch, sub.id, now)  # for /stats' "active"
         return Who(chat, sub, Voice(lang, plural=chat.type in GROUPS))
 
     async def _may_change(self, update: Update, context: Context, who: Who) -> bool:
@@ -319,12 +324,32 @@ class Commands(PauseCommands):
 
     # -- subscriber commands ----------------------------------------------------------------
     async def start(self, update: Update, context: Context) -> None:
+        """The greeting with its buttons; `/start milan` (a t.me/<bot>?start=milan deep link)
+        also follows that list; after /stop, says what is followed and what still holds."""
         who = await self._guarded(update, context)
         if who is None:
             return
+        was_stopped = not who.subscriber.active
         await self._db(self.store.set_active, who.subscriber.id, True)
         self.on_change()
-        await self._reply(update, context, t("start", who.lang))
+        text, keyboard = await self.start_view(who)
+        if who.plural:  # a group: its greeting's buttons would be for admins only
+            keyboard = None
+        if was_stopped:
+            text = await self.start_status(who)
+        payload = self.argument(update)
+        if payload:
+            text = await self.deep_link(who, payload) + "\n\n" + text
+        await self._reply(update, context, text, keyboard)
+
+    async def deep_link(self, who: Who, payload: str) -> str:
+        """`/start <list>`: follow the list the link names (by name, title or club alias)."""
+        watchlists = list(self.watchlists())
+        wl = find_list(watchlists, payload.replace("_", " ")) or self.list_for(payload)
+        if wl is None:
+            return t("start_deep_link_unknown", who.lang, name=clip(payload, 64))
+        await self._db(self.store.subscribe, who.subscriber.id, "list", wl.name)
+        return t("start_deep_link", who.lang, name=wl.display)
 
     async def help(self, update: Update, context: Context) -> None:
         who = await self._who(update)
@@ -350,6 +375,10 @@ class Commands(PauseCommands):
         if term not in terms and len(terms) >= TERMS_PER_SUBSCRIBER:
             await self._reply(update, context, t("watch_too_many", who.lang, limit=len(terms)))
             return
+        hint = None if term in terms else await self.watch_hint(who, term)
+        if hint is not None:  # a near miss, a list that has it, an ordinary word: ask first
+            await self._reply(update, context, *hint)
+            return
         added = await self._db(self.store.subscribe, who.subscriber.id, "term", term)
         if not who.subscriber.active:
             await self._db(self.store.set_active, who.subscriber.id, True)
@@ -357,7 +386,15 @@ class Commands(PauseCommands):
         how = describe_term(term, who.lang)
         key = "watch_added" if added else "watch_already"
         answer = t(key, who.lang, term=term, how=how)
-        await self._reply(update, context, f"{answer}\n\n{await self.preview(term, who.lang)}")
+        text = f"{answer}\n\n{await self.preview(term, who.lang)}"
+        keyboard = None
+        club = self.list_for(term)
+        if club is not None and ("list", club.name) not in subs:
+            text += "\n\n" + t("watch_list_too", who.lang, name=club.display)
+            label = to_text(t("suggest_list_button", who.lang, name=clip(club.display, 40)))
+            button = InlineKeyboardButton(label, callback_data=_data("sl", "list", club.name))
+            keyboard = InlineKeyboardMarkup([[button]])
+        await self._reply(update, context, text, keyboard)
 
     async def preview(self, term: str, lang: str) -> str:
         """The last stories (24 h) the new term matches, newest first: a one-off look back,
@@ -386,9 +423,10 @@ class Commands(PauseCommands):
             await self._reply(update, context, t("unwatch_usage", who.lang))
             return
         subs = await self._db(self.store.subscriptions, who.subscriber.id)
-        value = resolve_value(term, [v for k, v in subs if k == "term"])
+        followed = [v for k, v in subs if k == "term"]
+        value = resolve_value(term, followed)
         if value is None:
-            await self._reply(update, context, t("unwatch_unknown", who.lang, term=term))
+            await self._reply(update, context, *self.unwatch_hint(term, followed, who.lang))
             return
         await self._db(self.store.unsubscribe, who.subscriber.id, "term", value)
         self.on_change()
@@ -408,7 +446,9 @@ class Commands(PauseCommands):
         lines: list[str] = []
         muted = who.subscriber.muted_until
         if muted is not None and muted > self.now():
-            lines.append(t("list_muted", who.lang, until=short_local_time(muted, who.lang)))
+            sub = who.subscriber
+            until = local_time(sub, muted, who.lang) + zone_note(sub, who.lang)
+            lines.append(t("list_muted", who.lang, until=until))
         if not entries and undo is None:
             lines.append(t("list_empty", who.lang))
             return "\n".join(lines), None
@@ -500,9 +540,9 @@ class Commands(PauseCommands):
         if not name:
             await self._reply(update, context, t("subscribe_usage", who.lang, example=example))
             return
-        wl = find_list(watchlists, name)
+        wl = find_list(watchlists, name) or self.list_for(name)
         if follow and wl is None:
-            await self._reply(update, context, t("subscribe_unknown", who.lang, name=name))
+            await self._reply(update, context, *self.subscribe_hint(name, who.lang))
             return
         value = wl.name if wl else name
         display = wl.display if wl else name
@@ -637,22 +677,6 @@ class Commands(PauseCommands):
             await self._db(self.store.migrate_chat, old, new)
 
     # -- everything else --------------------------------------------------------------------
-    async def unknown_command(self, update: Update, context: Context) -> None:
-        chat = update.effective_chat
-        if chat is None or chat.type != Chat.PRIVATE:
-            return  # in groups, other bots' commands are not ours to answer
-        who = await self._who(update)
-        if who is not None:
-            await self._reply(update, context, t("unknown_command", who.lang))
-
-    async def free_text(self, update: Update, context: Context) -> None:
-        who = await self._who(update)
-        if who is None:
-            return
-        text = clean_term(update.effective_message.text or "") if update.effective_message else ""
-        example = text if text and term_problem(text) is None else "Palestra"
-        await self._reply(update, context, t("free_text", who.lang, example=example))
-
     async def button(self, update: Update, context: Context) -> None:
         """Inline buttons: an alert's unfollow / not-this-player / leave / silence and their
         undo twins, /list's removals, undo and pages, /lists' (un)subscribe."""
@@ -676,6 +700,12 @@ class Commands(PauseCommands):
             return
         if not await self._may_change(update, context, who):
             await query.answer(t("group_admins_only", who.lang), show_alert=True)
+            return
+        if action == FOLLOW_TERM:
+            await self.follow_term_button(query, who, token)
+            return
+        if action == SETTINGS:
+            await self.settings_button(query, who, rest)
             return
         if action == "lg":
             lang = language_of(kind)

@@ -3,9 +3,10 @@
 Why a limiter of our own rather than python-telegram-bot's AIORateLimiter: that one retries
 nothing by default and a single RetryAfter pauses *every* request of the bot, including the
 answers to commands. Here the limits are a schedule: each message gets the earliest moment at
-which sending it keeps all three limits (30 a second overall, 1 a second per chat, 20 a minute
-per group), a single dispatcher sleeps until then, and the clock and the sleep are injectable so
-tests can check the real rates in virtual time.
+which sending it keeps all three limits (30 a second overall, per chat a burst of 3 then 1 a
+second, 20 a minute per group), a single dispatcher sleeps until then, and the clock and the
+sleep are injectable so tests can check the real rates in virtual time. The same `RateLimiter`
+also paces every other message of the process (command replies, edits: see `pacing.py`).
 
 Error policy (decided here, documented in the README):
 - 429 RetryAfter: that chat waits `parameters.retry_after`. Short waits (<= `max_wait`) are taken
@@ -34,6 +35,7 @@ import time
 import warnings
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -66,6 +68,9 @@ log = logging.getLogger("newsbot.telegram.sender")
 # appear or vanish. Documented in the README.
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 EPSILON = 1e-6  # keeps float rounding on the safe side of every window edge
+# True inside the sender's own Bot API calls: they were scheduled by the sender's dispatcher
+# (and recorded in the limiter there), so the Application-wide limiter must not pace them again.
+PACED: ContextVar[bool] = ContextVar("newsbot_paced", default=False)
 # Waits between attempts to record a sent message while the store refuses writes: about half
 # a minute in all, well inside the 120 s lease, so no other replica takes the rows meanwhile.
 RECORD_BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -81,6 +86,7 @@ class Limits:
     per_chat_period: float = 1.0
     per_group: int = 20
     per_group_period: float = 60.0
+    per_chat_burst: int = 3  # a chat may get this many at once, then `per_chat` a period
 
 
 class SlidingWindow:
@@ -103,20 +109,55 @@ class SlidingWindow:
         return not self.events or self.events[-1] + self.period + EPSILON <= now
 
 
+class TokenBucket:
+    """`burst` events at once, then one every `interval` seconds: Telegram's per-chat rule
+    ("about one message a second, short bursts allowed"). In any window of one interval
+    there are at most `burst` events; over a long window T, at most burst + T / interval."""
+
+    def __init__(self, burst: int, interval: float) -> None:
+        self.burst = burst
+        self.interval = interval
+        self.level = float(burst)
+        self.at: float | None = None
+
+    def _level(self, now: float) -> float:
+        if self.at is None:
+            return float(self.burst)
+        return min(float(self.burst), self.level + (now - self.at) / self.interval)
+
+    def ready_at(self, now: float) -> float:
+        level = self._level(now)
+        if level >= 1.0 - EPSILON:
+            return now
+        return now + (1.0 - level) * self.interval + EPSILON
+
+    def record(self, when: float) -> None:
+        self.level = max(0.0, self._level(when) - 1.0)
+        self.at = when
+
+    def idle(self, now: float) -> bool:
+        return self._level(now) >= self.burst - EPSILON
+
+
 class RateLimiter:
-    """The three limits plus per-chat penalties (a 429's retry_after), on an injectable clock."""
+    """The three limits plus per-chat penalties (a 429's retry_after), on an injectable clock.
+
+    One instance per process, shared by the sender and by every command reply (see
+    `pacing.SharedRateLimiter`): Telegram counts all messages, whoever sends them."""
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         lim = self.limits
         self.overall = SlidingWindow(lim.overall, lim.overall_period)
-        self.chats: dict[str, SlidingWindow] = {}
+        self.chats: dict[str, TokenBucket] = {}
         self.groups: dict[str, SlidingWindow] = {}
         self.penalties: dict[str, float] = {}
 
-    def _chat(self, chat_id: str) -> SlidingWindow:
+    def _chat(self, chat_id: str) -> TokenBucket:
         if chat_id not in self.chats:
-            self.chats[chat_id] = SlidingWindow(self.limits.per_chat, self.limits.per_chat_period)
+            lim = self.limits
+            interval = lim.per_chat_period / lim.per_chat
+            self.chats[chat_id] = TokenBucket(lim.per_chat_burst, interval)
         return self.chats[chat_id]
 
     def _group(self, chat_id: str) -> SlidingWindow:
@@ -143,9 +184,10 @@ class RateLimiter:
 
     def forget_idle(self, now: float) -> None:
         """Drop the state of chats that can no longer constrain anything (bounded memory)."""
-        for table in (self.chats, self.groups):
-            for chat_id in [c for c, w in table.items() if w.idle(now)]:
-                del table[chat_id]
+        for chat_id in [c for c, w in self.chats.items() if w.idle(now)]:
+            del self.chats[chat_id]
+        for chat_id in [c for c, w in self.groups.items() if w.idle(now)]:
+            del self.groups[chat_id]
         for chat_id in [c for c, until in self.penalties.items() if until <= now]:
             del self.penalties[chat_id]
 
@@ -249,9 +291,19 @@ class Batch:
     dead: set[str] = field(default_factory=set)
     report: Report = field(default_factory=Report)
     seq: itertools.count[int] = field(default_factory=itertools.count)
+    # One call in flight per chat: its messages keep their order, and a chat that turns out
+    # blocked (403) or migrated is known before its next message is tried.
+    busy: set[str] = field(default_factory=set)
+    waiting: dict[str, list[Job]] = field(default_factory=dict)
 
     def push(self, job: Job, at: float) -> None:
         heapq.heappush(self.heap, (at, next(self.seq), job))
+
+    def release(self, chat_id: str, at: float) -> None:
+        """The chat's call is over: its next messages may be scheduled."""
+        self.busy.discard(chat_id)
+        for job in self.waiting.pop(chat_id, []):
+            self.push(job, at)
 
 
 def utcnow() -> datetime:
@@ -267,6 +319,7 @@ class Sender:
         store: Outbox,
         *,
         limits: Limits | None = None,
+        limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         now: Callable[[], datetime] = utcnow,
@@ -283,7 +336,7 @@ class Sender:
     ) -> None:
         self.bot = bot
         self.store = store
-        self.limiter = RateLimiter(limits)
+        self.limiter = limiter or RateLimiter(limits)
         self.clock = clock
         self.sleep = sleep
         self.now = now
@@ -424,6 +477,9 @@ class Sender:
             if job.chat_id in batch.dead:  # deactivated meanwhile: its alerts stay pending
                 await self._defer(job, 0.0, "subscriber deactivated", batch.report)
                 continue
+            if job.chat_id in batch.busy:
+                batch.waiting.setdefault(job.chat_id, []).append(job)
+                continue
             now = self.clock()
             ready = max(self.limiter.ready_at(job.chat_id, now), self._group_hold(job))
             floor = self.limiter.overall.ready_at(now)  # nothing at all can go before this
@@ -437,10 +493,15 @@ class Sender:
                 await self._pause(ready - now)
                 batch.push(job, at)  # re-check: the chat may have migrated or blocked us
                 continue
-            self.limiter.record(job.chat_id, now)
+            if self._slots.locked():  # all connections busy: record the send when it starts
+                await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
+                batch.push(job, at)
+                continue
             if job.action != "edit" and is_group_chat(job.chat_id):
                 self._group_last[job.chat_id] = now
             await self._slots.acquire()
+            self.limiter.record(job.chat_id, now)
+            batch.busy.add(job.chat_id)
             self._start(self._attempt(job, batch))
         return batch.report
 
@@ -471,12 +532,16 @@ class Sender:
         Every attempt is timed (`newsbot_delivery_seconds`); every one that Telegram refused or
         that got no answer counts as `failed`, and then as `retried` or `dropped`.
         """
+        PACED.set(True)  # this task's calls were scheduled here: the shared limiter lets them by
+        chat_id = job.chat_id
         try:
             with metrics.DELIVERY_SECONDS.time():
                 await self._call(job, batch)
         except Exception as exc:
             metrics.ALERTS.labels(outcome="failed").inc()
             await self._on_failure(job, batch, exc)
+        finally:
+            batch.release(chat_id, self.clock())
 
     async def _on_failure(self, job: Job, batch: Batch, exc: Exception) -> None:
         """Wait, follow the migrated group, deactivate, fall back, retry later or drop."""

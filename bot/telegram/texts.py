@@ -102,6 +102,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "/unmute — riprendi subito\n"
         "/quiet 23-7 — ore di silenzio ogni giorno\n"
         "/digest 8:00 — un solo riepilogo al giorno\n"
+        "/impostazioni — lingua, pause, riepilogo\n"
         "/stop — non ricevere più nulla\n"
         "/lingua — italiano o English\n\n"
         "Maiuscole contano: «Palestra» è il giocatore, non «in palestra».",
@@ -116,6 +117,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "/unmute — resume now\n"
         "/quiet 23-7 — quiet hours every day (Rome time)\n"
         "/digest 8:00 — one digest a day\n"
+        "/settings — language, pauses, digest\n"
         "/stop — receive nothing more\n"
         "/language — English or Italiano\n\n"
         "Capitals matter: “Palestra” is the player, not “in palestra” (the gym).",
@@ -415,6 +417,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("unmute", "Riprendi gli avvisi"),
         ("quiet", "Ore di silenzio: /quiet 23-7"),
         ("digest", "Un riepilogo al giorno: /digest 8:00"),
+        ("impostazioni", "Impostazioni"),
         ("stop", "Non ricevere più nulla"),
         ("lingua", "Lingua: italiano o English"),
         ("help", "Aiuto"),
@@ -431,6 +434,7 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
         ("unmute", "Resume alerts"),
         ("quiet", "Quiet hours: /quiet 23-7"),
         ("digest", "One digest a day: /digest 8:00"),
+        ("settings", "Settings"),
         ("stop", "Receive nothing more"),
         ("language", "Language: English or Italiano"),
         ("help", "Help"),
@@ -525,3 +529,142 @@ GROUP_TEXTS: dict[str, dict[str, str]] = {
         "en": "✅ From now on I write to this group in English.",
     },
 }
+
+# --- free text, near misses, onboarding and settings (bot/telegram/helpful.py) -----------------
+TEXTS.update(
+    {
+        "you_are_welcome": {
+            "it": "Prego! 😊 Ti avviso appena esce qualcosa su chi segui.",
+            "en": "You're welcome! 😊 I'll tell you as soon as there is news about who you follow.",
+        },
+        "free_text_unknown": {
+            "it": "Non ho capito. Per seguire un giocatore scrivi il suo nome, ad esempio "
+            "«Palestra», oppure /watch Palestra. /help per tutti i comandi.",
+            "en": "I didn't understand. To follow a player write the name, for example "
+            "“Palestra”, or /watch Palestra. /help for every command.",
+        },
+        "free_text_offer": {
+            "it": "Vuoi seguire «{name}»? Tocca il pulsante (oppure /help per i comandi).",
+            "en": "Do you want to follow “{name}”? Tap the button (or /help for the commands).",
+        },
+        "follow_found": {
+            "it": "Ecco cosa ho trovato per «{name}»: tocca per seguire.",
+            "en": "Here is what I found for “{name}”: tap to follow.",
+        },
+        "follow_as_typed": {
+            "it": "«{name}» non è in nessuna lista, ma posso seguirlo come nome: tocca per "
+            "confermare.",
+            "en": "“{name}” is in no list, but I can follow it as a name: tap to confirm.",
+        },
+        "suggest_list_button": {"it": "📋 Lista {name}", "en": "📋 List {name}"},
+        "suggest_term_button": {"it": "➕ {name}", "en": "➕ {name}"},
+        "suggest_as_typed": {"it": "➕ «{name}» così", "en": "➕ “{name}” as typed"},
+        "did_you_mean": {
+            "it": "Non conosco «{term}». Forse cercavi uno di questi? Tocca per seguirlo, "
+            "oppure segui «{term}» così com'è.",
+            "en": "I don't know “{term}”. Did you mean one of these? Tap to follow it, or "
+            "follow “{term}” as typed.",
+        },
+        "watch_covered": {
+            "it": "Segui già <b>{term}</b>: è nella lista <b>{name}</b> che segui. "
+            "Vuoi seguirlo anche da solo?",
+            "en": "You already follow <b>{term}</b>: it is in the list <b>{name}</b> you "
+            "follow. Follow it on its own too?",
+        },
+        "watch_common_word": {
+            "it": "⚠️ «{term}» in minuscolo è anche una parola comune: troverei anche le "
+            "notizie che la usano come parola (es. «in {term}»). Se intendi il nome, "
+            "scegli «{proper}».",
+            "en": "⚠️ “{term}” in lower case is also an ordinary word: I would also find news "
+            "using it as a word. If you mean the name, choose “{proper}”.",
+        },
+        "watch_list_too": {
+            "it": "📋 C'è anche la lista {name}: squadra, giocatori e allenatore insieme.",
+            "en": "📋 There is also the list {name}: club, players and coach together.",
+        },
+        "unwatch_did_you_mean": {
+            "it": "Non seguivi «{term}». Forse intendevi <b>{value}</b>?",
+            "en": "You were not following “{term}”. Did you mean <b>{value}</b>?",
+        },
+        "unwatch_button": {"it": "🔕 Non seguire più {term}", "en": "🔕 Stop following {term}"},
+        "subscribe_did_you_mean": {
+            "it": "Non conosco la lista «{name}». Forse cercavi:",
+            "en": "I don't know the list “{name}”. Did you mean:",
+        },
+        "subscribed_term": {"it": "Segui: {term}", "en": "Following: {term}"},
+        "unknown_command_near": {
+            "it": "Non conosco /{typed}. Forse intendevi /{meant}? /help per l'elenco.",
+            "en": "I don't know /{typed}. Did you mean /{meant}? /help for the list.",
+        },
+        "start_follow_player": {"it": "⚽ Segui un giocatore", "en": "⚽ Follow a player"},
+        "start_all_lists": {"it": "📋 Tutte le liste", "en": "📋 All lists"},
+        "start_help": {"it": "❓ Aiuto", "en": "❓ Help"},
+        "start_language": {"it": "🌐 Lingua / Language", "en": "🌐 Language / Lingua"},
+        "start_player_howto": {
+            "it": "Scrivimi il nome del giocatore, ad esempio <b>Palestra</b> o "
+            "<b>Christian Pulisic</b> (oppure /watch Palestra).",
+            "en": "Send me the player's name, for example <b>Palestra</b> or "
+            "<b>Christian Pulisic</b> (or /watch Palestra).",
+        },
+        "start_language_howto": {
+            "it": "🌐 /lingua per scegliere la lingua (italiano o inglese).",
+            "en": "🌐 /language to choose the language (Italian or English).",
+        },
+        "start_deep_link": {
+            "it": "✅ Ora segui la lista <b>{name}</b>.",
+            "en": "✅ You now follow the list <b>{name}</b>.",
+        },
+        "start_deep_link_unknown": {
+            "it": "Il link chiedeva la lista «{name}», che non conosco. Eccole tutte: /lists.",
+            "en": "The link asked for the list “{name}”, which I don't know. Here are all: /lists.",
+        },
+        "start_again": {
+            "it": "👋 Bentornato! Gli avvisi sono di nuovo attivi.",
+            "en": "👋 Welcome back! Alerts are on again.",
+        },
+        "start_again_follows": {"it": "Segui: {names}.", "en": "You follow: {names}."},
+        "start_still_muted": {
+            "it": "🔇 Ma sei ancora in pausa fino a {until} (/unmute per riprendere subito).",
+            "en": "🔇 But you are still paused until {until} (/unmute to resume now).",
+        },
+        "settings": {
+            "it": "⚙️ <b>Impostazioni</b>\nLingua: {language} (/lingua)\n"
+            "Segui: {terms} nomi, {lists} liste (/list)\nPausa: {pause}\n"
+            "Ore di silenzio: {quiet}\nRiepilogo: {digest}\nFuso orario: {zone}",
+            "en": "⚙️ <b>Settings</b>\nLanguage: {language} (/language)\n"
+            "You follow: {terms} names, {lists} lists (/list)\nPause: {pause}\n"
+            "Quiet hours: {quiet}\nDigest: {digest}\nTime zone: {zone}",
+        },
+        "language_name": {"it": "italiano", "en": "English"},
+        "settings_paused": {"it": "fino a {until}{zone}", "en": "until {until}{zone}"},
+        "settings_not_paused": {"it": "no", "en": "no"},
+        "settings_none": {"it": "nessuna", "en": "none"},
+        "settings_quiet": {"it": "dalle {start} alle {end}", "en": "from {start} to {end}"},
+        "settings_digest": {
+            "it": "uno al giorno alle {at}",
+            "en": "one a day at {at}",
+        },
+        "settings_real_time": {"it": "no, avvisi in tempo reale", "en": "no, real-time alerts"},
+        "settings_mute": {"it": "🔇 Pausa 8 ore", "en": "🔇 Pause 8 hours"},
+        "settings_unmute": {"it": "🔔 Riprendi gli avvisi", "en": "🔔 Resume alerts"},
+        "settings_quiet_on": {"it": "🌙 Silenzio 23–7", "en": "🌙 Quiet 23–7"},
+        "settings_quiet_off": {"it": "🌙 Togli il silenzio", "en": "🌙 Remove quiet hours"},
+        "settings_digest_on": {"it": "📰 Un riepilogo alle 8", "en": "📰 One digest at 8"},
+        "settings_digest_off": {"it": "⚡ Tempo reale", "en": "⚡ Real time"},
+        "settings_list": {"it": "📋 Cosa segui", "en": "📋 What you follow"},
+        "settings_saved": {"it": "Fatto", "en": "Done"},
+        "bot_description": {
+            "it": "Ti avviso quando le notizie sportive italiane (Gazzetta, Corriere dello Sport, "
+            "Tuttosport, Tuttomercatoweb, Sky Sport…) parlano dei giocatori e delle squadre che "
+            "segui: un solo avviso per notizia. Tocca Avvia, poi scegli una squadra o scrivi il "
+            "nome di un giocatore.",
+            "en": "I alert you when Italian sports news (Gazzetta, Corriere dello Sport, "
+            "Tuttosport, Tuttomercatoweb, Sky Sport…) mentions the players and clubs you follow: "
+            "one alert per story. Tap Start, then pick a club or send a player's name.",
+        },
+        "bot_short_description": {
+            "it": "Notizie sportive italiane sui giocatori e le squadre che segui, una volta sola.",
+            "en": "Italian sports news about the players and clubs you follow, once per story.",
+        },
+    }
+)
