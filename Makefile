@@ -34,13 +34,14 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix bot tests bench
 	$(BIN)/ruff format bot tests bench
 
-## bench: matching throughput, index build, pipeline memory over many polls; writes docs/benchmarks.md
+## bench: matching throughput, index build, pipeline memory over many polls, story lookup cost; writes docs/benchmarks.md
 bench: $(STAMP)
 	$(BIN)/python bench/bench_match.py
 	$(BIN)/python bench/bench_poll.py
 	$(BIN)/python bench/bench_freshness.py
 	$(BIN)/python bench/bench_subscribers.py
 	$(BIN)/python bench/bench_outbox.py
+	$(BIN)/python bench/bench_stories.py
 
 ## bench-scale: cycle CPU against the fetch+parse floor, feeds 25-200 and subscribers 1k-100k
 ## (its targets are not met yet: it writes docs/benchmarks.md and docs/scale.svg only when they are)

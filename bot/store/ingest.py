@@ -116,8 +116,8 @@ class IngestOps(StoreBase):
     ) -> list[StoryCandidate]:
         """Stories published in [start, end] that share at least one name (most recent first).
 
-        Stories in `known` (whose analysis the caller has cached) come without title, summary
-        and names, so a lookup does not read them again for every item.
+        Stories in `known` (whose analysis and outlets the caller has cached) come without
+        title, summary, names and sources, so a lookup does not read them again for every item.
         """
         names = list(set(names))
         if not names:
@@ -157,7 +157,7 @@ class IngestOps(StoreBase):
                     title=d.title if d else "",
                     names=frozenset(loads(d.names)) if d else frozenset(),
                     published=r.published,
-                    sources=frozenset(loads(r.sources)),
+                    sources=frozenset(loads(r.sources)) if d else frozenset(),
                     summary=(d.summary or "") if d else "",
                 )
             )
