@@ -196,7 +196,7 @@ def test_callback_data_fits_64_bytes_and_resolves_back() -> None:
 def test_every_text_exists_in_both_languages() -> None:
     for key, entry in TEXTS.items():
         assert set(entry) == set(LANGUAGES), key
-    aliases = {"lingua": "language"}  # each menu names the command in its own language
+    aliases = {"lingua": "language", "impostazioni": "settings"}  # each menu in its language
     assert [aliases.get(c, c) for c, _ in COMMANDS["it"]] == [c for c, _ in COMMANDS["en"]]
     assert language_of("en-GB") == "en"
     assert language_of("it") == "it"
