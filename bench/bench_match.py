@@ -34,6 +34,7 @@ from rapidfuzz import fuzz, process
 from bot.match import Matcher
 from bot.models import Term, Watchlist
 from bot.text import fold
+from bot.yamlfile import WITH_LIBYAML
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus" / "headlines.tsv"
@@ -239,6 +240,7 @@ def process_section(processes: list[ProcessRow]) -> str:
   (start-up and exit not counted); **index alone**: the index's own figure of the table above
   (`1 / index headlines/s`), measured in the same run; **ratio**: cached process over index.
 - **same answers**: the cached run printed exactly what the cold run printed.
+- YAML parser: {"libyaml (PyYAML's CSafeLoader)" if WITH_LIBYAML else "pure Python (no libyaml)"}.
 - Targets (issue): start-up at most 5 s, cold and cached; per headline within 2× the index alone.
 """
 

@@ -71,34 +71,47 @@ def audiences(
 # of once per candidate per item: story lookup stays linear in the number of items. One bounded
 # cache per store; a forgotten story is analysed again from its stored title, summary and names.
 MAX_CACHED_ANALYSES = 50_000
-_CACHES: weakref.WeakKeyDictionary[Store, OrderedDict[str, stories.StoryKey]] = (
-    weakref.WeakKeyDictionary()
-)
+MAX_SPECIFIC_CANDIDATES = 300  # stories sharing a person with an item
+MAX_WEAK_CANDIDATES = 60  # the most recent stories sharing only a club, competition or place
 
 
-def _analyses(store: Store) -> OrderedDict[str, stories.StoryKey]:
+@dataclass(slots=True)
+class _Cached:
+    """A story as clustering sees it: its analysis and the outlets that told it so far."""
+
+    key: stories.StoryKey
+    sources: set[str]
+
+
+_CACHES: weakref.WeakKeyDictionary[Store, OrderedDict[str, _Cached]] = weakref.WeakKeyDictionary()
+
+
+def _analyses(store: Store) -> OrderedDict[str, _Cached]:
     cache = _CACHES.get(store)
     if cache is None:
         cache = _CACHES[store] = OrderedDict()
     return cache
 
 
-def _remember(cache: OrderedDict[str, stories.StoryKey], story_id: str, key: stories.StoryKey):
-    cache[story_id] = key
+def _remember(
+    cache: OrderedDict[str, _Cached], story_id: str, key: stories.StoryKey, sources: set[str]
+) -> None:
+    # compared as the story: its first item's time, no outlet
+    cache[story_id] = _Cached(key.at(key.published, ""), sources)
     cache.move_to_end(story_id)
     while len(cache) > MAX_CACHED_ANALYSES:
         cache.popitem(last=False)
 
 
 def _with_analysis(
-    cache: OrderedDict[str, stories.StoryKey], cand: stories.StoryCandidate
+    cache: OrderedDict[str, _Cached], cand: stories.StoryCandidate
 ) -> stories.StoryCandidate:
-    """The candidate with its cached analysis (analysing it now if it was not cached)."""
-    key = cache.get(cand.story_id)
-    if key is None:
-        key = stories.candidate_key(cand)
-        _remember(cache, cand.story_id, key)
-    return replace(cand, key=key)
+    """The candidate with its cached analysis and outlets (analysed now if not cached)."""
+    cached = cache.get(cand.story_id)
+    if cached is None:
+        _remember(cache, cand.story_id, stories.candidate_key(cand), set(cand.sources))
+        cached = cache[cand.story_id]
+    return replace(cand, key=cached.key, sources=frozenset(cached.sources))
 
 
 def story_id_for(item: Item, salt: str = "") -> str:
@@ -169,9 +182,22 @@ def _ingest_one(
     lookup |= stories.who_names(terms)
     window = timedelta(hours=window_hours)
     cache = _analyses(store)
+    start, end = published - window, published + window
+    # Stories sharing a person with the item, then the most recent ones sharing only a club
+    # (or a competition, a city): a club is in dozens of stories a day, and the ones that tell
+    # the same news as the item (the same match) are published around the same time.
+    specific = {n for n in lookup if n not in stories.WEAK_NAMES}
     candidates = store.story_candidates_in(
-        conn, lookup, published - window, published + window, known=cache
+        conn, specific, start, end, known=cache, limit=MAX_SPECIFIC_CANDIDATES
     )
+    seen = {c.story_id for c in candidates}
+    candidates += [
+        c
+        for c in store.story_candidates_in(
+            conn, lookup - specific, start, end, known=cache, limit=MAX_WEAK_CANDIDATES
+        )
+        if c.story_id not in seen
+    ]
     story_id = stories.find_story_for(
         key, [_with_analysis(cache, c) for c in candidates], window_hours=window_hours
     )
@@ -184,9 +210,11 @@ def _ingest_one(
         store.create_story_in(
             conn, story_id, item, item_id, stored, published=published, now=now, index=lookup
         )
-        _remember(cache, story_id, key)
+        _remember(cache, story_id, key, {item.source})
     else:
         new_outlet = store.join_story_in(conn, story_id, item_id, item.source, now)
+        if story_id in cache:
+            cache[story_id].sources.add(item.source)
         if new_outlet and not backlog:
             result.updates = store.flag_update_in(
                 conn, story_id, item.source, now=now, max_edits=MAX_EDITS

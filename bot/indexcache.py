@@ -139,6 +139,8 @@ def _read(store: Path, key: bytes) -> Compiled | None:
 
 
 def _write(store: Path, key: bytes, compiled: Compiled) -> None:
+    """Write atomically (a temporary file renamed over the old one), readable by the user only."""
+    tmp: str | None = None
     try:
         store.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=store.parent, prefix=".index-")
@@ -148,5 +150,6 @@ def _write(store: Path, key: bytes, compiled: Compiled) -> None:
         os.replace(tmp, store)
     except Exception as exc:  # read-only home, full disk, an unpicklable rule: no cache
         log.debug("index cache not written", extra={"path": str(store), "error": repr(exc)})
-        with contextlib.suppress(Exception):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

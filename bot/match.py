@@ -75,7 +75,8 @@ def dashes_before(text: str, tokens: Sequence[Token]) -> list[bool]:
     dashes = [False] * len(tokens)
     for i in range(1, len(tokens)):
         gap = text[tokens[i - 1].end : tokens[i].start]
-        dashes[i] = gap != " " and "-" in fold(gap)
+        # Folding turns every dash-like character into "-"; in ASCII the only one is "-".
+        dashes[i] = gap != " " and "-" in (gap if gap.isascii() else fold(gap))
     return dashes
 
 

@@ -556,7 +556,7 @@ def story_key(
 def candidate_key(cand: StoryCandidate) -> StoryKey:
     """A candidate story's analysis: its cached key, or one computed from its first item."""
     if cand.key is not None:
-        return cand.key.at(cand.published, "")
+        return cand.key  # cached as the story: the first item's time, no outlet
     names, who = split_stored_names(cand.names)
     found = _analyse(cand.title)
     own = names - found.names - found.maybe
@@ -639,10 +639,15 @@ def kinds_differ(a: StoryKey, b: StoryKey) -> bool:
     return bool(a.kinds) and bool(b.kinds) and not (a.kinds & b.kinds)
 
 
-def same_story(a: StoryKey, b: StoryKey, *, window_hours: float = WINDOW_HOURS) -> bool:
-    """Whether two items tell the same news (see the module docstring for the rules)."""
-    same_outlet = bool(a.source) and a.source == b.source
-    if not _within(a.published, b.published, window_hours):
+def same_story(
+    a: StoryKey, b: StoryKey, *, window_hours: float = WINDOW_HOURS, same_outlet: bool = False
+) -> bool:
+    """Whether two items tell the same news (see the module docstring for the rules).
+
+    `same_outlet` says `b` already has `a`'s outlet (as when `b` is a story it contributed to).
+    """
+    same_outlet = same_outlet or (bool(a.source) and a.source == b.source)
+    if not _within(a.published, b.published, window_hours) or _nothing_in_common(a, b):
         return False
     if same_outlet and is_repost(a.text, b.text):
         return True
@@ -654,6 +659,15 @@ def same_story(a: StoryKey, b: StoryKey, *, window_hours: float = WINDOW_HOURS) 
     if kinds_differ(a, b) or _other_speaker(a, b) or _other_speaker(b, a):
         return False
     return _evidence_agrees(a, b)
+
+
+def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
+    """No content word, no specific name and at most one club in common: the quick answer
+    for most candidates (every rule below needs more)."""
+    if not a.words.isdisjoint(b.words):
+        return False
+    shared = (a.names | a.maybe | _who_tokens(a)) & (b.names | b.maybe | _who_tokens(b))
+    return len(shared) < 2 and not (shared - WEAK_NAMES)
 
 
 def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
@@ -721,9 +735,8 @@ def find_story_for(
     best: tuple[float, str] | None = None
     for cand in candidates:
         other = candidate_key(cand)
-        if key.source and key.source in cand.sources:
-            other = other.at(cand.published, key.source)
-        if not same_story(key, other, window_hours=window_hours):
+        own = bool(key.source) and key.source in cand.sources
+        if not same_story(key, other, window_hours=window_hours, same_outlet=own):
             continue
         score = _score(key, other)
         if best is None or score > best[0]:

@@ -70,8 +70,10 @@ def bad_lists(folder: Path) -> dict[str, tuple[int, str]]:
     for name, (data, _, _) in files.items():
         (folder / name).write_bytes(data)
     (folder / "loop.yaml").symlink_to(folder / "loop.yaml")
+    os.mkfifo(folder / "fifo.yaml")  # reading it would wait for a writer for ever
     expected = {name: (line, fragment) for name, (_, line, fragment) in files.items()}
     expected["loop.yaml"] = (1, "cannot read file")
+    expected["fifo.yaml"] = (1, "not a regular file")
     return expected
 
 
@@ -158,7 +160,7 @@ def test_poll_once_uses_the_valid_lists_beside_a_damaged_one(
     assert "Traceback" not in first.stderr + second.stderr
 
 
-def test_run_reload_keeps_the_last_good_list_and_applies_the_valid_ones(
+def test_run_reload_names_a_damaged_list_once_and_keeps_its_last_good_version(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     feed_server.set("/tmw.xml", rss(*OLD))

@@ -14,6 +14,7 @@ from telegram import Update
 
 from bot.config import Settings
 from bot.dedup import ingest
+from bot.match import Matcher
 from bot.models import Feed, FeedState, Item, Term, Watchlist
 from bot.reload import ReloadOutcome
 from bot.store import Store
@@ -474,3 +475,46 @@ async def test_only_channel_admins_may_press_its_buttons(
     press["callback_query"]["message"]["chat"]["type"] = "channel"
     await bot.send(press)
     assert subscriptions(store, channel) == []
+
+
+async def test_not_this_player_from_an_alert_then_only_the_rest_of_the_list_alerts(
+    bot: Harness, fake: FakeBotApi, store: Store
+) -> None:
+    """The whole chain: an alert about a list's player is delivered, its 🚫 button is pressed,
+    and from then on that player's stories reach everyone but this subscriber, while the
+    rest of the list still alerts it."""
+    await bot.say("/subscribe milan")
+    matcher = Matcher([MILAN])
+    feed = Feed("Tuttomercatoweb", "https://tmw.example/rss")
+
+    def story(title: str, n: int) -> None:
+        now = datetime.now(UTC)
+        item = Item(
+            keys=(f"url:https://tmw.example/{n}",),
+            title=title,
+            summary="",
+            link=f"https://tmw.example/{n}",
+            source=feed.name,
+            feed_url=feed.url,
+            published=now,
+        )
+        ingest(store, feed, [item], lambda it: matcher.match(it.title), now=now, backlog=False)
+
+    story("Pulisic, doppietta e assist a San Siro", 1)
+    await bot.service.sender.deliver_pending()
+    alert = fake.sent(USER)[-1]
+    assert alert.params["text"].splitlines()[-1] == "Lista: AC Milan"
+    keyboard = alert.params["reply_markup"]
+    exclude = keyboard["inline_keyboard"][0][0]
+    assert exclude["text"] == "🚫 Escludi Christian Pulisic"
+    message_id = alert.result["message_id"]
+    await bot.send(
+        fake.callback(exclude["callback_data"], message_id=message_id, reply_markup=keyboard)
+    )
+
+    story("Pulisic rinnova fino al 2030, è ufficiale", 2)
+    story("Gimenez in gol nel finale, il Milan vince", 3)
+    await bot.service.sender.deliver_pending()
+    titles = [c.params["text"].splitlines()[0] for c in fake.sent(USER)[-2:]]
+    assert "Gimenez in gol" in titles[-1]
+    assert not any("Pulisic rinnova" in c.params["text"] for c in fake.sent(USER))

@@ -251,3 +251,11 @@ def test_a_parsed_item_loses_its_outlet_name_and_keeps_its_categories() -> None:
 def test_football_idioms_borrowed_from_other_sports_stay_football(title: str) -> None:
     """(written) Football headlines speak of a "volata", a "pole", a "mischia"."""
     assert recognise_sport(title).sport in (None, "calcio")
+
+
+def test_shipped_football_feeds_declare_calcio_and_general_ones_none() -> None:
+    from bot.feeds import load_feeds
+
+    sports = {f.name: f.sport for f in load_feeds(ROOT / "bot" / "feeds.yaml")}
+    assert sports["Sky Sport - Calcio"] == "calcio" and sports["Tuttosport"] == "calcio"
+    assert sports["ANSA Sport"] is None and sports["Corriere dello Sport"] is None

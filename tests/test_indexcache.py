@@ -73,3 +73,16 @@ def test_small_folders_are_not_cached(lists: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(indexcache, "MIN_CACHED_BYTES", 1_000_000)
     compiled_watchlists(lists).save()
     assert not cache_dir().exists()
+
+
+def test_no_usable_cache_folder_only_costs_the_cache(
+    lists: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    first = compiled_watchlists(lists)
+    first.save()  # cannot write: no error
+    again = compiled_watchlists(lists)
+    assert not again.from_cache
+    assert terms_found(again, "Milan, assalto a Palestra") == {"Milan", "Palestra"}

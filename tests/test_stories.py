@@ -4,7 +4,7 @@
 outlets) or "diff" (different news, often about the same people or clubs). A side is either
 `file#index` into the real feed snapshots (../shared/feeds/real: the index-th <item> of a feed,
 or the index-th row of a headlines .tsv) or a headline written here. Only pairs from different
-outlets are labelled: an outlet's second article is news of its own by design.
+outlets are labelled (same-outlet follow-ups are judged in tests/test_story_stream.py).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def test_labelled_pairs_precision_and_recall(real_feeds: Path) -> None:
     )
     print("\n".join(mistakes))
     assert precision >= 0.95, mistakes
-    assert recall >= 0.8, mistakes  # 0.870 on 244 pairs when the floor was raised
+    assert recall >= 0.85, mistakes  # 0.899 on 244 pairs with event kinds and Snowball stems
 
 
 def test_real_cross_outlet_stories_merge_and_their_neighbours_do_not(real_feeds: Path) -> None:

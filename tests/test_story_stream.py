@@ -274,8 +274,8 @@ def test_labelled_stream_through_poll_once(
     print("\n" + tuned.line("tuned") + "\n" + held.line("held back"))
     print("\n".join(mistakes))
     # The targets are 0.99 and 0.95 on the held-back part; what the rules reach is
-    # about 0.79 and 0.79 (it varies a little with the order feeds are ingested in): these
-    # floors keep it from getting worse.
+    # 0.79 to 0.84 for both (it varies with the order the feeds are ingested in): these floors
+    # keep it from getting worse.
     assert held.precision >= 0.75, mistakes
-    assert held.recall >= 0.7, mistakes
-    assert tuned.precision >= 0.7, mistakes
+    assert held.recall >= 0.75, mistakes
+    assert tuned.precision >= 0.75, mistakes

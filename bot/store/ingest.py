@@ -11,7 +11,7 @@ from collections.abc import Container, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, literal, select, update
+from sqlalchemy import Connection, func, literal, select, update
 
 from bot.models import Item, Match
 from bot.store.base import KEY_REFRESH, MAX_EDITS, StoreBase, loads, match_to_json, storable_key
@@ -116,12 +116,14 @@ class IngestOps(StoreBase):
     ) -> list[StoryCandidate]:
         """Stories published in [start, end] that share at least one name (most recent first).
 
-        Stories in `known` (whose analysis the caller has cached) come without title, summary
-        and names, so a lookup does not read them again for every item.
+        Stories in `known` (whose analysis and outlets the caller has cached) come without
+        title, summary, names and sources, so a lookup does not read them again for every item.
         """
         names = list(set(names))
         if not names:
             return []
+        # The limit applies to the name index (name, published), so a lookup reads `limit`
+        # rows however many stories share a club: the cost per item does not grow with them.
         ids = (
             select(story_names.c.story_id)
             .where(
@@ -129,13 +131,14 @@ class IngestOps(StoreBase):
                 story_names.c.published >= start,
                 story_names.c.published <= end,
             )
-            .distinct()
+            .group_by(story_names.c.story_id)
+            .order_by(func.max(story_names.c.published).desc())
+            .limit(limit)
         )
         rows = conn.execute(
             select(stories.c.id, stories.c.published, stories.c.sources)
             .where(stories.c.id.in_(ids))
             .order_by(stories.c.published.desc())
-            .limit(limit)
         ).all()
         missing = [r.id for r in rows if r.id not in known]
         details = {}
@@ -157,7 +160,7 @@ class IngestOps(StoreBase):
                     title=d.title if d else "",
                     names=frozenset(loads(d.names)) if d else frozenset(),
                     published=r.published,
-                    sources=frozenset(loads(r.sources)),
+                    sources=frozenset(loads(r.sources)) if d else frozenset(),
                     summary=(d.summary or "") if d else "",
                 )
             )

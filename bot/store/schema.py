@@ -172,7 +172,7 @@ subscriptions = Table(
     ),
     Column("kind", String(10), nullable=False),
     Column("value", Text, nullable=False),
-    # Schema 5: the watchlist name this row follows ("milan", "watch:" + folded term, "*" for
+    # Schema 6: the watchlist name this row follows ("milan", "watch:" + folded term, "*" for
     # the console's everything), indexed: fan-out reads only the followers of what matched.
     Column("target", Text),
     UniqueConstraint("subscriber_id", "kind", "value", name="uq_subscriptions"),
@@ -215,11 +215,11 @@ outbox = Table(
     UniqueConstraint("subscriber_id", "story_id", name="uq_outbox_subscriber_story"),
 )
 Index("ix_outbox_due", outbox.c.status, outbox.c.next_attempt)
-# Schema 5: what the deliverer claims is only the pending rows; a partial index keeps the claim
-# flat however many sent rows the outbox holds.
+# Schema 6: the deliverer claims the oldest pending rows (ORDER BY id); a partial index on
+# exactly those keeps the claim flat however many sent rows the outbox holds.
 Index(
     "ix_outbox_pending",
-    outbox.c.next_attempt,
+    outbox.c.id,
     sqlite_where=outbox.c.status == "pending",
     postgresql_where=outbox.c.status == "pending",
 )
