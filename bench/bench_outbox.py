@@ -10,22 +10,21 @@ in a row, and the median is reported, with 10,000 pending as the flatness check.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from benchdb import drop_schema, postgres_schema
 from docsection import update_section
-from sqlalchemy import create_engine, insert, make_url, text
+from sqlalchemy import insert, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.store import Store, engine_url  # noqa: E402
+from bot.store import Store  # noqa: E402
 from bot.store.schema import outbox, stories  # noqa: E402
 from bot.subscribers import SubscriberRecord  # noqa: E402
 
@@ -108,23 +107,6 @@ def measure(url: str, pending: int) -> float:
         store.close()
 
 
-def pg_url() -> tuple[str, str] | None:
-    raw = os.environ.get("TEST_DATABASE_URL")
-    if not raw:
-        return None
-    schema = f"bench_outbox_{uuid.uuid4().hex[:8]}"
-    with create_engine(engine_url(raw), isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(engine_url(raw)).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False), schema
-
-
-def drop(schema: str) -> None:
-    raw = os.environ["TEST_DATABASE_URL"]
-    with create_engine(engine_url(raw), isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-
-
 def main() -> int:
     results: dict[str, dict[int, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,14 +115,14 @@ def main() -> int:
             for pending in (10_000, 100_000)
         }
     for pending in (10_000, 100_000):
-        made = pg_url()
+        made = postgres_schema("bench_outbox")
         if made is None:
             break
         url, schema = made
         try:
             results.setdefault("PostgreSQL", {})[pending] = measure(url, pending)
         finally:
-            drop(schema)
+            drop_schema(schema)
     lines = [
         "## Outbox claims",
         "",

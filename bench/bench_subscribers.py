@@ -16,16 +16,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
+from benchdb import drop_schema, postgres_schema
 from docsection import update_section
-from sqlalchemy import create_engine, make_url, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.store import engine_url  # noqa: E402
 
 SIZES = (20_000, 100_000)
 TARGETS = {20_000: 30.0, 100_000: 120.0}
@@ -65,24 +63,6 @@ def timed(*args: str, db: str) -> float:
     return elapsed
 
 
-def postgres_schema() -> tuple[str, str] | None:
-    """A PostgreSQL URL on a fresh schema, and the schema's name; None without a server."""
-    raw = os.environ.get("TEST_DATABASE_URL")
-    if not raw:
-        return None
-    schema = f"bench_subs_{uuid.uuid4().hex[:8]}"
-    with create_engine(engine_url(raw), isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(engine_url(raw)).update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False), schema
-
-
-def drop_schema(schema: str) -> None:
-    raw = os.environ["TEST_DATABASE_URL"]
-    with create_engine(engine_url(raw), isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-
-
 def measure(db: str, files: dict[int, Path]) -> list[tuple[int, float, float, float]]:
     """(size, first import, second import, export) seconds; one database per size."""
     rows = []
@@ -107,7 +87,7 @@ def main() -> int:
         for size, path in files.items():
             write_file(path, size)
         results["SQLite"] = measure(f"sqlite:///{tmp}/subs-{{size}}.db", files)
-        pg = postgres_schema()
+        pg = postgres_schema("bench_subs")
         if pg is not None:
             url, schema = pg
             try:
