@@ -21,9 +21,10 @@ run: $(STAMP)
 	mkdir -p data
 	$(BIN)/newsbot run
 
-## test: the whole test suite (PostgreSQL tests run when TEST_DATABASE_URL is set)
+## test: the whole test suite on two workers (PostgreSQL tests run when TEST_DATABASE_URL is
+## set, all in one worker: they share one server)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 ## lint: ruff, as CI runs it
 lint: $(STAMP)

@@ -90,3 +90,12 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
     env.pop("DATABASE_URL", None)
     return {**env, "NEWSBOT_MAX_AGE_HOURS": "0", **extra}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`make test`: `-n 2 --dist loadgroup`), every PostgreSQL test runs in
+    one worker: they share one server, whose advisory locks (the poll leader's) are
+    database-wide, not per schema."""
+    for item in items:
+        if item.get_closest_marker("postgres") or "pg_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("postgres"))
