@@ -187,6 +187,37 @@ async def test_webhook_mode_registers_the_url_and_answers_updates_posted_to_it(
         await service.stop()
 
 
+async def test_webhook_skips_a_malformed_update_once_and_serves_the_next(
+    fake: FakeBotApi, store: Store, unused_tcp_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An update the library cannot parse is answered 200 and logged once, so Telegram does not
+    re-send it and hold every later update behind it (as a 400 made it do)."""
+    url = f"http://127.0.0.1:{unused_tcp_port}/telegram/hook"
+    settings = Settings(
+        newsbot_webhook_url=url, newsbot_webhook_listen=f"127.0.0.1:{unused_tcp_port}"
+    )
+    service = TelegramService(settings, store, watchlists=list, tick=0.2)
+    await service.start()
+    try:
+        (registered,) = fake.calls_to("setWebhook")
+        secret = {SECRET_HEADER: registered.params["secret_token"]}
+        malformed = {"update_id": 900_001, "message": {"message_id": 7}}
+        async with httpx.AsyncClient() as client:
+            wrong = await client.post(url, json=malformed, headers={SECRET_HEADER: "nope"})
+            assert wrong.status_code == 403  # the secret is still checked first
+            bad = await client.post(url, json=malformed, headers=secret)
+            assert bad.status_code == 200
+            good = await client.post(url, json=fake.user_message("/start"), headers=secret)
+            assert good.status_code == 200
+        await until(lambda: len(fake.sent(USER)) == 1)
+        assert fake.sent(USER)[0].params["text"].startswith("👋 Ciao!")
+    finally:
+        await service.stop()
+    skipped = [r for r in caplog.records if "900001" in r.getMessage()]
+    assert len(skipped) == 1 and skipped[0].levelname == "WARNING"
+    assert not [r for r in caplog.records if r.levelname == "CRITICAL"]
+
+
 async def test_poll_once_delivers_without_receiving_updates(fake: FakeBotApi, store: Store) -> None:
     """`newsbot poll --once` with a token: what is due goes out, no getUpdates, no webhook."""
     sub = store.subscriber(str(USER))

@@ -41,7 +41,7 @@ from bot.telegram.commands import Commands, ReloadCallback
 from bot.telegram.pacing import PerChatUpdates, SharedRateLimiter
 from bot.telegram.sender import Limits, RateLimiter, Sender
 from bot.telegram.texts import COMMANDS, t
-from bot.telegram.updates import TolerantBot
+from bot.telegram.updates import TolerantBot, tolerate_malformed_webhook_updates
 
 log = logging.getLogger("newsbot.telegram")
 
@@ -246,6 +246,7 @@ class TelegramService:
         url = getattr(self.settings, "newsbot_webhook_url", None)
         if url:
             host, port = parse_listen(getattr(self.settings, "newsbot_webhook_listen", ":8443"))
+            tolerate_malformed_webhook_updates()
             await app.updater.start_webhook(
                 listen=host,
                 port=port,

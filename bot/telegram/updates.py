@@ -8,16 +8,19 @@ while the same batch is fetched and refused again and again.
 `TolerantBot` looks at the raw batch first and parses each update on its own. One that cannot be
 parsed is logged (once: its id is then confirmed) and replaced by a bare `{"update_id": N}`, an
 update with no content that no handler takes, so the offset moves past it and the rest of the
-batch is served as usual.
+batch is served as usual. `tolerate_malformed_webhook_updates` does the same for webhooks.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from telegram import Update
 from telegram.ext import ExtBot
+from telegram.ext._utils import webhookhandler
 
 log = logging.getLogger("newsbot.telegram")
 
@@ -49,3 +52,36 @@ class TolerantBot(ExtBot[Any]):
                 return {"update_id": 0}
             return {"update_id": update_id}
         return raw
+
+
+def tolerate_malformed_webhook_updates() -> None:
+    """The same for webhooks: python-telegram-bot answers 400 to an update it cannot parse, so
+    Telegram sends it again and holds every later update behind it. The handler now answers
+    200 to such an update (after the usual secret and content-type checks) and logs it once:
+    Telegram does not send an update it got a 200 for again. Patched once per process (the
+    handler is the library's; its version is pinned below 23)."""
+    handler = webhookhandler.TelegramHandler
+    if getattr(handler, "_newsbot_tolerant", False):
+        return
+    parse_and_queue = handler.post
+
+    async def post(self: webhookhandler.TelegramHandler) -> None:
+        self._validate_post()
+        raw: Any = None
+        try:
+            raw = json.loads(self.request.body.decode())
+            Update.de_json(raw, self.bot)
+        except Exception as exc:  # whatever the parser trips on, one bad update stays one
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            log.warning(
+                "skipping webhook update %s that cannot be parsed (%s: %s)",
+                update_id,
+                type(exc).__name__,
+                exc,
+            )
+            self.set_status(HTTPStatus.OK)
+            return
+        await parse_and_queue(self)
+
+    handler.post = post  # type: ignore[method-assign]
+    handler._newsbot_tolerant = True  # type: ignore[attr-defined]
