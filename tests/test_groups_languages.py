@@ -132,6 +132,16 @@ async def test_a_group_is_spoken_to_in_the_plural_and_answers_thread_to_the_comm
     assert "reply_parameters" not in private.params  # a private chat needs no threads
 
 
+async def test_group_help_speaks_to_the_group_and_promises_no_buttons(bot: Bot) -> None:
+    """In a group /list has no remove buttons and only admins change what it follows: the help
+    says so, in the plural, instead of the private chat's text."""
+    (italian,) = text(await bot.in_group("/help", user=MEMBER))
+    assert "pulsanti" not in italian and "gli amministratori" in italian
+    assert "/list — cosa segue il gruppo" in italian
+    (private,) = text(await bot.say("/help"))
+    assert "/list — cosa segui (con i pulsanti per togliere)" in private
+
+
 async def test_a_member_is_refused_once_as_a_reply_never_on_every_attempt(bot: Bot) -> None:
     (refused,) = await bot.in_group("/watch Palestra", user=MEMBER)
     assert "solo gli amministratori" in refused.params["text"]

@@ -446,6 +446,37 @@ COMMANDS: dict[str, list[tuple[str, str]]] = {
 # "Il gruppo segue"). A key missing here reads the same in a group; t() picks these when its
 # language is a plural Voice.
 GROUP_TEXTS: dict[str, dict[str, str]] = {
+    "help": {
+        "it": "<b>Comandi</b> (cambiano cosa segue il gruppo solo gli amministratori)\n"
+        "/watch <i>nome</i> — il gruppo segue un nome (es. /watch Palestra)\n"
+        "/unwatch <i>nome</i> — il gruppo smette di seguirlo\n"
+        "/list — cosa segue il gruppo\n"
+        "/lists — le liste disponibili\n"
+        "/subscribe <i>lista</i> — il gruppo segue una lista\n"
+        "/unsubscribe <i>lista</i> — il gruppo lascia una lista\n"
+        "/mute [2h|stanotte|fino alle 8|domani] — pausa: gli avvisi arrivano dopo, "
+        "in un riepilogo\n"
+        "/unmute — riprendete subito\n"
+        "/quiet 23-7 — ore di silenzio ogni giorno\n"
+        "/digest 8:00 — un solo riepilogo al giorno\n"
+        "/stop — il gruppo non riceve più nulla\n"
+        "/lingua — italiano o English\n\n"
+        "Maiuscole contano: «Palestra» è il giocatore, non «in palestra».",
+        "en": "<b>Commands</b> (only the group's admins change what it follows)\n"
+        "/watch <i>name</i> — the group follows a name (e.g. /watch Palestra)\n"
+        "/unwatch <i>name</i> — the group stops following it\n"
+        "/list — what this group follows\n"
+        "/lists — the available lists\n"
+        "/subscribe <i>list</i> — the group follows a list\n"
+        "/unsubscribe <i>list</i> — the group leaves a list\n"
+        "/mute [2h|tonight|until 7am|tomorrow] — pause: alerts arrive later, in a digest\n"
+        "/unmute — resume now\n"
+        "/quiet 23-7 — quiet hours every day (Rome time)\n"
+        "/digest 8:00 — one digest a day\n"
+        "/stop — the group receives nothing more\n"
+        "/language — English or Italiano\n\n"
+        "Capitals matter: “Palestra” is the player, not “in palestra” (the gym).",
+    },
     "watch_too_many": {
         "it": "Il gruppo segue già {limit} nomi, il massimo. Toglietene qualcuno con /unwatch.",
         "en": "This group already follows {limit} names, the maximum. Remove some with /unwatch.",
