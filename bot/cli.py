@@ -23,9 +23,9 @@ from bot.text import fold
 EPILOG = """environment: TELEGRAM_BOT_TOKEN (or TELEGRAM_BOT_TOKEN_FILE), TELEGRAM_API_URL,
 DATABASE_URL, NEWSBOT_FEEDS, NEWSBOT_WATCHLISTS, NEWSBOT_CONSOLE, NEWSBOT_ADMINS, NEWSBOT_HTTP,
 NEWSBOT_WEBHOOK_URL, NEWSBOT_WEBHOOK_LISTEN, NEWSBOT_FETCH_TIMEOUT, NEWSBOT_MAX_FEED_BYTES,
-NEWSBOT_POLL_CONCURRENCY, NEWSBOT_MAX_AGE_HOURS, LOG_LEVEL, LOG_FORMAT (a flag wins over its
-variable; a .env file in the working directory is read too). Without a token, alerts go to the
-console."""
+NEWSBOT_POLL_CONCURRENCY, NEWSBOT_MAX_AGE_HOURS, NEWSBOT_PAID_BROADCAST, LOG_LEVEL, LOG_FORMAT
+(a flag wins over its variable; a .env file in the working directory is read too). Without a
+token, alerts go to the console."""
 
 
 def _common() -> argparse.ArgumentParser:

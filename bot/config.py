@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     newsbot_fetch_timeout: float = Field(default=15.0, gt=0, le=300)
     newsbot_max_feed_bytes: int = Field(default=5_000_000, ge=10_000)
     newsbot_max_age_hours: float = Field(default=48.0, ge=0)
+    # Telegram's paid broadcasts: up to 1,000 messages a second instead of 30, for a fee per
+    # message above the free limit, paid from the bot's Telegram Stars balance.
+    newsbot_paid_broadcast: bool = False
 
     @property
     def max_age(self) -> timedelta | None:

@@ -239,3 +239,26 @@ async def test_poll_once_delivers_without_receiving_updates(fake: FakeBotApi, st
         "🔕 Lascia AC Milan",
     ]
     assert fake.calls_to("getUpdates") == []
+
+
+@pytest.mark.parametrize("paid", [False, True])
+async def test_paid_broadcast_is_opt_in(fake: FakeBotApi, store: Store, paid: bool) -> None:
+    """NEWSBOT_PAID_BROADCAST: alerts are sent with allow_paid_broadcast (Telegram then allows
+    1,000 a second, for a fee) and the overall limit rises to match; off, nothing changes."""
+    sub = store.subscriber(str(USER))
+    assert sub is not None
+    store.subscribe(sub.id, "list", "milan")
+    milan = Watchlist("milan", (Term("Palestra"),), "AC Milan")
+    matcher = Matcher([milan])
+    now = datetime.now(UTC)
+    items = [item(TITLE, LINK, TMW, now)]
+    ingest(store, TMW, items, lambda it: matcher.match(it.title), now=now, backlog=False)
+
+    settings = Settings(newsbot_paid_broadcast=paid)
+    await deliver_once(settings, store, SimpleNamespace(watchlists=[milan]))
+
+    (call,) = fake.sent(USER)
+    assert call.params.get("allow_paid_broadcast") == ("true" if paid else None)
+    service = TelegramService(settings, store, watchlists=list)
+    assert service.limiter.limits.overall == (1000 if paid else 30)
+    assert service.limiter.limits.per_chat == 1  # per-chat limits are not for sale

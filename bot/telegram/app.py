@@ -39,7 +39,7 @@ from telegram.request import HTTPXRequest
 from bot.models import Watchlist
 from bot.telegram.commands import Commands, ReloadCallback
 from bot.telegram.pacing import PerChatUpdates, SharedRateLimiter
-from bot.telegram.sender import Limits, RateLimiter, Sender
+from bot.telegram.sender import PAID_BROADCAST, Limits, RateLimiter, Sender
 from bot.telegram.texts import COMMANDS, t
 from bot.telegram.updates import TolerantBot, tolerate_malformed_webhook_updates
 
@@ -193,7 +193,8 @@ class TelegramService:
             watchlists = (lambda: list(registry.watchlists)) if registry is not None else list
         self.watchlists = watchlists
         # ONE limiter for the process: the sender's alerts and every other message.
-        self.limiter = RateLimiter(limits)
+        paid = bool(getattr(settings, "newsbot_paid_broadcast", False))
+        self.limiter = RateLimiter(limits or (PAID_BROADCAST if paid else None))
         self.pacer = SharedRateLimiter(self.limiter, clock=clock, sleep=sleep)
         self.application = build_application(settings, rate_limiter=self.pacer)
         self.sender = Sender(
@@ -203,6 +204,7 @@ class TelegramService:
             clock=clock,
             sleep=sleep,
             list_titles=self.list_titles,
+            paid_broadcast=paid,
             **dict(sender_options or {}),
         )
         self.commands = Commands(
@@ -308,7 +310,15 @@ async def deliver_once(settings: Any, store: Any, registry: HasWatchlists | None
     watchlists = list(registry.watchlists) if registry is not None else []
     titles = {wl.name: wl.display for wl in watchlists}
     async with app.bot as bot:
-        sender = Sender(bot, store, list_titles=lambda: titles, claim_for=None)
+        paid = bool(getattr(settings, "newsbot_paid_broadcast", False))
+        sender = Sender(
+            bot,
+            store,
+            limits=PAID_BROADCAST if paid else None,
+            list_titles=lambda: titles,
+            claim_for=None,
+            paid_broadcast=paid,
+        )
         report = await sender.deliver_pending()
     log.info(
         "delivered: %d sent, %d edited, %d to retry, %d dropped",

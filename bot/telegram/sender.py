@@ -89,6 +89,11 @@ class Limits:
     per_chat_burst: int = 3  # a chat may get this many at once, then `per_chat` a period
 
 
+# NEWSBOT_PAID_BROADCAST: Telegram lifts the overall limit to 1,000 a second for messages sent
+# with allow_paid_broadcast (charged per message above the free 30); per-chat limits stay.
+PAID_BROADCAST = Limits(overall=1000)
+
+
 class SlidingWindow:
     """At most `n` events in any window of `period` seconds (a log of the last `n` events)."""
 
@@ -333,8 +338,11 @@ class Sender:
         read_timeout: float = 20.0,
         record_backoff: Sequence[float] = RECORD_BACKOFF_S,
         group_window: float = 60.0,
+        paid_broadcast: bool = False,
     ) -> None:
         self.bot = bot
+        # None, not False, when off: the parameter is then left out of the request entirely.
+        self.paid_broadcast: bool | None = True if paid_broadcast else None
         self.store = store
         self.limiter = limiter or RateLimiter(limits)
         self.clock = clock
@@ -580,6 +588,7 @@ class Sender:
             parse_mode=None if job.mode == "plain" else ParseMode.HTML,
             reply_markup=rendered.keyboard,
             link_preview_options=NO_PREVIEW,
+            allow_paid_broadcast=self.paid_broadcast,
             read_timeout=self.read_timeout,
         )
         faults.checkpoint(faults.DELIVER_AFTER_SEND)  # the one window: sent, not yet recorded
@@ -700,6 +709,7 @@ class Sender:
             reply_parameters=(
                 ReplyParameters(digest, allow_sending_without_reply=True) if digest else None
             ),
+            allow_paid_broadcast=self.paid_broadcast,
             read_timeout=self.read_timeout,
         )
         faults.checkpoint(faults.DELIVER_AFTER_SEND)  # the one window: sent, not yet recorded
