@@ -7,6 +7,7 @@ naming times on the subscriber's clock (Europe/Rome unless set) and saying whose
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -116,10 +117,7 @@ class PauseCommands:
                 )
             return
         if is_off(arg):
-            await self._db(self.store.set_quiet, sub.id, None)
-            await self.pause_ended(sub)
-            self.on_change()
-            await self._reply(update, context, t("quiet_off", lang))
+            await self._pause_off(update, context, who, self.store.set_quiet, "quiet_off")
             return
         window = parse_quiet(arg)
         if window is None:
@@ -128,6 +126,20 @@ class PauseCommands:
         await self._db(self.store.set_quiet, sub.id, window)
         start, end = hhmm(window[0]), hhmm(window[1])
         await self._reply(update, context, t("quiet_done", lang, start=start, end=end, zone=zone))
+
+    async def _pause_off(
+        self: Commands,
+        update: Update,
+        context: Context,
+        who: Who,
+        setter: Callable[[int, None], None],
+        said: str,
+    ) -> None:
+        """`/quiet off`, `/digest off`: clear the setting, release what it held as one digest."""
+        await self._db(setter, who.subscriber.id, None)
+        await self.pause_ended(who.subscriber)
+        self.on_change()
+        await self._reply(update, context, t(said, who.lang))
 
     async def digest(self: Commands, update: Update, context: Context) -> None:
         who = await self._guarded(update, context)
@@ -143,10 +155,7 @@ class PauseCommands:
                 await self._reply(update, context, t("digest_status", lang, at=hhmm(at), zone=zone))
             return
         if is_off(arg):
-            await self._db(self.store.set_digest, sub.id, None)
-            await self.pause_ended(sub)
-            self.on_change()
-            await self._reply(update, context, t("digest_off", lang))
+            await self._pause_off(update, context, who, self.store.set_digest, "digest_off")
             return
         at = parse_time_of_day(arg)
         if at is None:
