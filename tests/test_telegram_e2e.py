@@ -159,16 +159,19 @@ async def test_conflict_is_logged_clearly_once_a_minute(
     await service.application.shutdown()
 
 
+def webhook_service(store: Store, port: int) -> tuple[str, TelegramService]:
+    """A service taking updates by webhook on a loopback port, and the webhook's URL."""
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    settings = Settings(newsbot_webhook_url=url, newsbot_webhook_listen=f"127.0.0.1:{port}")
+    return url, TelegramService(settings, store, watchlists=list, tick=0.2)
+
+
 async def test_webhook_mode_registers_the_url_and_answers_updates_posted_to_it(
     fake: FakeBotApi, store: Store, unused_tcp_port: int
 ) -> None:
     """NEWSBOT_WEBHOOK_URL switches from long polling to a webhook listener: Telegram is told
     the URL with a secret, and an update POSTed there (with that secret) is answered."""
-    url = f"http://127.0.0.1:{unused_tcp_port}/telegram/hook"
-    settings = Settings(
-        newsbot_webhook_url=url, newsbot_webhook_listen=f"127.0.0.1:{unused_tcp_port}"
-    )
-    service = TelegramService(settings, store, watchlists=list, tick=0.2)
+    url, service = webhook_service(store, unused_tcp_port)
     await service.start()
     try:
         (registered,) = fake.calls_to("setWebhook")
@@ -192,11 +195,7 @@ async def test_webhook_skips_a_malformed_update_once_and_serves_the_next(
 ) -> None:
     """An update the library cannot parse is answered 200 and logged once, so Telegram does not
     re-send it and hold every later update behind it (as a 400 made it do)."""
-    url = f"http://127.0.0.1:{unused_tcp_port}/telegram/hook"
-    settings = Settings(
-        newsbot_webhook_url=url, newsbot_webhook_listen=f"127.0.0.1:{unused_tcp_port}"
-    )
-    service = TelegramService(settings, store, watchlists=list, tick=0.2)
+    url, service = webhook_service(store, unused_tcp_port)
     await service.start()
     try:
         (registered,) = fake.calls_to("setWebhook")
