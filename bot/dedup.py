@@ -48,25 +48,6 @@ class IngestResult:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def audiences(
-    matches: Sequence[Match],
-    followers: dict[int, set[str]],
-    excluded: dict[int, set[tuple[str, str]]],
-) -> dict[tuple[Match, ...], list[int]]:
-    """Followers grouped by what each is owed: the matches of the watchlists it follows, less
-    the players it excluded. Most followers of a story share one group (the followers of one
-    list), so the outbox rows of a story are a few statements, not one per subscriber."""
-    groups: dict[tuple[Match, ...], list[int]] = {}
-    for sub_id, watchlists in sorted(followers.items()):
-        skip = excluded.get(sub_id, set())
-        relevant = tuple(
-            m for m in matches if m.watchlist in watchlists and (m.watchlist, m.term) not in skip
-        )
-        if relevant:
-            groups.setdefault(relevant, []).append(sub_id)
-    return groups
-
-
 # Each story's analysis, computed once (when the story is created or first read back) instead
 # of once per candidate per item: story lookup stays linear in the number of items. One bounded
 # cache per store; a forgotten story is analysed again from its stored title, summary and names.
@@ -221,14 +202,9 @@ def _ingest_one(
             )
     if backlog or not matches:
         return result
-    followers = store.subscribers_for({m.watchlist for m in matches}, conn)
-    if followers:
-        # The alert shows this item; every other outlet of the story is "also on" (the story's
-        # first item may have alerted no one: a backlog, or news nobody followed then).
-        also = [s for s in store.story_sources_in(conn, story_id) if s != item.source]
-        excluded = store.exclusions_in(conn, {(m.watchlist, m.term) for m in matches})
-        for relevant, audience in audiences(matches, followers, excluded).items():
-            result.alerts += store.enqueue_many_in(
-                conn, audience, story_id, relevant, also=also, now=now, item_id=item_id
-            )
+    # One statement owes the alert to every follower of what matched (bot/store/ingest.py).
+    # The alert shows this item; every other outlet of the story is "also on" (the story's
+    # first item may have alerted no one: a backlog, or news nobody followed then).
+    also = [s for s in store.story_sources_in(conn, story_id) if s != item.source]
+    result.alerts = store.fan_out_in(conn, story_id, matches, also=also, now=now, item_id=item_id)
     return result
