@@ -54,6 +54,11 @@ def _read_common_words(lang: str) -> frozenset[str]:
         common.update(band)
     for band in bands[_LAST_COMMON_BAND + 1 :]:
         common.difference_update(band)
+    # wordfreq keeps every list it read (a million strings, ~40 MiB a language) for the life
+    # of the process; only the common set is needed, and a rare non-letter word that asks
+    # wordfreq itself reads its list again.
+    del bands
+    get_frequency_list.cache_clear()
     return frozenset(common)
 
 
