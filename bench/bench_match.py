@@ -228,7 +228,9 @@ Numbers are from one run on one machine (other processes may share it; load aver
 def process_section(processes: list[ProcessRow]) -> str:
     if not processes:
         return ""
-    loads = ", ".join(f"{r.cold.load:.1f} and {r.cached.load:.1f}" for r in processes)
+    loads = ", ".join(
+        f"{r.cold.load:.1f}, {r.cached.load:.1f} and {r.edited.load:.1f}" for r in processes
+    )
     return f"""
 ### Whole `newsbot match` processes
 
@@ -239,15 +241,18 @@ def process_section(processes: list[ProcessRow]) -> str:
   over, on standard input of `newsbot match --json`.
 - **start-up**: from launching the process to its first answer; in brackets, the CPU time the
   process had used by then (the wall-clock figure stretches when the machine is shared).
-  **cold**: no cached index, the start an admin meets after editing a list (Python starts, the
-  files are read (plain-layout files line by line, any other with libyaml) and validated, the
-  index is built, the common-word lists are read); **cached index**: a second run over the
-  unchanged files reads the compiled index from the cache (`bot/indexcache.py`).
+  **cold**: an empty cache (Python starts, the files are read (plain-layout files line by
+  line, any other with libyaml) and validated, the index is built, the common-word lists are
+  read); **cached index**: a second run over the unchanged files reads the compiled index from
+  the cache (`bot/indexcache.py`); **one list edited**: a third run after a term is added to
+  one file reads that file and reuses the cached reading and patterns of the others, then
+  builds the index.
 - **ms per headline**: time between the first and the last answer, over the remaining headlines
   (start-up and exit not counted), in brackets the process's CPU time for them; **index alone**:
   the index's own figure of the table above (`1 / index headlines/s`, in brackets by CPU time),
   measured in the same run; **ratio**: cached process over index.
-- **same answers**: the cached run printed exactly what the cold run printed.
+- **same answers**: the cached and the edited runs printed exactly what the cold run printed
+  (the added term is in no headline).
 - YAML parser for files outside the plain layout: {
         "libyaml (PyYAML's CSafeLoader)" if WITH_LIBYAML else "pure Python (no libyaml)"
     }.

@@ -279,6 +279,20 @@ def collect_owners(watchlists: Sequence[Watchlist]) -> dict[Pattern, list[Owner]
     return owners
 
 
+def merge_owners(parts: Iterable[dict[Pattern, list[Owner]]]) -> dict[Pattern, list[Owner]]:
+    """`collect_owners` of several groups of lists from each group's own result (a list's
+    patterns compiled once, reused while its file is unchanged: see bot.indexcache)."""
+    owners: dict[Pattern, list[Owner]] = {}
+    for part in parts:
+        for pattern, more in part.items():
+            known = owners.get(pattern)
+            if known is None:
+                owners[pattern] = list(more)
+            else:
+                known.extend(o for o in more if o not in known)
+    return owners
+
+
 def _fields_of(title: str, summary: str) -> tuple[tuple[str, str], ...]:
     return (("title", title), ("summary", summary))
 
@@ -337,8 +351,13 @@ def _text_depth(word: str) -> int:
 class Matcher:
     """All watchlists compiled into one index; build once per watchlist change, reuse per item."""
 
-    def __init__(self, watchlists: Sequence[Watchlist]) -> None:
-        self._owners = collect_owners(watchlists)
+    def __init__(
+        self,
+        watchlists: Sequence[Watchlist],
+        owners: dict[Pattern, list[Owner]] | None = None,
+    ) -> None:
+        """`owners`: `collect_owners(watchlists)` when the caller has it already."""
+        self._owners = collect_owners(watchlists) if owners is None else owners
         # Context rules (bot.context): each list's declared sport, each entry's place option.
         self._list_sports = {w.name: w.sport for w in watchlists if w.sport}
         self._term_places = {

@@ -53,7 +53,7 @@ def test_a_run_that_meets_every_target_rewrites_its_section(
 def process_row(cold_wall: float, cold_cpu: float, load: float) -> ProcessRow:
     cold = Run(start_s=cold_wall, start_cpu_s=cold_cpu, ms=0.2, cpu_ms=0.1, load=load)
     cached = Run(start_s=1.5, start_cpu_s=1.2, ms=0.1, cpu_ms=0.08, load=load)
-    return ProcessRow(100_000, 3.5, cold, cached, 0.06, 0.05, same_answers=True)
+    return ProcessRow(100_000, 3.5, cold, cached, cached, 0.06, 0.05, same_answers=True)
 
 
 def test_process_start_up_is_judged_on_cpu_time_only_when_the_machine_was_busy() -> None:

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from bot.match import (
     Matcher,
+    collect_owners,
     describe_term,
+    merge_owners,
     personal_watchlist,
     scan_reference,
     term_words,
@@ -386,3 +388,15 @@ def test_the_quick_compile_of_plain_spellings_is_the_general_one(
     """Plain ASCII spellings skip the tokenizer at start-up: same words, same rules."""
     general = tokenized_term_words(spelling, fuzzy, proper_nouns)
     assert term_words(spelling, fuzzy, proper_nouns) == general
+
+
+def test_patterns_joined_list_by_list_are_those_of_all_lists_at_once() -> None:
+    """The cache compiles each list file alone and joins them (bot.indexcache)."""
+    lists = [
+        Watchlist("a", (Term("Milan", ("Rossoneri",)), Term("Rafael Leão", ("Leao",)))),
+        Watchlist("b", (Term("Leao"), Term("Inter", exclude=("Inter Miami",)))),
+        Watchlist("c", (Term("Milan"),), fields=("title",)),
+    ]
+    joined = merge_owners(collect_owners([w]) for w in lists)
+    assert joined == collect_owners(lists)
+    assert len(joined[term_words("Leao", fuzzy=True)]) == 2  # in lists a and b
