@@ -66,6 +66,7 @@ _MAX_LINE = 8 * 1024  # longer request or header lines are refused with 400/431
 _MAX_HEADERS = 100
 _READ_TIMEOUT = 10.0  # a client that never finishes its request is dropped
 _ALLOWED = ("GET", "HEAD")
+_OWN_PATHS = ("/healthz", "/metrics")  # never routed elsewhere, whatever prefix a route has
 
 
 def parse_listen(value: str | None) -> tuple[str, int] | None:
@@ -182,7 +183,7 @@ async def _handle_connection(
             request = await asyncio.wait_for(_read_request(reader), _READ_TIMEOUT)
             method = request.method
             handler = routes.find(request.path)
-            if handler is not None:
+            if handler is not None and request.path.rstrip("/") not in _OWN_PATHS:
                 status, content_type, body, extra = await _call(
                     handler, request, reader, routes.max_body
                 )

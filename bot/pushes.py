@@ -75,6 +75,7 @@ class WebSub:
         self._known: dict[str, Discovery | None] = {}  # what each feed last advertised
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self._ticking = asyncio.Lock()  # one pass at a time: a request is never sent twice
 
     # ------------------------------------------------------------------ the poller's side
 
@@ -99,6 +100,10 @@ class WebSub:
 
     async def tick(self) -> None:
         """Bring every subscription where it should be: requested, renewed, or undone."""
+        async with self._ticking:
+            await self._tick()
+
+    async def _tick(self) -> None:
         now = self.clock()
         wanted = {f.url for f in self.feeds()}
         subs = await asyncio.to_thread(self.store.websub_subscriptions)

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 LEASE_SECONDS = 5 * 86_400  # asked for; the hub may grant less (or more), we keep what it says
+MAX_LEASE_SECONDS = 366 * 86_400  # a longer grant is taken as a year (and renewed by then)
 MIN_LEASE_SECONDS = 300  # a shorter grant is renewed as if it were this long (no busy loop)
 VERIFY_WAIT = timedelta(minutes=10)  # a request the hub has not confirmed by then is asked again
 RETRY_FIRST = timedelta(minutes=5)
@@ -183,7 +184,7 @@ def verify_intent(sub: Subscription | None, params: Mapping[str, str]) -> Verdic
         return NOT_OURS
     if mode == "unsubscribe":
         return Verdict(200, challenge, "forget")
-    lease = _int(params.get("hub.lease_seconds")) or LEASE_SECONDS
+    lease = min(_int(params.get("hub.lease_seconds")) or LEASE_SECONDS, MAX_LEASE_SECONDS)
     return Verdict(200, challenge, "activate", lease_seconds=lease)
 
 

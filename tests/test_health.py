@@ -265,3 +265,18 @@ async def test_a_routed_path_gets_its_body_whole_and_an_oversized_one_is_413(pro
     assert (chunked.status_code, chunked.content) == (202, b"dcba")
     assert too_big.status_code == 413 and len(seen) == 2
     assert health.status_code == 200
+
+
+async def test_health_paths_stay_health_under_a_route_at_the_root(probe: Probe) -> None:
+    """NEWSBOT_WEBSUB_URL with no path routes "/…" to WebSub: /healthz must still be health."""
+
+    async def hook(request: Request) -> Response:
+        return Response(HTTPStatus.NOT_FOUND)
+
+    server = await serve("127.0.0.1", 0, probe, routes={"/": hook})
+    try:
+        response = await get(f"http://127.0.0.1:{bound_port(server)}/healthz")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert response.status_code == 200 and response.json()["status"] == "ok"
