@@ -107,6 +107,11 @@ class WebSub:
         now = self.clock()
         wanted = {f.url for f in self.feeds()}
         subs = await asyncio.to_thread(self.store.websub_subscriptions)
+        # A row ended (unsubscribed, perhaps on another replica): the feed's next poll records
+        # its hub again instead of taking it for known.
+        rows = {s.feed_url for s in subs}
+        for url in [u for u, found in self._known.items() if found and u not in rows]:
+            del self._known[url]
         self._active = {s.feed_url for s in subs if s.active(now) and s.feed_url in wanted}
         for sub in subs:
             in_feeds = sub.feed_url in wanted

@@ -234,6 +234,13 @@ async def test_subscribed_renewed_and_unsubscribed_when_the_feed_leaves(
     assert store.websub_subscriptions() == []
     assert await _get(websub, first) == (404, b"no such subscription request\n")
 
+    feeds.append(feed)  # back in the feeds file: its next poll subscribes afresh
+    await websub.tick()
+    await websub.discovered(feed, found)
+    await websub.idle()
+    again = hub.wait_for(4)
+    assert again["hub.mode"] == "subscribe" and again["hub.callback"] != first["hub.callback"]
+
 
 async def test_a_hub_that_refuses_is_asked_again_after_a_backoff(
     store: Store, client: httpx.AsyncClient, hub: FakeHub
