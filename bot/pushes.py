@@ -151,7 +151,16 @@ class WebSub:
     # ------------------------------------------------------------------ the callback URL
 
     async def handle(self, request: Request) -> Response:
-        """The callback URL: the hub's verification (GET) and its pushes (POST)."""
+        """The callback URL: the hub's verification (GET) and its pushes (POST).
+
+        A store that fails answers 503, which a hub takes as "try again later"."""
+        try:
+            return await self._handle(request)
+        except Exception as exc:
+            log.error("WebSub callback failed: %r", exc, exc_info=exc)
+            return Response(HTTPStatus.SERVICE_UNAVAILABLE, b"try again later\n")
+
+    async def _handle(self, request: Request) -> Response:
         token = request.path[len(self.prefix) :]
         if not token or "/" in token:
             return Response(HTTPStatus.NOT_FOUND, b"not found\n")

@@ -168,7 +168,7 @@ def verify_intent(sub: Subscription | None, params: Mapping[str, str]) -> Verdic
     """Answer the hub's GET on a callback: echo the challenge only for what we asked.
 
     A subscribe or unsubscribe is confirmed when this callback has that request pending for
-    that very topic; a denial ("denied") of a pending subscribe is acknowledged. Anything else,
+    that very topic; a denial ("denied") of that topic is acknowledged. Anything else,
     an unknown callback included, is a 404, which tells the hub we do not want it.
     """
     if sub is None:
@@ -177,7 +177,7 @@ def verify_intent(sub: Subscription | None, params: Mapping[str, str]) -> Verdic
     topic = params.get("hub.topic", "")
     if topic != sub.topic:
         return NOT_OURS
-    if mode == "denied" and sub.pending == "subscribe":
+    if mode == "denied":  # refused, or ended later by the hub: we ask again after a backoff
         return Verdict(200, "ok\n", "forget", reason=params.get("hub.reason") or "denied")
     challenge = params.get("hub.challenge", "")
     if mode not in ("subscribe", "unsubscribe") or mode != sub.pending or not challenge:

@@ -128,6 +128,8 @@ def test_only_the_request_we_made_is_confirmed() -> None:
     assert (verdict.status, verdict.body, verdict.change) == (200, "c1", "forget")
     denied = {"hub.mode": "denied", "hub.topic": pending.topic, "hub.reason": "no"}
     assert verify_intent(pending, denied).change == "forget"
+    assert verify_intent(_sub(expires_at=NOW), denied).change == "forget"  # ended by the hub
+    assert verify_intent(pending, {**denied, "hub.topic": "https://evil/"}).status == 404
 
 
 def test_renewed_before_the_lease_ends_and_retried_with_backoff() -> None:
@@ -347,3 +349,16 @@ def test_an_absurd_lease_is_taken_as_a_year() -> None:
     ask = {"hub.mode": "subscribe", "hub.topic": pending.topic, "hub.challenge": "c"}
     verdict = verify_intent(pending, {**ask, "hub.lease_seconds": str(10**15)})
     assert verdict.lease_seconds == 366 * 86_400
+
+
+async def test_a_store_that_fails_makes_the_hub_try_again_later(
+    store: Store, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    websub = _manager(store, client, [], Clock())
+
+    def broken(token: str) -> None:
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(store, "websub_by_callback", broken)
+    response = await websub.handle(Request("POST", "/websub/abc", "", {}, b"<rss/>"))
+    assert response.status == 503
