@@ -266,6 +266,8 @@ KIND_PHRASES: dict[str, re.Pattern[str]] = {
     "injury": re.compile(
         r"\b(si opera|si ferma|si fa male|tempi di recupero|torna a disposizione|in dubbio)\b"
     ),
+    # the day's front pages or news in brief: many pieces of news, none of them told
+    "roundup": re.compile(r"\b(le prime pagine|ultimissime)\b"),
     "preview": re.compile(
         r"\b(dove vedere|dove si vede|in tv|probabili formazioni"
         r"|e (la notte|la sera|il giorno|la vigilia) d\w*)\b"
@@ -486,7 +488,11 @@ def _analyse(title: str) -> _Analysis:
     run_open = opens_title = False
     for i, tok in enumerate(tokens):
         cls = None if all_caps else _name_class(title, tokens, i)
-        name = CLUB_ALIASES.get(tok.text, tok.text)  # "Juve" and "Juventus" are one club
+        name = tok.text
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        longer = nxt is not None and nxt.capitalised and not title[tok.end : nxt.start].strip()
+        if not longer:  # "Juve" and "Juventus" are one club; "Juve Stabia" is another
+            name = CLUB_ALIASES.get(name, name)
         if cls == "name":
             names.add(name)
             raw.add(tok.text)
@@ -616,12 +622,15 @@ def analyse(
     extra = frozenset(names) - found.names - found.maybe
     who_ = tuple(who)
     kinds = event_kinds(title) | quoted_words(title)
-    from_summary = not kinds and bool(summary)
-    if from_summary:
-        kinds = event_kinds(summary[:400])
+    told = event_kinds(summary[:400]) if summary else frozenset()
+    from_summary = bool(told) and (not kinds or (kinds <= REFEREE_KINDS and "result" in told))
+    if from_summary:  # "Furia Juve contro l'arbitro": the summary says the match ended 3-2
+        kinds |= told if not kinds else {"result"}
     all_names = found.names | extra
+    # a title naming no one ("Il danno") is about the clubs its summary names
+    named = all_names or found.maybe or _summary_context(summary)
     return StoryKey(
-        clubs=frozenset(n for n in all_names if n in CLUBS),
+        clubs=frozenset(n for n in named if n in CLUBS),
         teams=frozenset(
             w for w in f"{text} {folded_text(summary[:400])}".split() if w in TEAM_QUALIFIERS
         ),
@@ -637,7 +646,7 @@ def analyse(
         text=text,
         quoted=found.quoted,
         kinds=kinds,
-        kinds_from_summary=from_summary and bool(kinds),
+        kinds_from_summary=from_summary,
         who=who_,
         context=_summary_context(summary),
     )
@@ -832,7 +841,8 @@ def _one_match_reported_twice(a: StoryKey, b: StoryKey, kinds: frozenset[str]) -
 
 
 MATCH_REPORTS = frozenset({"result", "ratings"})  # what one match's reports tell
-MATCH_KINDS = MATCH_REPORTS | {"refereeing", "disciplinary"}
+REFEREE_KINDS = frozenset({"refereeing", "disciplinary"})
+MATCH_KINDS = MATCH_REPORTS | REFEREE_KINDS
 
 
 def _one_clubs_result_twice(a: StoryKey, b: StoryKey) -> bool:
@@ -849,7 +859,7 @@ def _one_clubs_result_twice(a: StoryKey, b: StoryKey) -> bool:
         return False
     # a result read only in the summary counts when the title is about that club alone (not
     # a round-up of "Inter, Milan, tennis", not the next match of another team of the club)
-    return not any(k.kinds_from_summary and k.clubs - shared for k in (a, b))
+    return not any(k.kinds_from_summary and k.names & CLUBS - shared for k in (a, b))
 
 
 def _same_words_around_a_club(

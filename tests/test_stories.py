@@ -409,6 +409,11 @@ def test_a_draw_told_in_a_front_page_is_the_match_report() -> None:
     assert same_story(front, story_key("Milan-Como 1-1: Nico Paz illude, Leao risponde"))
 
 
+def test_a_clubs_short_name_is_the_club_but_not_inside_another_name() -> None:
+    assert "juventus" in title_names("Inter-Juve, la moviola")
+    assert "juventus" not in title_names("Il Bari perde con la Juve Stabia")
+
+
 def test_the_nazionale_is_italy() -> None:
     assert _same(
         "Pre-convocati nazionale, Gattuso prepara gli spareggi: ci sono anche Chiesa e Verratti",
@@ -505,3 +510,46 @@ def test_what_may_happen_shares_no_word_with_what_happened() -> None:
         "Bastoni nel silenzio, l'Inter lo protegge: Marotta in arrivo e battere la Juve vuol dire"
         " Scudetto",
     )
+
+
+def test_the_morning_front_pages_on_last_nights_match_are_its_story() -> None:
+    """A front page's title may name nobody or tell only the referee's part: its summary
+    says which match it is about."""
+    report = story_key(
+        "L’Inter batte la Juventus 3-2 e può festeggiare lo scudetto della Marotta League",
+        published=T0,
+    )
+    fronts = {
+        "Il danno": "Derby rovinato: Inter-Juve 3-2, polemiche furiose per il rosso a Kalulu.",
+        "Furia Juve contro l’arbitro": "Finisce 3-2 per i nerazzurri, con polemiche accese.",
+    }
+    for title, summary in fronts.items():
+        front = story_key(title, published=T0 + timedelta(hours=8), source="B", summary=summary)
+        assert same_story(front, report), title
+    # and one another, whichever came first
+    danno, furia = (
+        story_key(title, published=T0 + timedelta(hours=8), source="B", summary=summary)
+        for title, summary in fronts.items()
+    )
+    infuriata = story_key(
+        "Juventus infuriata",
+        published=T0 + timedelta(hours=8),
+        source="B",
+        summary="L’Inter batte la Juventus 3-2 al 90’, resta a +8 sul Milan",
+    )
+    assert same_story(infuriata, danno)
+    assert same_story(furia, infuriata)
+    moviola = story_key(
+        "Moviola Inter-Juve: episodi chiave, rosso a Kalulu e rigore su McKennie nel mirino",
+        published=T0 + timedelta(hours=8),
+        source="B",
+        summary="A San Siro non si spengono le polemiche dopo Inter-Juventus.",
+    )
+    assert not same_story(moviola, report)
+    roundup = story_key(
+        "Le prime pagine dei quotidiani italiani e stranieri di oggi, sabato 24 gennaio",
+        published=T0 + timedelta(hours=8),
+        source="B",
+        summary="La vittoria dell'Inter per 3-2 contro la Juventus è il tema del giorno",
+    )
+    assert not same_story(roundup, report)
