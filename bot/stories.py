@@ -254,6 +254,7 @@ KIND_PREFIXES: dict[str, tuple[str, ...]] = {
     # a ruling on someone; a red card is the referee's, told by every post-match piece
     "disciplinary": ("squalific", "multa", "multat", "ammend", "deferi", "sanzion"),
     "refereeing": ("moviola", "arbitr", "var", "rigor", "espuls"),
+    "sacking": ("esoner", "autoesoner", "silurat", "sollevat"),  # a coach or director out
     "ratings": ("pagell",),  # the players' marks: a piece of its own beside the report
     "preview": ("pronostic", "quote", "streaming", "vigilia", "orario"),
     "business": ("bilanci", "ricav", "fatturat", "sponsor", "partnership", "azionist", "debit"),
@@ -278,12 +279,13 @@ KIND_PHRASES: dict[str, re.Pattern[str]] = {
 }
 # Events that happen to one person once in a few days: the same person and kind is one story
 # (not a red card: every post-match piece mentions it).
-PERSONAL_KINDS = frozenset({"injury", "training", "signing", "squad"})
+PERSONAL_KINDS = frozenset({"injury", "training", "signing", "squad", "sacking"})
 # "Troilo firma l'impresa", "firma il gol": a scorer's deed, not a contract.
 _SCORER_SIGNS = re.compile(
     r"\bfirma (l |il |la |un |una )?(impresa|gol|rete|rimonta|vittoria|pari)"
 )
 _INFINITIVE = ("are", "ere", "ire")
+_MOVES_TO = re.compile(r"\bpass(?:a|ano|era) (?:a|al|all|alla|allo|ai) (\w+)")
 KIND_EXCLUDE = _words("allenatore allenatori passato passaggio perdere var varese")
 
 # Football words that no dictionary knows but that name a kind of article, not a person.
@@ -412,6 +414,10 @@ def event_kinds(text: str) -> frozenset[str]:
     if _SCORER_SIGNS.search(folded):
         found.add("result")
         folded = _SCORER_SIGNS.sub(" ", folded)
+    for moved in _MOVES_TO.finditer(folded):  # "Zaniolo passa all'Udinese": a transfer
+        if CLUB_ALIASES.get(moved[1], moved[1]) in CLUBS:
+            found.add("transfer")
+            folded = folded[: moved.start()] + " " + folded[moved.start(1) :]
     names = _analyse(text).inner  # "Vincenzo" Vivarini has not won anything
     previous = ""
     for word in folded.split():
@@ -426,6 +432,8 @@ def event_kinds(text: str) -> frozenset[str]:
         found.update(kind for kind, prefixes in KIND_PREFIXES.items() if word.startswith(prefixes))
     if scores(text):
         found.add("result")
+    if "sacking" in found:  # "esonerato dopo la quinta sconfitta", "esonero ufficiale"
+        found -= {"result", "signing"}
     return frozenset(found)
 
 
@@ -820,8 +828,9 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
         return True
     who = _shared_who(a, b)
     clubs = shared & WEAK_NAMES - NOT_CLUBS
-    if who and kinds & PERSONAL_KINDS and "result" not in a.kinds | b.kinds:
-        return True  # one person's injury, training, contract, call-up or ban
+    personal = kinds & PERSONAL_KINDS and "result" not in a.kinds | b.kinds
+    if personal and (who or (strong and clubs)):
+        return True  # one person's injury, training, contract, call-up or ban (at one club)
     if "result" in a.kinds ^ b.kinds:
         return False  # a match report naming a player is not his own news
     if who and kinds - {"interview", "refereeing"} and (common >= 1 or clubs):

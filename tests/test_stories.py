@@ -553,3 +553,23 @@ def test_the_morning_front_pages_on_last_nights_match_are_its_story() -> None:
         summary="La vittoria dell'Inter per 3-2 contro la Juventus è il tema del giorno",
     )
     assert not same_story(roundup, report)
+
+
+def test_a_coach_sacked_is_one_event_whatever_defeat_or_notice_goes_with_it() -> None:
+    assert _same(
+        "Tudor esonerato dal Tottenham dopo la quinta sconfitta",
+        "Tottenham, via Tudor: esonero ufficiale",
+    )
+    assert not _same(
+        "Tudor esonerato dal Tottenham dopo la quinta sconfitta",
+        "Tottenham-Crystal Palace 1-3, Tudor sempre più in bilico",
+    )
+
+
+def test_a_player_passing_to_a_club_is_a_transfer_not_a_result() -> None:
+    assert "result" not in event_kinds("Ufficiale: Zaniolo passa all'Udinese")
+    assert "result" in event_kinds("Passa il Crystal Palace, che si impone a Londra")
+    assert _same(
+        "Ufficiale: Zaniolo passa all'Udinese",
+        "Zaniolo è un nuovo giocatore dell'Udinese, arriva l'ufficialità",
+    )
