@@ -13,12 +13,14 @@ What decides is what happened, not only who is named:
   terms the item matched. A matched term is one person or club however many words its
   canonical name has ("Marco Palestra" is one name, not two), and it is evidence of who only:
   sharing the followed player never makes two items one story by itself;
-- **what kind of event**: transfer rumour, official signing, match result, injury and recovery,
-  training, squad list, press conference or interview, disciplinary, refereeing, preview,
-  business (`event_kinds`). Two items whose kinds are known and differ are different news,
+- **what kind of event**: transfer rumour, official signing, match result, player ratings, a
+  sacking, injury and recovery, training, squad list, press conference or interview (a title
+  quoting someone's words), disciplinary, refereeing, preview, business, round-up
+  (`event_kinds`). Two items whose kinds are known and differ are different news,
   whatever else they share ("Palestra, assalto del Milan" vs "Atalanta-Napoli 2-1: Palestra
   tra i migliori");
-- **numbers**: different scores are different matches; the same score pins one match;
+- **numbers and clubs**: different scores are different matches; the same score pins one match;
+  a club plays once in a few days, so two results about one club within a day are one match;
 - **content words**: compared through Italian Snowball stems (PyStemmer), with families of
   event words (si dimette / dimissioni) counted as one word.
 
@@ -311,8 +313,10 @@ class StoryKey:
     which count as names only when the other item has them as names ("Chivu difende…" vs
     "…Padre Chivu"); `groups`: names that belong together ("Sal Da Vinci") so one full name
     counts once; `who`: the matched watchlist terms, one group each; `context`: proper nouns of
-    the summary; `kinds`: the kinds of event told; `scores`: match scores of the title and the
-    summary; plus the time and the outlet.
+    the summary; `kinds`: the kinds of event told (`kinds_from_summary` when the title told
+    none); `scores`: match scores of the title and the summary; `clubs`: the clubs the title
+    names (its summary's when the title names no one); `teams`: which of a club's teams
+    (volley, women, youth); plus the time and the outlet.
     """
 
     words: frozenset[str]
