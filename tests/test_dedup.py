@@ -393,7 +393,7 @@ def _scenario(root: Path, crash_at: str | None) -> tuple[int, list[str], dict[st
 CRASH_POINTS = [
     *faults.ALL,
     f"{faults.DEDUP_AFTER_ITEM_INSERT}@3",
-    f"{faults.DEDUP_BEFORE_COMMIT}@4",
+    f"{faults.DEDUP_BEFORE_COMMIT}@3",  # the third poll's chunk, after two committed
     f"{faults.DEDUP_AFTER_COMMIT}@2",
     f"{faults.DELIVER_BEFORE_SEND}@3",
     f"{faults.STORE_BEFORE_MARK}@4",
