@@ -22,6 +22,7 @@ from bot.health import parse_listen, serve
 from bot.logs import redact
 from bot.models import Feed
 from bot.pipeline import FeedOutcome, utcnow
+from bot.pushes import TICK_S, WebSub
 from bot.registry import Registry
 from bot.reload import Reloader, ReloadOutcome
 from bot.scheduler import Scheduler
@@ -38,6 +39,7 @@ PRUNE_EVERY_S = 6 * 3600
 GAUGES_EVERY_S = 15.0
 TELEGRAM_RETRY_FIRST_S = 1.0
 TELEGRAM_RETRY_MAX_S = 300.0
+PUSHED_FLOOR_S = 86_400.0  # a pushed feed's polls: capped at its max_interval (bot/freshness.py)
 
 
 class StartupError(Exception):
@@ -66,18 +68,45 @@ class Runner:
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._http: asyncio.Server | None = None
         self._telegram_retry: asyncio.Task[None] | None = None
+        self.websub = self._make_websub()
+
+    def _make_websub(self) -> WebSub | None:
+        """WebSub when NEWSBOT_WEBSUB_URL is set: its callbacks need the NEWSBOT_HTTP server."""
+        url = self.settings.newsbot_websub_url
+        if not url:
+            return None
+        if parse_listen(self.settings.newsbot_http) is None:
+            log.warning("NEWSBOT_WEBSUB_URL is set but NEWSBOT_HTTP is off: WebSub disabled")
+            return None
+        return WebSub(
+            url,
+            self.store,
+            self.client,
+            self.pipeline,
+            lambda: self.registry.feeds,
+            self._deliver_now,
+        )
 
     async def start(self) -> None:
         await asyncio.to_thread(enable_console, self.store, self.console)
         listen = parse_listen(self.settings.newsbot_http)
         if listen:
+            routes = {self.websub.prefix: self.websub.handle} if self.websub else {}
             try:
-                self._http = await serve(*listen, self.health)
+                self._http = await serve(
+                    *listen,
+                    self.health,
+                    routes=routes,
+                    max_body=self.settings.newsbot_max_feed_bytes,
+                )
             except OSError as exc:  # e.g. the port is taken: alerts matter more than probes
                 log.error("cannot serve /healthz on %s:%d (%s); health endpoint off", *listen, exc)
+                self.websub = None  # nobody could answer a hub: polling only
         self.scheduler.start()
         await self._check_leadership()
         self.scheduler.add_periodic(self._check_leadership, LEADER_CHECK_S, "leader")
+        if self.websub is not None:
+            self.scheduler.add_periodic(self._websub_tick, TICK_S, "websub")
         self.scheduler.add_periodic(self._prune, PRUNE_EVERY_S, "prune")
         self.scheduler.add_periodic(self._refresh_outbox_depth, GAUGES_EVERY_S, "gauges")
         if self.console:
@@ -99,7 +128,7 @@ class Runner:
         """
         await self.reloader.stop()
         self.scheduler.pause()
-        await asyncio.gather(self._finish_polls(), self._stop_telegram())
+        await asyncio.gather(self._finish_polls(), self._stop_telegram(), self._stop_websub())
         self.scheduler.shutdown()
         if self._http is not None:
             self._http.close()
@@ -120,6 +149,15 @@ class Runner:
             task.cancel()
         with suppress(asyncio.CancelledError):
             await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _stop_websub(self) -> None:
+        if self.websub is not None:
+            await self.websub.stop()
+
+    async def _websub_tick(self) -> None:
+        """Subscriptions are the poll leader's job, like the polls they stand in for."""
+        if self.leader and self.websub is not None:
+            await self.websub.tick()
 
     async def _stop_telegram(self) -> None:
         if self._telegram_retry is not None:
@@ -220,9 +258,21 @@ class Runner:
         # A failed poll already logged its one warning line; a skipped one (backoff) is routine.
         level = logging.INFO if outcome.status in ("ok", "not_modified") else logging.DEBUG
         log.log(level, "poll", extra=poll_fields(outcome, time.perf_counter() - started))
+        if self.websub is not None:
+            await self._websub_after_poll(outcome)
         if outcome.ingest and (outcome.ingest.alerts or outcome.ingest.updates):
             await self._deliver_now()
         return outcome
+
+    async def _websub_after_poll(self, outcome: FeedOutcome) -> None:
+        """Note the hub the feed advertises; while it pushes, the poll is only the safety net
+        and an adaptive feed waits its `max_interval` (the outlet "asks" for that floor)."""
+        assert self.websub is not None
+        # A page without items (a login wall served with 200) says nothing about the hub.
+        if outcome.status == "ok" and (outcome.hub is not None or outcome.items):
+            await self.websub.discovered(outcome.feed, outcome.hub)
+        if self.websub.active(outcome.feed.url):
+            outcome.outlet_floor = max(outcome.outlet_floor or 0.0, PUSHED_FLOOR_S)
 
     async def _deliver_now(self) -> None:
         if self.console:

@@ -7,6 +7,7 @@ the problems of the others (which are skipped). `newsbot check` prints the same 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -182,11 +183,27 @@ def watchlist_files(folder: Path) -> list[Path]:
     )
 
 
-def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
+# One file read: its list (None when invalid), its problems, the line of its name.
+FileResult = tuple[Watchlist | None, list[Problem], int]
+
+
+def read_watchlist_file(path: Path) -> FileResult:
+    """`load_watchlist_file`, with the problems returned rather than raised."""
+    try:
+        watchlist, name_line = load_watchlist_file(path)
+    except ConfigError as exc:
+        return None, sorted(exc.problems, key=lambda p: p.line), 0
+    return watchlist, [], name_line
+
+
+def load_watchlists(
+    folder: Path, read: Callable[[Path], FileResult] = read_watchlist_file
+) -> tuple[list[Watchlist], list[Problem]]:
     """Every valid list of `folder`, plus the problems of the files that were skipped.
 
     Files are read in name order; when two files declare the same list name the later one is
-    the problem (subscribers subscribe by name, so one of them would be unreachable).
+    the problem (subscribers subscribe by name, so one of them would be unreachable). `read`
+    reads one file (`bot.indexcache` passes one that reuses what it cached).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -196,18 +213,19 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
     except OSError as exc:
         return [], [Problem(str(folder), 1, f"cannot read folder: {exc.strerror or exc}")]
     with paused_gc():  # thousands of terms stay alive: see bot.gcpause
-        return _load_files(paths)
+        return _load_files(paths, read)
 
 
-def _load_files(paths: list[Path]) -> tuple[list[Watchlist], list[Problem]]:
+def _load_files(
+    paths: list[Path], read: Callable[[Path], FileResult]
+) -> tuple[list[Watchlist], list[Problem]]:
     lists: list[Watchlist] = []
     problems: list[Problem] = []
     first_seen: dict[str, str] = {}
     for path in paths:
-        try:
-            watchlist, name_line = load_watchlist_file(path)
-        except ConfigError as exc:
-            problems.extend(sorted(exc.problems, key=lambda p: p.line))
+        watchlist, file_problems, name_line = read(path)
+        if watchlist is None:
+            problems.extend(file_problems)
             continue
         if watchlist.name in first_seen:
             problems.append(

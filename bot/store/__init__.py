@@ -71,6 +71,7 @@ from bot.store.schema import (
     subscribers,
     subscriptions,
 )
+from bot.store.websub import WebSubOps
 
 log = logging.getLogger("newsbot.store")
 
@@ -88,7 +89,7 @@ class StorySummary:
     sources: tuple[str, ...] = ()
 
 
-class Store(IngestOps, PreferenceOps, SubscriberBulkOps):
+class Store(IngestOps, PreferenceOps, SubscriberBulkOps, WebSubOps):
     """Feeds, items, stories, subscribers and the outbox, behind plain methods.
 
     Thread-safe: every method opens its own short transaction (the pipeline calls it from worker

@@ -100,6 +100,12 @@ def _v5_alert_item(conn: Connection) -> None:
     _add_column(conn, "outbox", "item_id", "INTEGER")
 
 
+def _v7_websub(conn: Connection) -> None:
+    """WebSub: per feed, the hub it advertises and our subscription there (callback token,
+    secret, lease), so pushes are verified and renewed across restarts and replicas."""
+    schema.websub.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _v1_initial,
     2: _v2_subscriber_schedule,
@@ -107,6 +113,7 @@ MIGRATIONS: dict[int, Step] = {
     4: _v4_feed_moves,
     5: _v5_alert_item,
     6: _v6_fan_out_indexes,
+    7: _v7_websub,
 }
 
 LATEST = max(MIGRATIONS)

@@ -246,6 +246,26 @@ exclusions = Table(
 )
 Index("ix_exclusions_watchlist", exclusions.c.watchlist)
 
+# Schema 7: one WebSub subscription per feed that advertises a hub (bot/websub.py). `callback`
+# is the random token of its callback URL; `pending` the mode asked of the hub and not yet
+# confirmed; `expires_at` the end of the lease the hub granted (NULL: not subscribed).
+websub = Table(
+    "websub",
+    metadata,
+    Column("feed_url", String(2000), primary_key=True),
+    Column("hub", String(2000), nullable=False),
+    Column("topic", String(2000), nullable=False),
+    Column("callback", String(64), nullable=False, unique=True),
+    Column("secret", String(200), nullable=False),
+    Column("pending", String(12)),
+    Column("requested_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("lease_seconds", Integer),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("retry_at", UTCDateTime),
+    Column("last_error", Text),
+)
+
 V1_TABLES = (
     feeds,
     stories,
