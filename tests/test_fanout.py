@@ -30,13 +30,16 @@ OWN_PALESTRA = Match("watch:palestra", "palestra", "Palestra", 100.0)
 
 
 @contextmanager
-def outbox_statements(store: Store) -> Iterator[list[str]]:
-    """Every INSERT or UPDATE of the outbox executed inside the block."""
+def outbox_statements(store: Store, params: list | None = None) -> Iterator[list[str]]:
+    """Every INSERT or UPDATE of the outbox executed inside the block (and, into `params`,
+    the parameters of each)."""
     seen: list[str] = []
 
-    def count(conn, cursor, statement, params, context, executemany) -> None:  # type: ignore[no-untyped-def]
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
         if statement.startswith(("INSERT INTO outbox", "UPDATE outbox")):
             seen.append(statement)
+            if params is not None:
+                params.append(parameters)
 
     event.listen(store.engine, "before_cursor_execute", count)
     try:
@@ -120,10 +123,17 @@ def test_a_new_outlet_reaches_thousands_of_rows_in_three_statements(store: Store
     with store.transaction() as conn:  # a thousand were delivered
         first = select(outbox.c.id).order_by(outbox.c.id).limit(1_000).scalar_subquery()
         conn.execute(update(outbox).where(outbox.c.id.in_(first)).values(status="sent"))
-    with outbox_statements(store) as seen, store.transaction() as conn:
+    params: list = []
+    with outbox_statements(store, params) as seen, store.transaction() as conn:
         assert store.flag_update_in(conn, "s1", "sky", now=T0) == 1_000  # not "Sky"
         assert store.flag_update_in(conn, "s1", "sky", now=T0) == 0
     assert len(seen) == 6
+    with store.transaction() as conn:  # the story's rows, not every pending row of the outbox
+        plans = [
+            conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", values).all()
+            for sql, values in zip(seen, params, strict=True)
+        ]
+    assert all("ix_outbox_story" in str(plan) for plan in plans), plans
     with store.transaction() as conn:
         rows = conn.execute(select(outbox.c.kind, outbox.c.also, outbox.c.revision)).all()
     assert {(r.kind, r.also, r.revision) for r in rows} == {

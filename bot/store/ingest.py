@@ -26,6 +26,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    tuple_,
     update,
 )
 
@@ -376,19 +377,36 @@ class IngestOps(StoreBase):
         targets = {m.watchlist for m in matches}
         if any(not t.startswith(WATCH_PREFIX) for t in targets):
             targets.add("*")  # the console follows every shared list, no personal one
+        # Players someone excluded: only those cost a lookup per follower (most have none).
+        excluding = {
+            (watchlist, term)
+            for watchlist, term in conn.execute(
+                select(exclusions.c.watchlist, exclusions.c.term)
+                .where(
+                    tuple_(exclusions.c.watchlist, exclusions.c.term).in_(
+                        sorted({(m.watchlist, m.term) for m in matches})
+                    )
+                )
+                .distinct()
+            )
+        }
         owed: ColumnElement[str] = literal("")
         for m in matches:
             followed = [m.watchlist]
             if not m.watchlist.startswith(WATCH_PREFIX):
                 followed.append("*")
-            follows = func.max(case((subscriptions.c.target.in_(followed), 1), else_=0)) == 1
-            excluded = exists().where(
-                exclusions.c.subscriber_id == subscriptions.c.subscriber_id,
-                exclusions.c.watchlist == m.watchlist,
-                exclusions.c.term == m.term,
-            )
+            owes = func.max(case((subscriptions.c.target.in_(followed), 1), else_=0)) == 1
+            if (m.watchlist, m.term) in excluding:
+                owes = and_(
+                    owes,
+                    ~exists().where(
+                        exclusions.c.subscriber_id == subscriptions.c.subscriber_id,
+                        exclusions.c.watchlist == m.watchlist,
+                        exclusions.c.term == m.term,
+                    ),
+                )
             piece = ", " + json.dumps(match_to_json(m), ensure_ascii=False)
-            owed = owed + case((and_(follows, ~excluded), literal(piece)), else_=literal(""))
+            owed = owed + case((owes, literal(piece)), else_=literal(""))
         audience = (
             select(subscriptions.c.subscriber_id.label("sid"), owed.label("owed"))
             .join(subscribers, subscribers.c.id == subscriptions.c.subscriber_id)
@@ -443,11 +461,18 @@ class IngestOps(StoreBase):
             else_=func.substr(outbox.c.also, 1, func.length(outbox.c.also) - 1)
             + literal(f", {needle}]"),
         )
-        rows = (outbox.c.story_id == story_id, contains(outbox.c.also, needle) == 0)
-        sent = (*rows, outbox.c.status == "sent")
+        # The story's rows, read through ix_outbox_story. Statuses are compared with != only
+        # (pending, sent, dropped): an equality would let SQLite, which keeps no statistics,
+        # prefer ix_outbox_due (status, …) and read every pending row of every story.
+        rows = (
+            outbox.c.story_id == story_id,
+            contains(outbox.c.also, needle) == 0,
+            outbox.c.status != "dropped",
+        )
+        sent = (*rows, outbox.c.status != "pending")
         conn.execute(
             update(outbox)
-            .where(*rows, outbox.c.status == "pending")
+            .where(*rows, outbox.c.status != "sent")
             .values(also=appended, revision=outbox.c.revision + 1)
         )
         # silenced by the subscriber: the outlet is recorded, not sent
