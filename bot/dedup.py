@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 from bot import faults, stories
 from bot.models import Feed, Item, Match
 from bot.store import KEY_REFRESH, MAX_EDITS, Store
-from bot.store.base import loads
+from bot.store.base import Deadlock, loads
 from bot.store.ingest import AlreadyKnown
 
 MatchFn = Callable[[Item], list[Match]]
@@ -178,9 +178,11 @@ def ingest(
                     done.add(ingest_one(conn, item, check_known=check))
                     added.update(item.keys)
                 faults.checkpoint(faults.DEDUP_BEFORE_COMMIT)
-        except AlreadyKnown:
+        except (AlreadyKnown, Deadlock):
             # Another writer stored one of these items meanwhile (only if two pollers ever ran
-            # at once): the chunk was rolled back; store it again an item per transaction.
+            # at once), or, on PostgreSQL, another feed's chunk locked the same stories in the
+            # opposite order: the chunk was rolled back; store it again an item per
+            # transaction (one item locks one story: no cycle).
             done = _one_by_one(store, chunk, ingest_one, stopped)
         faults.checkpoint(faults.DEDUP_AFTER_COMMIT)
         stored |= added
