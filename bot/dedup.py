@@ -190,6 +190,9 @@ def ingest(
     return total
 
 
+DEADLOCK_ATTEMPTS = 5  # tries of one item chosen as a deadlock's victim (PostgreSQL)
+
+
 def _one_by_one(
     store: Store,
     chunk: Sequence[Item],
@@ -200,11 +203,19 @@ def _one_by_one(
     for item in chunk:
         if stopped():
             break
-        try:
-            with store.transaction() as conn:
-                total.add(ingest_one(conn, item, check_known=True))
-        except AlreadyKnown:
-            total.known_items += 1  # rolled back: someone else stored it first
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                with store.transaction() as conn:
+                    total.add(ingest_one(conn, item, check_known=True))
+            except AlreadyKnown:
+                total.known_items += 1  # rolled back: someone else stored it first
+            except Deadlock:
+                # A one-item transaction can still meet another feed's chunk: the chunk that
+                # won goes on and commits; this item, rolled back whole, is tried again.
+                if attempt == DEADLOCK_ATTEMPTS:
+                    raise
+                continue
+            break
     return total
 
 
