@@ -60,6 +60,7 @@ FEEDS_CURVE = (25, 50, 100, 200)
 SUBSCRIBERS_CURVE = (1_000, 10_000, 100_000)
 TARGET = (100, 20_000)
 MAX_RSS_MIB = 250 * 1_000_000 / 2**20  # 250 MB
+CONCURRENCY = int(os.environ.get("SCALE_CONCURRENCY", "8"))  # feeds polled at once, as `run`
 
 
 @dataclass
@@ -216,7 +217,9 @@ async def measure(result: Result, url: str, folder: Path, port: int, profile: bo
         gc.collect()
         prof.stage("floor")
         async with make_client() as client:
-            pipeline = Pipeline(store, client, registry.matcher, max_age=None, concurrency=8)
+            pipeline = Pipeline(
+                store, client, registry.matcher, max_age=None, concurrency=CONCURRENCY
+            )
             started = time.process_time()
             await prof.run("backlog", pipeline.poll_all(feeds, respect_backoff=False))
             result.backlog = time.process_time() - started

@@ -168,7 +168,7 @@ def ingest(
             break
         chunk = todo[start : start + CHUNK_ITEMS]
         try:
-            with store.transaction() as conn:
+            with store.ingest_gate, store.transaction() as conn:
                 done = IngestResult()
                 added: set[str] = set()
                 for n, item in enumerate(chunk):
@@ -205,7 +205,7 @@ def _one_by_one(
             break
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
             try:
-                with store.transaction() as conn:
+                with store.ingest_gate, store.transaction() as conn:
                     total.add(ingest_one(conn, item, check_known=True))
             except AlreadyKnown:
                 total.known_items += 1  # rolled back: someone else stored it first

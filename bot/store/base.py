@@ -142,6 +142,11 @@ class StoreBase:
         # polls wait their turn instead of racing for the file lock and failing, after the busy
         # timeout, with "database is locked". PostgreSQL has row locks: no queue.
         self._writer: threading.RLock | None = None if self.is_postgres else threading.RLock()
+        # Ingest transactions (many items, many stories each) take turns in this process on
+        # PostgreSQL too: run at once, two feeds' chunks lock the same stories in opposite
+        # orders and deadlock, and eight of them hold eight transactions' worth of memory
+        # while gaining nothing (matching holds the GIL). Deliveries do not wait on it.
+        self.ingest_gate = threading.Lock()
 
     @property
     def is_postgres(self) -> bool:
