@@ -100,6 +100,15 @@ def _v5_alert_item(conn: Connection) -> None:
     _add_column(conn, "outbox", "item_id", "INTEGER")
 
 
+def _v7_feed_leases(conn: Connection) -> None:
+    """Replicas on PostgreSQL share the polling: each feed's next poll and lease, and the
+    replicas taking part."""
+    for table in (schema.feed_leases, schema.pollers):
+        table.create(conn, checkfirst=True)
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _v1_initial,
     2: _v2_subscriber_schedule,
@@ -107,6 +116,7 @@ MIGRATIONS: dict[int, Step] = {
     4: _v4_feed_moves,
     5: _v5_alert_item,
     6: _v6_fan_out_indexes,
+    7: _v7_feed_leases,
 }
 
 LATEST = max(MIGRATIONS)
