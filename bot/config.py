@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     newsbot_console: bool = False
     newsbot_webhook_url: str | None = None
     newsbot_webhook_listen: str = "0.0.0.0:8443"
+    # Public URL (behind the HTTPS proxy) of NEWSBOT_HTTP's path for WebSub callbacks: feeds
+    # that advertise a hub push their news here (bot/pushes.py). None: polling only.
+    newsbot_websub_url: str | None = None
     database_url: str | None = None
     log_level: str = "INFO"
     log_format: str = "text"
@@ -54,7 +57,7 @@ class Settings(BaseSettings):
     def _empty_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("telegram_api_url", "newsbot_webhook_url", mode="before")
+    @field_validator("telegram_api_url", "newsbot_webhook_url", "newsbot_websub_url", mode="before")
     @classmethod
     def _http_url(cls, value: object, info: ValidationInfo) -> object:
         """An address Telegram or the Bot API client can use: http(s), with a host."""

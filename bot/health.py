@@ -7,6 +7,10 @@ one request per connection, then close. Anything else gets a proper 4xx instead 
 
 The health check itself is injected: ``health()`` returns ``(ok, details)``; the caller (``run``)
 decides what "healthy" means (scheduler running, store answering) and what details to show.
+
+Other paths can be routed to injected handlers (``routes``: a path prefix -> handler): WebSub
+callbacks (bot/pushes.py) are served here, so a push needs no second port. Only those requests
+have their body read (Content-Length or chunked, at most ``max_body`` bytes).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from http import HTTPStatus
 from typing import Any
@@ -29,6 +34,27 @@ log = logging.getLogger(__name__)
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request to a routed path: header names in lower case, the query string raw."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: HTTPStatus
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
@@ -40,6 +66,7 @@ _MAX_LINE = 8 * 1024  # longer request or header lines are refused with 400/431
 _MAX_HEADERS = 100
 _READ_TIMEOUT = 10.0  # a client that never finishes its request is dropped
 _ALLOWED = ("GET", "HEAD")
+_OWN_PATHS = ("/healthz", "/metrics")  # never routed elsewhere, whatever prefix a route has
 
 
 def parse_listen(value: str | None) -> tuple[str, int] | None:
@@ -67,13 +94,23 @@ def parse_listen(value: str | None) -> tuple[str, int] | None:
     return host, int(port_text)
 
 
-async def serve(host: str, port: int, health: HealthCheck, timeout: float = 5.0) -> asyncio.Server:
+async def serve(
+    host: str,
+    port: int,
+    health: HealthCheck,
+    timeout: float = 5.0,
+    *,
+    routes: Mapping[str, Handler] | None = None,
+    max_body: int = 5_000_000,
+) -> asyncio.Server:
     """Start listening on host:port and return the running server.
 
     Stop it with ``server.close(); await server.wait_closed()``. `timeout` bounds the health
     callback: a store that hangs must turn /healthz into a 503, not into a hanging probe.
-    Port 0 picks a free port; read it back with `bound_port(server)`.
+    Port 0 picks a free port; read it back with `bound_port(server)`. A request whose path
+    starts with a key of `routes` goes to that handler (its body read, up to `max_body`).
     """
+    routed = _Routes(dict(routes or {}), max_body)
 
     open_writers: set[asyncio.StreamWriter] = set()
 
@@ -83,7 +120,7 @@ async def serve(host: str, port: int, health: HealthCheck, timeout: float = 5.0)
         # logging a spurious "Exception in callback" for it (Python 3.11 streams quirk).
         try:
             with contextlib.suppress(asyncio.CancelledError):
-                await _handle_connection(reader, writer, health, timeout)
+                await _handle_connection(reader, writer, health, timeout, routed)
         finally:
             open_writers.discard(writer)
 
@@ -121,17 +158,39 @@ class _BadRequest(Exception):
         self.status = status
 
 
+@dataclass(frozen=True, slots=True)
+class _Routes:
+    handlers: dict[str, Handler]
+    max_body: int
+
+    def find(self, path: str) -> Handler | None:
+        for prefix, handler in self.handlers.items():
+            if path.startswith(prefix):
+                return handler
+        return None
+
+
 async def _handle_connection(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     health: HealthCheck,
     timeout: float,
+    routes: _Routes,
 ) -> None:
     method = "GET"
     try:
         try:
-            method, path = await asyncio.wait_for(_read_request(reader), _READ_TIMEOUT)
-            status, content_type, body, extra = await _route(method, path, health, timeout)
+            request = await asyncio.wait_for(_read_request(reader), _READ_TIMEOUT)
+            method = request.method
+            handler = routes.find(request.path)
+            if handler is not None and request.path.rstrip("/") not in _OWN_PATHS:
+                status, content_type, body, extra = await _call(
+                    handler, request, reader, routes.max_body
+                )
+            else:
+                status, content_type, body, extra = await _route(
+                    method, request.path, health, timeout
+                )
         except _BadRequest as exc:
             status, content_type, extra = exc.status, TEXT_CONTENT_TYPE, {}
             body = f"{exc.status.value} {exc.status.phrase}: {exc}\n".encode()
@@ -150,23 +209,69 @@ async def _handle_connection(
             await writer.wait_closed()
 
 
-async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str]:
-    """Read the request line and skip the headers; return (method, path without query)."""
+async def _read_request(reader: asyncio.StreamReader) -> Request:
+    """Read the request line and the headers (not the body): method, path, query, headers."""
     line = await _read_line(reader)
     if not line:
         raise _BadRequest(HTTPStatus.BAD_REQUEST, "empty request")
     parts = line.split()
     if len(parts) != 3 or not parts[2].startswith("HTTP/") or not parts[0].isalpha():
         raise _BadRequest(HTTPStatus.BAD_REQUEST, "malformed request line")
+    headers: dict[str, str] = {}
     for _ in range(_MAX_HEADERS):
-        if not await _read_line(reader):
+        header = await _read_line(reader)
+        if not header:
             break
+        name, sep, value = header.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
     else:
         raise _BadRequest(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "too many headers")
     target = parts[1]
     if target.startswith(("http://", "https://")):  # absolute-form target
         target = "/" + target.split("://", 1)[1].partition("/")[2]
-    return parts[0].upper(), target.split("?", 1)[0].split("#", 1)[0]
+    target = target.split("#", 1)[0]
+    path, _, query = target.partition("?")
+    return Request(parts[0].upper(), path, query, headers)
+
+
+async def _call(
+    handler: Handler, request: Request, reader: asyncio.StreamReader, max_body: int
+) -> tuple[HTTPStatus, str, bytes, dict[str, str]]:
+    """Read the body of a routed request, then let its handler answer."""
+    body = await asyncio.wait_for(_read_body(reader, request.headers, max_body), _READ_TIMEOUT)
+    response = await handler(
+        Request(request.method, request.path, request.query, request.headers, body)
+    )
+    return HTTPStatus(response.status), response.content_type, response.body, {}
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: Mapping[str, str], limit: int) -> bytes:
+    too_large = _BadRequest(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {limit} bytes")
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            line = await _read_line(reader)
+            try:
+                length = int(line.split(";", 1)[0].strip() or "x", 16)
+            except ValueError:
+                raise _BadRequest(HTTPStatus.BAD_REQUEST, "bad chunk size") from None
+            if length == 0:
+                while await _read_line(reader):  # trailers, up to the blank line
+                    pass
+                return b"".join(chunks)
+            size += length
+            if size > limit:
+                raise too_large
+            chunks.append(await reader.readexactly(length))
+            await reader.readexactly(2)  # the CRLF after each chunk
+    text = headers.get("content-length", "0").strip() or "0"
+    if not text.isdigit():
+        raise _BadRequest(HTTPStatus.BAD_REQUEST, "bad Content-Length")
+    if int(text) > limit:
+        raise too_large
+    return await reader.readexactly(int(text)) if int(text) else b""
 
 
 async def _read_line(reader: asyncio.StreamReader) -> str:

@@ -102,6 +102,21 @@ FEEDS_LEASED = Gauge(
     "PostgreSQL replicas: feeds whose latest lease is this replica's (it polls them now or polled"
     " them last): its share of the polling. 0 on SQLite.",
 )
+WEBSUB_PUSHES = Counter(
+    "newsbot_websub_pushes",
+    "WebSub pushes received, by outcome: accepted (signature right, stored like a poll),"
+    " rejected (signature missing or wrong: ignored), unknown (no such subscription).",
+    ["outcome"],
+)
+WEBSUB_REQUESTS = Counter(
+    "newsbot_websub_requests",
+    "Subscribe and unsubscribe requests sent to WebSub hubs, by mode and outcome (ok, error).",
+    ["mode", "outcome"],
+)
+WEBSUB_ACTIVE = Gauge(
+    "newsbot_websub_subscriptions",
+    "Feeds with a WebSub subscription in force (pushed to us), as the poll leader last saw.",
+)
 
 
 def forget_feed(feed: str) -> None:

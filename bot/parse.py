@@ -23,6 +23,7 @@ from bot.freshness import outlet_floor
 from bot.items import item_from_entry, unsafe_link
 from bot.models import Feed, Item
 from bot.urls import site_host
+from bot.websub import Discovery, discover
 
 # Charsets that, as served, are really Windows-1252 (what browsers do too).
 _LATIN1_ALIASES = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii"})
@@ -41,6 +42,7 @@ class ParseResult:
     items: list[Item]
     warning: str | None = None
     ttl_floor: float | None = None  # seconds the feed says to wait (<ttl>, sy:updatePeriod)
+    hub: Discovery | None = None  # the WebSub hub the feed advertises, and its topic
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ def _parse(body: bytes, feed: Feed, content_type: str | None, fetched_at: dateti
         update_period=meta.get("sy_updateperiod"),
         update_frequency=meta.get("sy_updatefrequency"),
     )
-    return ParseResult(items, warning, ttl_floor=floor)
+    return ParseResult(items, warning, ttl_floor=floor, hub=discover(meta, feed.url))
 
 
 async def parse(body: bytes, feed: Feed, **kw: Any) -> ParseResult:

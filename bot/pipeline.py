@@ -24,6 +24,7 @@ from bot.fetch import FetchResult, confirm_move, fetch, is_due, next_state
 from bot.models import Feed, FeedState, Item, ItemContext, Match
 from bot.parse import parse
 from bot.store import Store
+from bot.websub import Discovery
 
 log = logging.getLogger("newsbot.poll")
 
@@ -56,6 +57,7 @@ class FeedOutcome:
     # the shortest wait the outlet asks for (<ttl>, sy:updatePeriod, Cache-Control, Expires).
     published: tuple[datetime, ...] = ()
     outlet_floor: float | None = None
+    hub: Discovery | None = None  # the WebSub hub the feed advertised (status "ok" only)
 
 
 @dataclass(slots=True)
@@ -197,7 +199,28 @@ class Pipeline:
                 i.published for i in parsed.items if i.published and i.published <= now
             ),
             outlet_floor=max(floors) if floors else None,
+            hub=parsed.hub,
         )
+
+    async def ingest_push(
+        self, feed: Feed, body: bytes, content_type: str | None = None
+    ) -> FeedOutcome:
+        """A feed document pushed by the feed's WebSub hub, through the same stages as a poll
+        (parse, match, dedup, outbox), so an item pushed and later polled alerts once.
+
+        The feed's poll state (validators, backoff) is left alone: a push says nothing about
+        what a GET of the feed would answer. Before the feed's first poll, what is pushed is
+        its backlog, as it would be for a poll.
+        """
+        now = self.clock()
+        state = await asyncio.to_thread(self.store.feed_state, feed.url)
+        async with self._gate:
+            parsed = await parse(body, feed, content_type=content_type, fetched_at=now)
+        if parsed.warning:
+            log.warning("feed %r (pushed): %s", feed.name, parsed.warning)
+        backlog = state is None or state.polled_at is None
+        ingested = await asyncio.to_thread(self._ingest, feed, parsed.items, now, backlog, None)
+        return FeedOutcome(feed, "pushed", len(parsed.items), ingested, warning=parsed.warning)
 
     @staticmethod
     def _follow_move(
@@ -224,7 +247,7 @@ class Pipeline:
         items: list[Item],
         now: datetime,
         backlog: bool,
-        new_state: FeedState,
+        new_state: FeedState | None,
     ) -> IngestResult:
         """Items first, then the feed's validators: a crash between them re-reads, never loses.
 
@@ -254,7 +277,8 @@ class Pipeline:
                 result.new_items + result.backlog_items,
             )
             return result
-        self.store.save_feed_state(feed.url, new_state)
+        if new_state is not None:  # None: a push, which leaves the poll state alone
+            self.store.save_feed_state(feed.url, new_state)
         for kind, n in (
             ("new", result.new_items),
             ("known", result.known_items),

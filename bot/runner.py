@@ -23,6 +23,7 @@ from bot.leasing import CLAIM_EVERY_S, FeedLeases
 from bot.logs import redact
 from bot.models import Feed
 from bot.pipeline import FeedOutcome, utcnow
+from bot.pushes import TICK_S, WebSub
 from bot.registry import Registry
 from bot.reload import Reloader, ReloadOutcome
 from bot.scheduler import Scheduler
@@ -39,6 +40,7 @@ PRUNE_EVERY_S = 6 * 3600
 GAUGES_EVERY_S = 15.0
 TELEGRAM_RETRY_FIRST_S = 1.0
 TELEGRAM_RETRY_MAX_S = 300.0
+PUSHED_FLOOR_S = 86_400.0  # a pushed feed's polls: capped at its max_interval (bot/freshness.py)
 
 
 class StartupError(Exception):
@@ -78,18 +80,45 @@ class Runner:
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._http: asyncio.Server | None = None
         self._telegram_retry: asyncio.Task[None] | None = None
+        self.websub = self._make_websub()
+
+    def _make_websub(self) -> WebSub | None:
+        """WebSub when NEWSBOT_WEBSUB_URL is set: its callbacks need the NEWSBOT_HTTP server."""
+        url = self.settings.newsbot_websub_url
+        if not url:
+            return None
+        if parse_listen(self.settings.newsbot_http) is None:
+            log.warning("NEWSBOT_WEBSUB_URL is set but NEWSBOT_HTTP is off: WebSub disabled")
+            return None
+        return WebSub(
+            url,
+            self.store,
+            self.client,
+            self.pipeline,
+            lambda: self.registry.feeds,
+            self._deliver_now,
+        )
 
     async def start(self) -> None:
         await asyncio.to_thread(enable_console, self.store, self.console)
         listen = parse_listen(self.settings.newsbot_http)
         if listen:
+            routes = {self.websub.prefix: self.websub.handle} if self.websub else {}
             try:
-                self._http = await serve(*listen, self.health)
+                self._http = await serve(
+                    *listen,
+                    self.health,
+                    routes=routes,
+                    max_body=self.settings.newsbot_max_feed_bytes,
+                )
             except OSError as exc:  # e.g. the port is taken: alerts matter more than probes
                 log.error("cannot serve /healthz on %s:%d (%s); health endpoint off", *listen, exc)
+                self.websub = None  # nobody could answer a hub: polling only
         self.scheduler.start()
         await self._check_leadership()
         self.scheduler.add_periodic(self._check_leadership, LEADER_CHECK_S, "leader")
+        if self.websub is not None:
+            self.scheduler.add_periodic(self._websub_tick, TICK_S, "websub")
         self.scheduler.add_periodic(self._prune, PRUNE_EVERY_S, "prune")
         self.scheduler.add_periodic(self._refresh_outbox_depth, GAUGES_EVERY_S, "gauges")
         if self.leases is not None:
@@ -115,7 +144,7 @@ class Runner:
         """
         await self.reloader.stop()
         self.scheduler.pause()
-        await asyncio.gather(self._finish_polls(), self._stop_telegram())
+        await asyncio.gather(self._finish_polls(), self._stop_telegram(), self._stop_websub())
         if self.leases is not None:
             await self.leases.leave()
         self.scheduler.shutdown()
@@ -138,6 +167,21 @@ class Runner:
             task.cancel()
         with suppress(asyncio.CancelledError):
             await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _stop_websub(self) -> None:
+        if self.websub is not None:
+            await self.websub.stop()
+
+    async def _websub_tick(self) -> None:
+        """Subscriptions are the leader's job; on PostgreSQL the other replicas, which poll
+        their share of the feeds, still learn which feeds are pushed."""
+        if self.websub is None:
+            return
+        self.websub.subscribes = self.leader
+        if self.leader:
+            await self.websub.tick()
+        elif self.leases is not None:
+            await self.websub.refresh()
 
     async def _stop_telegram(self) -> None:
         if self._telegram_retry is not None:
@@ -244,9 +288,21 @@ class Runner:
         if self.leases is not None:
             fields["replica"] = self.leases.owner
         log.log(level, "poll", extra=fields)
+        if self.websub is not None:
+            await self._websub_after_poll(outcome)
         if outcome.ingest and (outcome.ingest.alerts or outcome.ingest.updates):
             await self._deliver_now()
         return outcome
+
+    async def _websub_after_poll(self, outcome: FeedOutcome) -> None:
+        """Note the hub the feed advertises; while it pushes, the poll is only the safety net
+        and an adaptive feed waits its `max_interval` (the outlet "asks" for that floor)."""
+        assert self.websub is not None
+        # A page without items (a login wall served with 200) says nothing about the hub.
+        if outcome.status == "ok" and (outcome.hub is not None or outcome.items):
+            await self.websub.discovered(outcome.feed, outcome.hub)
+        if self.websub.active(outcome.feed.url):
+            outcome.outlet_floor = max(outcome.outlet_floor or 0.0, PUSHED_FLOOR_S)
 
     async def _deliver_now(self) -> None:
         if self.console:
@@ -316,6 +372,8 @@ class Runner:
             )
         self.leader = leader
         self.leader_checks += 1
+        if self.websub is not None:
+            self.websub.subscribes = leader
         metrics.LEADER.set(1 if leader else 0)
 
     async def _prune(self) -> None:

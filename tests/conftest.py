@@ -41,6 +41,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "NEWSBOT_CONSOLE",
         "NEWSBOT_ADMINS",
         "NEWSBOT_HTTP",
+        "NEWSBOT_WEBSUB_URL",
     ):
         monkeypatch.delenv(name, raising=False)
 

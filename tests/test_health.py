@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import metrics
-from bot.health import bound_port, parse_listen, serve
+from bot.health import Request, Response, bound_port, parse_listen, serve
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsawQ"
 Health = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
@@ -229,3 +230,53 @@ def test_parse_listen(value: str | None, expected: tuple[str, int] | None) -> No
 def test_parse_listen_rejects_nonsense_with_the_variable_name(value: str) -> None:
     with pytest.raises(ValueError, match="NEWSBOT_HTTP"):
         parse_listen(value)
+
+
+async def _chunks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:  # no length known: httpx sends Transfer-Encoding: chunked
+        yield part
+
+
+async def test_a_routed_path_gets_its_body_whole_and_an_oversized_one_is_413(probe: Probe) -> None:
+    """Routed handlers (WebSub callbacks) see method, query, headers and the exact body, sent
+    with a length or in chunks; the health paths are unchanged beside them."""
+    seen: list[Request] = []
+
+    async def echo(request: Request) -> Response:
+        seen.append(request)
+        return Response(HTTPStatus.ACCEPTED, request.body[::-1])
+
+    server = await serve("127.0.0.1", 0, probe, routes={"/hook/": echo}, max_body=64)
+    base = f"http://127.0.0.1:{bound_port(server)}"
+    try:
+        async with httpx.AsyncClient(timeout=5) as client:
+            sized = await client.post(
+                base + "/hook/abc?x=1", content=b"<rss/>", headers={"X-Hub-Signature": "sha1=00"}
+            )
+            chunked = await client.post(base + "/hook/abc", content=_chunks(b"ab", b"cd"))
+            too_big = await client.post(base + "/hook/abc", content=b"x" * 65)
+            health = await client.get(base + "/healthz")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert (sized.status_code, sized.content) == (202, b">/ssr<")
+    assert (seen[0].method, seen[0].path, seen[0].query) == ("POST", "/hook/abc", "x=1")
+    assert seen[0].headers["x-hub-signature"] == "sha1=00"
+    assert (chunked.status_code, chunked.content) == (202, b"dcba")
+    assert too_big.status_code == 413 and len(seen) == 2
+    assert health.status_code == 200
+
+
+async def test_health_paths_stay_health_under_a_route_at_the_root(probe: Probe) -> None:
+    """NEWSBOT_WEBSUB_URL with no path routes "/…" to WebSub: /healthz must still be health."""
+
+    async def hook(request: Request) -> Response:
+        return Response(HTTPStatus.NOT_FOUND)
+
+    server = await serve("127.0.0.1", 0, probe, routes={"/": hook})
+    try:
+        response = await get(f"http://127.0.0.1:{bound_port(server)}/healthz")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert response.status_code == 200 and response.json()["status"] == "ok"

@@ -72,6 +72,7 @@ from bot.store.schema import (
     subscribers,
     subscriptions,
 )
+from bot.store.websub import WebSubOps
 
 log = logging.getLogger("newsbot.store")
 
@@ -89,7 +90,7 @@ class StorySummary:
     sources: tuple[str, ...] = ()
 
 
-class Store(IngestOps, PreferenceOps, SubscriberBulkOps, LeaseOps):
+class Store(IngestOps, PreferenceOps, SubscriberBulkOps, WebSubOps, LeaseOps):
     """Feeds, items, stories, subscribers and the outbox, behind plain methods.
 
     Thread-safe: every method opens its own short transaction (the pipeline calls it from worker

@@ -100,7 +100,13 @@ def _v5_alert_item(conn: Connection) -> None:
     _add_column(conn, "outbox", "item_id", "INTEGER")
 
 
-def _v7_feed_leases(conn: Connection) -> None:
+def _v7_websub(conn: Connection) -> None:
+    """WebSub: per feed, the hub it advertises and our subscription there (callback token,
+    secret, lease), so pushes are verified and renewed across restarts and replicas."""
+    schema.websub.create(conn, checkfirst=True)
+
+
+def _v8_feed_leases(conn: Connection) -> None:
     """Replicas on PostgreSQL share the polling: each feed's next poll and lease, and the
     replicas taking part."""
     for table in (schema.feed_leases, schema.pollers):
@@ -116,7 +122,8 @@ MIGRATIONS: dict[int, Step] = {
     4: _v4_feed_moves,
     5: _v5_alert_item,
     6: _v6_fan_out_indexes,
-    7: _v7_feed_leases,
+    7: _v7_websub,
+    8: _v8_feed_leases,
 }
 
 LATEST = max(MIGRATIONS)

@@ -246,7 +246,27 @@ exclusions = Table(
 )
 Index("ix_exclusions_watchlist", exclusions.c.watchlist)
 
-# Schema 7: on PostgreSQL the replicas share the polling. One row per configured feed: when it
+# Schema 7: one WebSub subscription per feed that advertises a hub (bot/websub.py). `callback`
+# is the random token of its callback URL; `pending` the mode asked of the hub and not yet
+# confirmed; `expires_at` the end of the lease the hub granted (NULL: not subscribed).
+websub = Table(
+    "websub",
+    metadata,
+    Column("feed_url", String(2000), primary_key=True),
+    Column("hub", String(2000), nullable=False),
+    Column("topic", String(2000), nullable=False),
+    Column("callback", String(64), nullable=False, unique=True),
+    Column("secret", String(200), nullable=False),
+    Column("pending", String(12)),
+    Column("requested_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("lease_seconds", Integer),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("retry_at", UTCDateTime),
+    Column("last_error", Text),
+)
+
+# Schema 8: on PostgreSQL the replicas share the polling. One row per configured feed: when it
 # is due (`next_poll_at`), and who holds or last held its lease. A replica claims due feeds
 # whose lease is free or expired (FOR UPDATE SKIP LOCKED), polls them, books the next poll and
 # frees the lease, keeping its name in `lease_owner` (who polled it last).
@@ -260,8 +280,8 @@ feed_leases = Table(
 )
 Index("ix_feed_leases_next_poll_at", feed_leases.c.next_poll_at)
 
-# Schema 7: the replicas that share the polling, with when each last said it was alive; each
-# claims its fair share of the due feeds (due / live pollers).
+# Schema 8: the replicas that share the polling, with when each last said it was alive: the
+# live ones split the feeds between them (bot/store/leases.py).
 pollers = Table(
     "pollers",
     metadata,
