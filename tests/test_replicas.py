@@ -48,7 +48,7 @@ NEWS = [
     ("Inter, Lautaro salta il Napoli", "https://tmw.example/lautaro"),
 ]
 PATHS = [f"/f{n}.xml" for n in range(6)]
-SLOW = PATHS[0]  # answers after a second: a replica killed meanwhile dies holding its lease
+SLOW = PATHS[0]  # answers after 3 s: a replica killed meanwhile dies holding its lease
 NEWSY = PATHS[1]
 TAKEOVER_SLACK = 3.0  # claim ticks (1 s) and a loaded machine
 
@@ -115,7 +115,7 @@ def free_port() -> int:
 @pytest.fixture
 def replicas(pg_url: str, feed_server: FeedServer, tmp_path: Path) -> Iterator[list[Replica]]:
     for path in PATHS:
-        feed_server.set(path, rss(OLD), delay=1.0 if path == SLOW else 0)
+        feed_server.set(path, rss(OLD), delay=3.0 if path == SLOW else 0)
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(
         f"defaults:\n  interval: {INTERVAL}\nfeeds:\n"
