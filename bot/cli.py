@@ -206,10 +206,11 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     # What the table shows of each entry (--json does not need it: 100,000 entries cost).
     terms = {} if args.json else {(w.name, t.term): t for w in watchlists for t in w.terms}
     texts = args.texts or (line.rstrip("\n") for line in sys.stdin)
+    context = ItemContext(link=args.link)
     for text in texts:
         if not text.strip() and not args.texts:
             continue
-        found, rejected = matcher.explain(text, "", ItemContext(link=args.link))
+        found, rejected = matcher.explain(text, "", context)
         if args.json:
             line = {
                 "text": text,
