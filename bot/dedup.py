@@ -28,7 +28,7 @@ from functools import lru_cache, partial
 
 from sqlalchemy import Connection
 
-from bot import faults, stories
+from bot import faults, lexicon, stories
 from bot.models import Feed, Item, Match
 from bot.store import KEY_REFRESH, MAX_EDITS, Store
 from bot.store.base import loads
@@ -138,6 +138,13 @@ def _candidates(
             cached.sources = sources
         out.append(cached.candidate)
     return out
+
+
+def warm_up() -> None:
+    """Load the word lists that telling names from words reads (wordfreq's, a few tenths of
+    a second, once per process) at start-up, instead of in the first poll's first item."""
+    lexicon.is_common_word("notizia")
+    lexicon.word_frequency("notizia")
 
 
 def story_id_for(item: Item, salt: str = "") -> str:

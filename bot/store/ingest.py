@@ -166,9 +166,8 @@ class IngestOps(StoreBase):
         params.update({f"w{i}": n for i, n in enumerate(weak)})
         params.update(ls=specific_limit, lw=weak_limit)
         groups: tuple[dict[str, tuple[Any, str]], ...] = ({}, {})
-        for group, story_id, published, sources in conn.execute(
-            _lookup_sql(len(specific), len(weak)), params
-        ):
+        rows = conn.execute(_lookup_sql(len(specific), len(weak)), params).all()
+        for group, story_id, published, sources in rows:
             groups[group][story_id] = (published, sources)  # one time per story, any name
         first, then = (
             [
