@@ -38,6 +38,7 @@ from sqlalchemy import create_engine, make_url, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.dedup import warm_up  # noqa: E402
 from bot.fetch import make_client  # noqa: E402
 from bot.models import Feed  # noqa: E402
 from bot.pipeline import Pipeline  # noqa: E402
@@ -152,6 +153,7 @@ async def measure(result: Result, url: str, folder: Path, port: int) -> Result:
         registry = Registry(ROOT / "bot" / "feeds.yaml", ROOT / "watchlists", store.watched_terms)
         registry.load()
         registry.matcher()  # built once up front, as `run` does at start-up
+        warm_up()  # the story stage's word lists, loaded once at start-up as `run` does
         write_feeds(folder, result.feeds, ITEMS, texts)
         result.floor = await floor_cpu([f.url for f in feeds])
         async with make_client() as client:

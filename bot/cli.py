@@ -184,27 +184,33 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.gcpause import paused_gc
     from bot.indexcache import compiled_watchlists
     from bot.lexicon import load_lexicon
 
     folder = settings.watchlists_dir(args.watchlists)
-    compiled = compiled_watchlists(folder)
+    with paused_gc():
+        compiled = compiled_watchlists(folder)
+        if compiled.watchlists:
+            load_lexicon()  # at start-up, not in the first headline that meets a typo
+        # The index lives as long as the process: frozen before the collector runs again,
+        # else its first collection walks the millions of objects just built, and every full
+        # collection again while headlines are matched (see bot.gcpause).
+        gc.freeze()
     watchlists, problems, matcher = compiled.watchlists, compiled.problems, compiled.matcher
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     if not watchlists:
         print("no valid watchlist found: nothing to match against", file=sys.stderr)
         return 2
-    terms = {(w.name, t.term): t for w in watchlists for t in w.terms}
-    load_lexicon()  # at start-up, not in the first headline that meets a typo
-    # The index lives as long as the process: keep the collector from walking it again at every
-    # full collection while headlines are matched (see bot.gcpause).
-    gc.freeze()
+    # What the table shows of each entry (--json does not need it: 100,000 entries cost).
+    terms = {} if args.json else {(w.name, t.term): t for w in watchlists for t in w.terms}
     texts = args.texts or (line.rstrip("\n") for line in sys.stdin)
+    context = ItemContext(link=args.link)
     for text in texts:
         if not text.strip() and not args.texts:
             continue
-        found, rejected = matcher.explain(text, "", ItemContext(link=args.link))
+        found, rejected = matcher.explain(text, "", context)
         if args.json:
             line = {
                 "text": text,

@@ -1,9 +1,11 @@
 """The ingest stage: parsed items + their matches -> known items, stories and outbox rows.
 
-One transaction per item. The item row, all of its keys, its story assignment and the outbox
-rows it causes commit together, so a crash at any point leaves either the whole item (with every
-alert it owes) or nothing (and the next poll sees it as new again). The outbox's unique
-(subscriber, story) constraint makes a replay harmless.
+New items are stored in chunks of up to `CHUNK_ITEMS`, one transaction each (a commit per item
+cost more than the rest of the item's writes). An item row, all of its keys, its story
+assignment and the outbox rows it causes commit together, with the rest of its chunk, so a crash
+at any point leaves either whole items (with every alert they owe) or nothing of the chunk (and
+the next poll sees those items as new again). The outbox's unique (subscriber, story)
+constraint makes a replay harmless.
 
 - An item is known when ANY of its keys is known (guid, canonical link, title fingerprint):
   an edited headline, a dropped guid or a link with tracking parameters is not a new item.
@@ -22,12 +24,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache, partial
 
 from sqlalchemy import Connection
 
-from bot import faults, stories
+from bot import faults, lexicon, stories
 from bot.models import Feed, Item, Match
 from bot.store import KEY_REFRESH, MAX_EDITS, Store
+from bot.store.base import loads
 from bot.store.ingest import AlreadyKnown
 
 MatchFn = Callable[[Item], list[Match]]
@@ -70,17 +74,21 @@ def audiences(
 # Each story's analysis, computed once (when the story is created or first read back) instead
 # of once per candidate per item: story lookup stays linear in the number of items. One bounded
 # cache per store; a forgotten story is analysed again from its stored title, summary and names.
+# Only the analysis (fixed at the story's creation) is kept: a story's outlets are read from the
+# database with every lookup, so replicas sharing it never disagree.
 MAX_CACHED_ANALYSES = 50_000
 MAX_SPECIFIC_CANDIDATES = 300  # stories sharing a person with an item
 MAX_WEAK_CANDIDATES = 60  # the most recent stories sharing only a club, competition or place
+CHUNK_ITEMS = 100  # new items of one feed stored per transaction
 
 
 @dataclass(slots=True)
 class _Cached:
-    """A story as clustering sees it: its analysis and the outlets that told it so far."""
+    """A story as clustering sees it: its analysis, as a candidate with the outlets stored
+    (`sources`, as read) when it was last looked up."""
 
-    key: stories.StoryKey
-    sources: set[str]
+    candidate: stories.StoryCandidate
+    sources: str | None = None
 
 
 _CACHES: weakref.WeakKeyDictionary[Store, OrderedDict[str, _Cached]] = weakref.WeakKeyDictionary()
@@ -94,24 +102,49 @@ def _analyses(store: Store) -> OrderedDict[str, _Cached]:
 
 
 def _remember(
-    cache: OrderedDict[str, _Cached], story_id: str, key: stories.StoryKey, sources: set[str]
-) -> None:
+    cache: OrderedDict[str, _Cached], story_id: str, key: stories.StoryKey, published: datetime
+) -> _Cached:
     # compared as the story: its first item's time, no outlet
-    cache[story_id] = _Cached(key.at(key.published, ""), sources)
+    key = key.at(published, "")
+    cached = _Cached(stories.StoryCandidate(story_id, "", frozenset(), published, key=key))
+    cache[story_id] = cached
     cache.move_to_end(story_id)
     while len(cache) > MAX_CACHED_ANALYSES:
         cache.popitem(last=False)
+    return cached
 
 
-def _with_analysis(
-    cache: OrderedDict[str, _Cached], cand: stories.StoryCandidate
-) -> stories.StoryCandidate:
-    """The candidate with its cached analysis and outlets (analysed now if not cached)."""
-    cached = cache.get(cand.story_id)
-    if cached is None:
-        _remember(cache, cand.story_id, stories.candidate_key(cand), set(cand.sources))
-        cached = cache[cand.story_id]
-    return replace(cand, key=cached.key, sources=frozenset(cached.sources))
+@lru_cache(maxsize=4096)
+def _outlets(stored: str) -> frozenset[str]:
+    return frozenset(loads(stored))
+
+
+def _candidates(
+    store: Store, conn: Connection, found: list[tuple[str, str]]
+) -> list[stories.StoryCandidate]:
+    """The stories `found` (id, stored outlets) as clustering compares them: cached analyses
+    with the outlets just read; the stories not cached are read and analysed now."""
+    cache = _analyses(store)
+    missing = [story_id for story_id, _ in found if story_id not in cache]
+    for cand in store.story_details_in(conn, missing) if missing else ():
+        _remember(cache, cand.story_id, stories.candidate_key(cand), cand.published)
+    out = []
+    for story_id, sources in found:
+        cached = cache.get(story_id)
+        if cached is None:
+            continue  # deleted since the lookup (pruned by another replica)
+        if cached.sources != sources:
+            cached.candidate = replace(cached.candidate, sources=_outlets(sources))
+            cached.sources = sources
+        out.append(cached.candidate)
+    return out
+
+
+def warm_up() -> None:
+    """Load the word lists that telling names from words reads (wordfreq's, a few tenths of
+    a second, once per process) at start-up, instead of in the first poll's first item."""
+    lexicon.is_common_word("notizia")
+    lexicon.word_frequency("notizia")
 
 
 def story_id_for(item: Item, salt: str = "") -> str:
@@ -133,29 +166,69 @@ def ingest(
     """Store `items` of `feed`, assign stories and queue the alerts they owe (see module doc).
 
     Items are taken oldest first, so the first outlet of a story is the one its alert shows.
-    `stop` is asked between items (a SIGTERM during a big feed): once it says True the rest is
-    left for the next poll; what was stored stays stored, each item whole.
+    New items are stored `CHUNK_ITEMS` to a transaction, each chunk whole or not at all.
+    `stop` is asked between items (a SIGTERM during a big feed): once it says True the items
+    done so far are committed and the rest is left for the next poll.
     """
     total = IngestResult()
     ordered = sorted(items, key=lambda it: it.published or now)
     seen = store.known_keys(k for it in ordered for k in it.keys)
     fresh_after = now - KEY_REFRESH
+    todo = []
     for item in ordered:
-        if stop is not None and stop():
-            break
         if not item.keys:
             continue
         if all(k in seen and seen[k] >= fresh_after for k in item.keys):
             total.known_items += 1  # listed again, nothing new: no write at all
             continue
+        todo.append(item)
+    ingest_one = partial(
+        _ingest_one, store, match=match, now=now, backlog=backlog, window_hours=window_hours
+    )
+    stopped = stop or (lambda: False)
+    # Keys of this batch stored so far: an item sharing one is checked as known, as is one
+    # whose keys were partly known before the batch.
+    stored: set[str] = set()
+    for start in range(0, len(todo), CHUNK_ITEMS):
+        if stopped():
+            break
+        chunk = todo[start : start + CHUNK_ITEMS]
         try:
             with store.transaction() as conn:
-                one = _ingest_one(store, conn, item, match, now, backlog, window_hours)
+                done = IngestResult()
+                added: set[str] = set()
+                for n, item in enumerate(chunk):
+                    if n and stopped():
+                        break  # the items done so far are committed, each one whole
+                    check = any(k in seen or k in stored or k in added for k in item.keys)
+                    done.add(ingest_one(conn, item, check_known=check))
+                    added.update(item.keys)
                 faults.checkpoint(faults.DEDUP_BEFORE_COMMIT)
         except AlreadyKnown:
-            one = IngestResult(known_items=1)  # rolled back: someone else stored it first
+            # Another writer stored one of these items meanwhile (only if two pollers ever ran
+            # at once): the chunk was rolled back; store it again an item per transaction.
+            done = _one_by_one(store, chunk, ingest_one, stopped)
         faults.checkpoint(faults.DEDUP_AFTER_COMMIT)
-        total.add(one)
+        stored |= added
+        total.add(done)
+    return total
+
+
+def _one_by_one(
+    store: Store,
+    chunk: Sequence[Item],
+    ingest_one: Callable[..., IngestResult],
+    stopped: Callable[[], bool],
+) -> IngestResult:
+    total = IngestResult()
+    for item in chunk:
+        if stopped():
+            break
+        try:
+            with store.transaction() as conn:
+                total.add(ingest_one(conn, item, check_known=True))
+        except AlreadyKnown:
+            total.known_items += 1  # rolled back: someone else stored it first
     return total
 
 
@@ -163,15 +236,17 @@ def _ingest_one(
     store: Store,
     conn: Connection,
     item: Item,
+    *,
     match: MatchFn,
     now: datetime,
     backlog: bool,
     window_hours: int,
+    check_known: bool,
 ) -> IngestResult:
-    if store.known_item_in(conn, item.keys, now) is not None:
+    """One item, in the caller's transaction. `check_known`: some key of the item may be
+    stored already (else a key stored meanwhile raises AlreadyKnown)."""
+    if check_known and store.known_item_in(conn, item.keys, now) is not None:
         return IngestResult(known_items=1)
-    item_id = store.add_item_in(conn, item, now=now, backlog=backlog)
-    faults.checkpoint(faults.DEDUP_AFTER_ITEM_INSERT)
     matches = match(item)
     published = item.published or now
     terms = [m.term for m in matches]
@@ -181,51 +256,53 @@ def _ingest_one(
     lookup = stories.lookup_names(item.title, stories.name_tokens(terms))
     lookup |= stories.who_names(terms)
     window = timedelta(hours=window_hours)
-    cache = _analyses(store)
-    start, end = published - window, published + window
     # Stories sharing a person with the item, then the most recent ones sharing only a club
     # (or a competition, a city): a club is in dozens of stories a day, and the ones that tell
     # the same news as the item (the same match) are published around the same time.
     specific = {n for n in lookup if n not in stories.WEAK_NAMES}
-    candidates = store.story_candidates_in(
-        conn, specific, start, end, known=cache, limit=MAX_SPECIFIC_CANDIDATES
+    found = store.story_lookup_in(
+        conn,
+        specific,
+        lookup - specific,
+        published - window,
+        published + window,
+        specific_limit=MAX_SPECIFIC_CANDIDATES,
+        weak_limit=MAX_WEAK_CANDIDATES,
     )
-    seen = {c.story_id for c in candidates}
-    candidates += [
-        c
-        for c in store.story_candidates_in(
-            conn, lookup - specific, start, end, known=cache, limit=MAX_WEAK_CANDIDATES
-        )
-        if c.story_id not in seen
-    ]
-    story_id = stories.find_story_for(
-        key, [_with_analysis(cache, c) for c in candidates], window_hours=window_hours
-    )
+    candidates = _candidates(store, conn, found)
+    story_id = stories.find_story_for(key, candidates, window_hours=window_hours)
     result = IngestResult(backlog_items=1) if backlog else IngestResult(new_items=1)
     if story_id is None:
         story_id = story_id_for(item)
-        if store.story_exists_in(conn, story_id):  # an old story of a forgotten key lives on
-            story_id = story_id_for(item, salt=now.isoformat())
         stored = stories.title_names(item.title) | stories.who_names(terms)
-        store.create_story_in(
-            conn, story_id, item, item_id, stored, published=published, now=now, index=lookup
-        )
-        _remember(cache, story_id, key, {item.source})
+        new = partial(
+            store.create_story_in, conn, item=item, item_id=None, names=stored,
+            published=published, now=now, index=lookup,
+        )  # fmt: skip
+        if not new(story_id):  # an old story of a forgotten key lives on
+            story_id = story_id_for(item, salt=now.isoformat())
+            new(story_id)
+        _remember(_analyses(store), story_id, key, published)
+        sources = [item.source]
+        new_outlet = False
     else:
-        new_outlet = store.join_story_in(conn, story_id, item_id, item.source, now)
-        if story_id in cache:
-            cache[story_id].sources.add(item.source)
-        if new_outlet and not backlog:
-            result.updates = store.flag_update_in(
-                conn, story_id, item.source, now=now, max_edits=MAX_EDITS
-            )
+        sources = store.join_story_in(
+            conn, story_id, None, item.source, now, sources=dict(found)[story_id]
+        )
+        new_outlet = item.source not in sources
+    item_id = store.add_item_in(conn, item, now=now, backlog=backlog, story_id=story_id)
+    faults.checkpoint(faults.DEDUP_AFTER_ITEM_INSERT)
+    if new_outlet and not backlog:
+        result.updates = store.flag_update_in(
+            conn, story_id, item.source, now=now, max_edits=MAX_EDITS
+        )
     if backlog or not matches:
         return result
     followers = store.subscribers_for({m.watchlist for m in matches}, conn)
     if followers:
         # The alert shows this item; every other outlet of the story is "also on" (the story's
         # first item may have alerted no one: a backlog, or news nobody followed then).
-        also = [s for s in store.story_sources_in(conn, story_id) if s != item.source]
+        also = [s for s in sources if s != item.source]
         excluded = store.exclusions_in(conn, {(m.watchlist, m.term) for m in matches})
         for relevant, audience in audiences(matches, followers, excluded).items():
             result.alerts += store.enqueue_many_in(

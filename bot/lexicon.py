@@ -15,7 +15,10 @@ can be saved and restored (`lexicon_state`, `restore_lexicon`: the cached index 
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 from functools import lru_cache
+from pathlib import Path
 
 # Zipf 3.0 = once per million words. Everyday Italian words sit well above it ("palestra" 4.4,
 # "chiese" 4.7, "bastone" 4.0, "allegro" 3.8); typos and transliterations of names sit near
@@ -46,15 +49,46 @@ def _read_common_words(lang: str) -> frozenset[str]:
     A word listed in two bands gets the later (rarer) one in wordfreq's dictionary, hence the
     removal of every word met again after the common bands.
     """
-    from wordfreq import get_frequency_list
-
-    bands = get_frequency_list(lang)
+    bands = frequency_bands(lang)
     common: set[str] = set()
     for band in bands[: _LAST_COMMON_BAND + 1]:
         common.update(band)
     for band in bands[_LAST_COMMON_BAND + 1 :]:
         common.difference_update(band)
     return frozenset(common)
+
+
+def frequency_bands(lang: str) -> list[list[str]]:
+    """wordfreq's best list for `lang` (`get_frequency_list`), read from its data file.
+
+    Importing wordfreq costs more than reading the two lists (it loads langcodes' tables and
+    ftfy for its tokenizer), a start-up cost `newsbot match` pays for nothing: the file is a
+    gzipped msgpack list, a header then one list of words per band (wordfreq's `read_cBpack`).
+    Anything unexpected (another layout, a missing file) asks wordfreq itself.
+    """
+    spec = importlib.util.find_spec("wordfreq")
+    folders = (spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        for size in ("large", "small"):  # wordfreq's "best": large when it exists
+            path = Path(folder) / "data" / f"{size}_{lang}.msgpack.gz"
+            if path.is_file():
+                bands = _read_cbpack(path)
+                if bands is not None:
+                    return bands
+    from wordfreq import get_frequency_list
+
+    return get_frequency_list(lang)  # type: ignore[no-any-return]
+
+
+def _read_cbpack(path: Path) -> list[list[str]] | None:
+    import msgpack
+
+    with gzip.open(path, "rb") as stream:
+        data = msgpack.load(stream, raw=False)
+    header = data[0] if isinstance(data, list) and data else None
+    if not isinstance(header, dict) or header.get("format") != "cB" or header.get("version") != 1:
+        return None
+    return data[1:]  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=65536)

@@ -82,6 +82,16 @@ def dashes_before(text: str, tokens: Sequence[Token]) -> list[bool]:
 
 def term_words(phrase: str, fuzzy: bool, proper_nouns: bool = True) -> Pattern:
     """Compile one spelling (the term or an alias) into the words a text window must match."""
+    parts = phrase.split(" ")
+    if phrase.isascii() and phrase.replace(" ", "").isalnum() and "" not in parts:
+        # Nearly every spelling: ASCII words apart by single spaces (no dash, no accent). The
+        # same words recur across 100,000 terms, so each is compiled once (start-up cost).
+        return tuple([_plain_word(part, fuzzy, proper_nouns) for part in parts])
+    return tokenized_term_words(phrase, fuzzy, proper_nouns)
+
+
+def tokenized_term_words(phrase: str, fuzzy: bool, proper_nouns: bool = True) -> Pattern:
+    """`term_words` by the general route: any spelling, tokenized as headlines are."""
     tokens = tokenize(phrase)
     return tuple(
         TermWord(
@@ -95,18 +105,23 @@ def term_words(phrase: str, fuzzy: bool, proper_nouns: bool = True) -> Pattern:
     )
 
 
-def compile_term(watchlist: Watchlist, term: Term) -> Iterator[tuple[Pattern, Owner]]:
-    """Every spelling of `term` (itself and its aliases) with the entry it reports as."""
-    excludes = tuple(
-        words
-        for words in (term_words(x, fuzzy=False, proper_nouns=False) for x in term.exclude)
-        if words
+@lru_cache(maxsize=1 << 18)
+def _plain_word(raw: str, fuzzy: bool, proper_nouns: bool) -> TermWord:
+    """`term_words` of one ASCII alphanumeric word, as `tokenize` would read it."""
+    capitalised = raw.lstrip("0123456789")[:1].isupper()
+    text = raw.lower()
+    return TermWord(
+        text=text,
+        capitalised=proper_nouns and capitalised,
+        edits=tolerance(text, fuzzy),
+        inflects=fuzzy and not capitalised,
     )
-    owner = Owner(watchlist.name, term.term, excludes, tuple(watchlist.fields))
-    for spelling in (term.term, *term.aliases):
-        pattern = term_words(spelling, term.fuzzy)
-        if pattern:
-            yield pattern, owner
+
+
+def _excludes(phrases: Sequence[str]) -> tuple[Pattern, ...]:
+    """The exclude phrases of an entry, compiled exactly (no typo, any case)."""
+    compiled = (term_words(x, fuzzy=False, proper_nouns=False) for x in phrases)
+    return tuple(words for words in compiled if words)
 
 
 def is_inflection(a: str, b: str) -> bool:
@@ -244,14 +259,38 @@ def window_hit(pattern: Pattern, words: Words, index: int) -> Hit | None:
 
 
 def collect_owners(watchlists: Sequence[Watchlist]) -> dict[Pattern, list[Owner]]:
-    """Every distinct pattern and the watchlist entries that own it (owners kept unique)."""
-    owners: dict[Pattern, list[Owner]] = defaultdict(list)
+    """Every distinct pattern (each spelling of each entry: the term and its aliases) and the
+    watchlist entries that own it (owners kept unique)."""
+    owners: dict[Pattern, list[Owner]] = {}
     for watchlist in watchlists:
+        fields = tuple(watchlist.fields)
         for term in watchlist.terms:
-            for pattern, owner in compile_term(watchlist, term):
-                if owner not in owners[pattern]:
-                    owners[pattern].append(owner)
-    return dict(owners)
+            excludes = _excludes(term.exclude) if term.exclude else ()
+            owner = Owner(watchlist.name, term.term, excludes, fields)
+            for spelling in (term.term, *term.aliases):
+                pattern = term_words(spelling, term.fuzzy)
+                if not pattern:
+                    continue
+                known = owners.get(pattern)
+                if known is None:
+                    owners[pattern] = [owner]
+                elif owner not in known:
+                    known.append(owner)
+    return owners
+
+
+def merge_owners(parts: Iterable[dict[Pattern, list[Owner]]]) -> dict[Pattern, list[Owner]]:
+    """`collect_owners` of several groups of lists from each group's own result (a list's
+    patterns compiled once, reused while its file is unchanged: see bot.indexcache)."""
+    owners: dict[Pattern, list[Owner]] = {}
+    for part in parts:
+        for pattern, more in part.items():
+            known = owners.get(pattern)
+            if known is None:
+                owners[pattern] = list(more)
+            else:
+                known.extend(o for o in more if o not in known)
+    return owners
 
 
 def _fields_of(title: str, summary: str) -> tuple[tuple[str, str], ...]:
@@ -312,8 +351,13 @@ def _text_depth(word: str) -> int:
 class Matcher:
     """All watchlists compiled into one index; build once per watchlist change, reuse per item."""
 
-    def __init__(self, watchlists: Sequence[Watchlist]) -> None:
-        self._owners = collect_owners(watchlists)
+    def __init__(
+        self,
+        watchlists: Sequence[Watchlist],
+        owners: dict[Pattern, list[Owner]] | None = None,
+    ) -> None:
+        """`owners`: `collect_owners(watchlists)` when the caller has it already."""
+        self._owners = collect_owners(watchlists) if owners is None else owners
         # Context rules (bot.context): each list's declared sport, each entry's place option.
         self._list_sports = {w.name: w.sport for w in watchlists if w.sport}
         self._term_places = {
@@ -329,13 +373,20 @@ class Matcher:
         # key -> first word id; further ids sharing a key (rare) go to _more. One int per key
         # instead of one list per key makes the build several times faster at 100k terms.
         self._keys: dict[str, int] = {}
-        self._more: dict[str, list[int]] = defaultdict(list)
+        self._more: dict[str, list[int]] = {}
         for word, wid in words.items():
-            for key in deletion_keys(word.text, word.edits):
-                if self._keys.setdefault(key, wid) != wid:
-                    self._more[key].append(wid)
-        self._more = dict(self._more)
+            self._add_keys(deletion_keys(word.text, word.edits), wid)
         self._fuzzy = any(word.edits for word in words)
+
+    def _add_keys(self, keys: set[str], wid: int) -> None:
+        """Index `keys` for word `wid`: set and dict operations run in C, and a key already
+        taken by another word (rare) gets `wid` in `_more` (the build's hot loop)."""
+        new = dict.fromkeys(keys, wid)
+        taken = new.keys() & self._keys.keys()
+        for key in taken:
+            del new[key]
+            self._more.setdefault(key, []).append(wid)
+        self._keys.update(new)
 
     @property
     def size(self) -> int:

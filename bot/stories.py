@@ -13,12 +13,14 @@ What decides is what happened, not only who is named:
   terms the item matched. A matched term is one person or club however many words its
   canonical name has ("Marco Palestra" is one name, not two), and it is evidence of who only:
   sharing the followed player never makes two items one story by itself;
-- **what kind of event**: transfer rumour, official signing, match result, injury and recovery,
-  training, squad list, press conference or interview, disciplinary, refereeing, preview,
-  business (`event_kinds`). Two items whose kinds are known and differ are different news,
+- **what kind of event**: transfer rumour, official signing, match result, player ratings, a
+  sacking, injury and recovery, training, squad list, press conference or interview (a title
+  quoting someone's words), disciplinary, refereeing, preview, business, round-up
+  (`event_kinds`). Two items whose kinds are known and differ are different news,
   whatever else they share ("Palestra, assalto del Milan" vs "Atalanta-Napoli 2-1: Palestra
   tra i migliori");
-- **numbers**: different scores are different matches; the same score pins one match;
+- **numbers and clubs**: different scores are different matches; the same score pins one match;
+  a club plays once in a few days, so two results about one club within a day are one match;
 - **content words**: compared through Italian Snowball stems (PyStemmer), with families of
   event words (si dimette / dimissioni) counted as one word.
 
@@ -119,6 +121,36 @@ NOT_CLUBS = _words(
     """
 )
 
+# Short and other names of one club (or team) that a headline uses in turn: compared as one.
+CLUB_ALIASES = {
+    "juve": "juventus",
+    "dea": "atalanta",
+    "toro": "torino",
+    "samp": "sampdoria",
+    "hellas": "verona",
+    "internazionale": "inter",
+    "barcelona": "barcellona",
+    "nazionale": "italia",
+}
+# Club names too ambiguous to tell one club on their own (Manchester City or United?).
+AMBIGUOUS_CLUBS = _words("real manchester city united utd west ham aston villa borussia atletico")
+CLUBS = (WEAK_NAMES - NOT_CLUBS - AMBIGUOUS_CLUBS) | {"italia"}
+# Words that make a club's other team: its volleyball side, its women, its youth team.
+TEAM_QUALIFIERS = _words(
+    "volley pallavolo basket femminile women primavera under u17 u19 u21 u23 futsal next gen"
+)
+# A headline quoting a newspaper's front page ("La Gazzetta dello Sport: «…»") is a press
+# review, not somebody's words.
+PRESS = _words(
+    """
+    gazzetta gazzettino corriere tuttosport repubblica messaggero mattino stampa leggo qs
+    romanista giornale libero tempo unione provincia nazione carlino secolo eco tirreno
+    apertura apre pagina titola titolo edicola scrive taglio quotidiano
+    """
+)
+_QUOTE_OPENS = re.compile(r"[:,]\s*[\"“«]")
+_SENTENCE_BREAK = re.compile(r"[.!?]\s")
+
 # Words that tell one kind of event in different forms a stem cannot join (si dimette /
 # dimissioni, si opera / intervento / stop): each family compares as one word. Kept to events
 # that make news of their own, so two headlines sharing a family and a player are one story.
@@ -158,13 +190,13 @@ KIND_PREFIXES: dict[str, tuple[str, ...]] = {
         "crolla",
         "crollo",
         "sbanc",
-        "pagell",
         "tabellin",
         "beffa",
         "impresa",
         "schiaff",
         "cade",
         "perde",
+        "perdon",
         "passa",
     ),
     "transfer": (
@@ -221,34 +253,52 @@ KIND_PREFIXES: dict[str, tuple[str, ...]] = {
     "training": ("allenament", "sedut", "rifinitur", "differenziat"),
     "squad": ("convocat", "convocaz", "preconvoc", "elenco", "formazion", "titolar"),
     "interview": ("intervist", "conferenz", "dichiaraz", "microfon", "sfogo", "tuona"),
-    "disciplinary": ("squalific", "espuls", "multa", "multat", "ammend", "deferi", "sanzion"),
-    "refereeing": ("moviola", "arbitr", "var", "rigor"),
+    # a ruling on someone; a red card is the referee's, told by every post-match piece
+    "disciplinary": ("squalific", "multa", "multat", "ammend", "deferi", "sanzion"),
+    "refereeing": ("moviola", "arbitr", "var", "rigor", "espuls"),
+    "sacking": ("esoner", "autoesoner", "silurat", "sollevat"),  # a coach or director out
+    "ratings": ("pagell",),  # the players' marks: a piece of its own beside the report
     "preview": ("pronostic", "quote", "streaming", "vigilia", "orario"),
     "business": ("bilanci", "ricav", "fatturat", "sponsor", "partnership", "azionist", "debit"),
 }
+# Whole words that tell a kind (too short to be word beginnings): "Pari show".
+KIND_WORDS: dict[str, frozenset[str]] = {"result": _words("pari")}
 KIND_PHRASES: dict[str, re.Pattern[str]] = {
+    "result": re.compile(r"\bnon bast(a|ano)\b"),
     "training": re.compile(r"\b(si allena\w*|in gruppo|a parte|con i compagni)\b"),
     "injury": re.compile(
         r"\b(si opera|si ferma|si fa male|tempi di recupero|torna a disposizione|in dubbio)\b"
     ),
-    "preview": re.compile(r"\b(dove vedere|dove si vede|in tv|probabili formazioni)\b"),
+    # the day's front pages or news in brief: many pieces of news, none of them told
+    "roundup": re.compile(r"\b(le prime pagine|ultimissime)\b"),
+    "preview": re.compile(
+        r"\b(dove vedere|dove si vede|in tv|probabili formazioni"
+        r"|e (la notte|la sera|il giorno|la vigilia) d\w*)\b"
+    ),
     "interview": re.compile(r"\b(ha detto|ha parlato|le parole)\b"),
-    "disciplinary": re.compile(r"\b(giudice sportivo|cartellino rosso)\b"),
+    "disciplinary": re.compile(r"\b(giudice sportivo)\b"),
+    "refereeing": re.compile(r"\b(cartellino rosso)\b"),
 }
 # Events that happen to one person once in a few days: the same person and kind is one story
 # (not a red card: every post-match piece mentions it).
-PERSONAL_KINDS = frozenset({"injury", "training", "signing", "squad"})
+PERSONAL_KINDS = frozenset({"injury", "training", "signing", "squad", "sacking"})
 # "Troilo firma l'impresa", "firma il gol": a scorer's deed, not a contract.
 _SCORER_SIGNS = re.compile(
     r"\bfirma (l |il |la |un |una )?(impresa|gol|rete|rimonta|vittoria|pari)"
 )
 _INFINITIVE = ("are", "ere", "ire")
+_MOVES_TO = re.compile(r"\bpass(?:a|ano|era) (?:a|al|all|alla|allo|ai) (\w+)")
 KIND_EXCLUDE = _words("allenatore allenatori passato passaggio perdere var varese")
 
 # Football words that no dictionary knows but that name a kind of article, not a person.
 JARGON = _words("moviola pagelle pagella fantacalcio")
 
 _SCORE = re.compile(r"(?<![\w.])(\d{1,2})\s*[-–—:]\s*(\d{1,2})(?![\w.])")
+# Words before a score that make it a score along the way, not the final one.
+_ALONG_THE_WAY = re.compile(
+    r"(\bsull['’]|\bsul\s|\bdallo\s|\bdal\s|\bsotto\s|\bavanti\s|\bdopo (lo|l['’]|il)\s*)$",
+    re.IGNORECASE,
+)
 _QUOTES = '"“”«»'
 _SENTENCE_END = frozenset('.:!?;«»"“”')
 _STEMMER = Stemmer.Stemmer("italian")
@@ -263,8 +313,10 @@ class StoryKey:
     which count as names only when the other item has them as names ("Chivu difende…" vs
     "…Padre Chivu"); `groups`: names that belong together ("Sal Da Vinci") so one full name
     counts once; `who`: the matched watchlist terms, one group each; `context`: proper nouns of
-    the summary; `kinds`: the kinds of event told; `scores`: match scores of the title and the
-    summary; plus the time and the outlet.
+    the summary; `kinds`: the kinds of event told (`kinds_from_summary` when the title told
+    none); `scores`: match scores of the title and the summary; `clubs`: the clubs the title
+    names (its summary's when the title names no one); `teams`: which of a club's teams
+    (volley, women, youth); plus the time and the outlet.
     """
 
     words: frozenset[str]
@@ -281,6 +333,9 @@ class StoryKey:
     who: tuple[frozenset[str], ...] = ()
     context: frozenset[str] = frozenset()
     summary_scores: frozenset[str] = frozenset()
+    clubs: frozenset[str] = frozenset()  # clubs the title names, one name each
+    teams: frozenset[str] = frozenset()  # which of a club's teams: volley, women, youth
+    kinds_from_summary: bool = False  # the title tells no kind; the summary's are weaker
 
     def at(self, published: datetime | None, source: str) -> StoryKey:
         """The same analysis seen at another time or from another outlet."""
@@ -322,6 +377,8 @@ def _word_key(word: str) -> str:
     for family, prefixes in EVENT_FAMILIES.items():
         if word.startswith(prefixes):
             return family
+    if len(word) > 5 and word.endswith(_INFINITIVE):
+        return "to " + _stem(word)  # "battere la Juve vuol dire…" is not "batte la Juve"
     return _stem(word)
 
 
@@ -331,8 +388,26 @@ def common_words(a: frozenset[str], b: frozenset[str]) -> int:
 
 
 def scores(title: str) -> frozenset[str]:
-    """Match scores written in the text ("3-2", "0-1"), which pin down one match."""
-    return frozenset(f"{a}-{b}" for a, b in _SCORE.findall(title.replace("″", "")))
+    """Match scores written in the text ("3-2", "0-1"), which pin down one match.
+
+    A score along the way ("sull'1-1 l'arbitro…", "va sotto 0-2", "dopo lo 0-2") is not the
+    match's score and is left out."""
+    text = title.replace("″", "")
+    return frozenset(
+        f"{m[1]}-{m[2]}"
+        for m in _SCORE.finditer(text)
+        if not _ALONG_THE_WAY.search(text, 0, m.start())
+    )
+
+
+def same_score(a: str, b: str) -> bool:
+    """One score written home-first or winner-first ("1-3" col Crystal Palace, "3-1")."""
+    return a == b or a == "-".join(reversed(b.split("-")))
+
+
+def scores_agree(a: frozenset[str], b: frozenset[str]) -> bool:
+    """No score of one item is a score of the other: two different matches."""
+    return not a or not b or any(same_score(x, y) for x in a for y in b)
 
 
 @lru_cache(maxsize=16384)
@@ -343,12 +418,26 @@ def event_kinds(text: str) -> frozenset[str]:
     if _SCORER_SIGNS.search(folded):
         found.add("result")
         folded = _SCORER_SIGNS.sub(" ", folded)
+    for moved in _MOVES_TO.finditer(folded):  # "Zaniolo passa all'Udinese": a transfer
+        if CLUB_ALIASES.get(moved[1], moved[1]) in CLUBS:
+            found.add("transfer")
+            folded = folded[: moved.start()] + " " + folded[moved.start(1) :]
+    names = _analyse(text).inner  # "Vincenzo" Vivarini has not won anything
+    previous = ""
     for word in folded.split():
-        if word in KIND_EXCLUDE or (len(word) > 5 and word.endswith(_INFINITIVE)):
+        previous, before = word, previous
+        if word == "ko":  # "Cremonese ko" lost; "ginocchio ko", "ko Gaetano" are hurt
+            found.add("result" if CLUB_ALIASES.get(before, before) in CLUBS else "injury")
+        if word in KIND_EXCLUDE or word in names:
+            continue
+        found.update(kind for kind, words in KIND_WORDS.items() if word in words)
+        if len(word) > 5 and word.endswith(_INFINITIVE):
             continue
         found.update(kind for kind, prefixes in KIND_PREFIXES.items() if word.startswith(prefixes))
     if scores(text):
         found.add("result")
+    if "sacking" in found:  # "esonerato dopo la quinta sconfitta", "esonero ufficiale"
+        found -= {"result", "signing"}
     return frozenset(found)
 
 
@@ -360,6 +449,7 @@ class _Analysis:
     words: frozenset[str]
     speaker: frozenset[str]
     quoted: frozenset[str]
+    inner: frozenset[str]  # names as written inside a sentence (not capitalised as starters)
 
 
 def _starts_sentence(title: str, tokens: list[Token], i: int) -> bool:
@@ -405,20 +495,30 @@ def _analyse(title: str) -> _Analysis:
     maybe: set[str] = set()
     groups: list[set[str]] = []
     speaker: frozenset[str] = frozenset()
+    raw: set[str] = set()  # the names as written, before aliases
+    inner: set[str] = set()
     run_open = opens_title = False
     for i, tok in enumerate(tokens):
         cls = None if all_caps else _name_class(title, tokens, i)
+        name = tok.text
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        longer = nxt is not None and nxt.capitalised and not title[tok.end : nxt.start].strip()
+        if not longer:  # "Juve" and "Juventus" are one club; "Juve Stabia" is another
+            name = CLUB_ALIASES.get(name, name)
         if cls == "name":
-            names.add(tok.text)
+            names.add(name)
+            raw.add(tok.text)
+            if not _starts_sentence(title, tokens, i):
+                inner.add(tok.text)
         elif cls == "maybe":
-            maybe.add(tok.text)
+            maybe.add(name)
         gap = title[tokens[i - 1].end : tok.start] if i else ""
         joined = run_open and gap.strip() == "" and tok.capitalised
         if cls is not None:
             if joined and groups:
-                groups[-1].add(tok.text)
+                groups[-1].add(name)
             else:
-                groups.append({tok.text})
+                groups.append({name})
                 opens_title = opens_title or i == 0
             run_open = True
         else:
@@ -427,7 +527,7 @@ def _analyse(title: str) -> _Analysis:
             nxt = tokens[i + 1].start if i + 1 < len(tokens) else len(title)
             if title[tok.end : nxt].lstrip().startswith(":") and not groups[0] & WEAK_NAMES:
                 speaker = frozenset(groups[0])
-    name_stems = {_stem(n) for n in names}
+    name_stems = {_stem(n) for n in names | raw}
     words = frozenset(
         _word_key(t.text)
         for t in tokens
@@ -439,7 +539,9 @@ def _analyse(title: str) -> _Analysis:
     )
     groups_ = tuple(frozenset(g) for g in groups)
     quoted = _quoted_person(title, groups_, opens_title)
-    return _Analysis(frozenset(names), frozenset(maybe), groups_, words, speaker, quoted)
+    return _Analysis(
+        frozenset(names), frozenset(maybe), groups_, words, speaker, quoted, frozenset(inner)
+    )
 
 
 def _quoted_person(title: str, groups: tuple[frozenset[str], ...], opens: bool) -> frozenset[str]:
@@ -448,6 +550,19 @@ def _quoted_person(title: str, groups: tuple[frozenset[str], ...], opens: bool) 
     if not opens or not groups or not any(q in title for q in _QUOTES):
         return frozenset()
     return groups[0] - WEAK_NAMES
+
+
+def quoted_words(title: str) -> frozenset[str]:
+    """{"interview"} when the title quotes someone's words ("Chivu: «…»", "Gasperini scherza:
+    «…»"), whatever else it tells; a newspaper's front page quoted ("La Gazzetta: «…»") is a
+    press review, not an interview."""
+    found = _QUOTE_OPENS.search(title)
+    if found is None:
+        return frozenset()
+    before = _SENTENCE_BREAK.split(title[: found.start()])[-1]
+    if any(w in PRESS for w in folded_text(before).split()):
+        return frozenset()
+    return frozenset({"interview"})
 
 
 def title_names(title: str) -> frozenset[str]:
@@ -513,12 +628,26 @@ def analyse(
 ) -> StoryKey:
     """The comparison key of an item: what happened (kinds, words, numbers) and who."""
     found = _analyse(title)
+    text = folded_text(title)
+    if " nazionale " in f" {text} ":  # "Pre-convocati nazionale": Italy's team
+        names = (*names, "italia")
     extra = frozenset(names) - found.names - found.maybe
     who_ = tuple(who)
-    kinds = event_kinds(title) or (event_kinds(summary[:400]) if summary else frozenset())
+    kinds = event_kinds(title) | quoted_words(title)
+    told = event_kinds(summary[:400]) if summary else frozenset()
+    from_summary = bool(told) and (not kinds or (kinds <= REFEREE_KINDS and "result" in told))
+    if from_summary:  # "Furia Juve contro l'arbitro": the summary says the match ended 3-2
+        kinds |= told if not kinds else {"result"}
+    all_names = found.names | extra
+    # a title naming no one ("Il danno") is about the clubs its summary names
+    named = all_names or found.maybe or _summary_context(summary)
     return StoryKey(
+        clubs=frozenset(n for n in named if n in CLUBS),
+        teams=frozenset(
+            w for w in f"{text} {folded_text(summary[:400])}".split() if w in TEAM_QUALIFIERS
+        ),
         words=found.words,
-        names=found.names | extra,
+        names=all_names,
         scores=scores(title),
         summary_scores=scores(summary[:400]) if summary else frozenset(),
         published=published,
@@ -526,9 +655,10 @@ def analyse(
         maybe=found.maybe - extra,
         groups=found.groups + tuple(frozenset({n}) for n in extra),
         speaker=found.speaker,
-        text=folded_text(title),
+        text=text,
         quoted=found.quoted,
         kinds=kinds,
+        kinds_from_summary=from_summary,
         who=who_,
         context=_summary_context(summary),
     )
@@ -606,9 +736,20 @@ def _shared_who(a: StoryKey, b: StoryKey) -> int:
     people = {
         g
         for g in {*a.who, *b.who}
-        if (g - WEAK_NAMES) and g & (a_title | b_title) and g & a_all and g & b_all
+        if (g - WEAK_NAMES)
+        and g & (a_title | b_title)
+        and g & a_all
+        and g & b_all
+        and (g & a_title or _about_no_one_else(a, g))
+        and (g & b_title or _about_no_one_else(b, g))
     }
     return len(people)
+
+
+def _about_no_one_else(key: StoryKey, person: frozenset[str]) -> bool:
+    """The title names nobody but `person`: then its summary may tell who it is about
+    ("Assente anche Neres" under Anguissa's title is not Neres's news)."""
+    return not (key.names - WEAK_NAMES - person)
 
 
 @lru_cache(maxsize=16384)
@@ -653,8 +794,9 @@ def same_story(
         return True
     if same_outlet and not _within(a.published, b.published, SAME_OUTLET_HOURS):
         return False
-    scores_a, scores_b = a.scores or a.summary_scores, b.scores or b.summary_scores
-    if scores_a and scores_b and not (scores_a & scores_b):
+    if same_outlet and a.words.isdisjoint(b.words) and not a.kinds & b.kinds:
+        return False  # an outlet's next piece on the same people (the Totti saga, day by day)
+    if not scores_agree(a.scores or a.summary_scores, b.scores or b.summary_scores):
         return False
     if kinds_differ(a, b) or _other_speaker(a, b) or _other_speaker(b, a):
         return False
@@ -667,6 +809,8 @@ def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
     if not a.words.isdisjoint(b.words):
         return False
     shared = (a.names | a.maybe | _who_tokens(a)) & (b.names | b.maybe | _who_tokens(b))
+    if a.clubs & b.clubs and a.kinds & b.kinds & MATCH_REPORTS:
+        return False  # one club's match told twice (see `_one_clubs_result_twice`)
     return len(shared) < 2 and not (shared - WEAK_NAMES)
 
 
@@ -682,14 +826,17 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
         return True
     if a.quoted & b.quoted and (common >= 1 or strong >= 2):
         return True  # one person's outburst quoted twice: words are picked differently
-    if len(shared) >= 2 and a.scores & b.scores:
+    if len(shared) >= 2 and a.scores and b.scores and scores_agree(a.scores, b.scores):
         return True
-    if _one_match_reported_twice(a, b, kinds):
+    if _one_match_reported_twice(a, b, kinds) or _one_clubs_result_twice(a, b):
         return True
     who = _shared_who(a, b)
     clubs = shared & WEAK_NAMES - NOT_CLUBS
-    if who and kinds & PERSONAL_KINDS and "result" not in a.kinds | b.kinds:
-        return True  # one person's injury, training, contract, call-up or ban
+    personal = kinds & PERSONAL_KINDS and "result" not in a.kinds | b.kinds
+    if personal and (who or (strong and clubs)):
+        return True  # one person's injury, training, contract, call-up or ban (at one club)
+    if "result" in a.kinds ^ b.kinds:
+        return False  # a match report naming a player is not his own news
     if who and kinds - {"interview", "refereeing"} and (common >= 1 or clubs):
         return True  # one person, one kind of event, and a club or a word in common
     return bool(shared) and not strong and _same_words_around_a_club(a, b, shared, common)
@@ -698,10 +845,34 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
 def _one_match_reported_twice(a: StoryKey, b: StoryKey, kinds: frozenset[str]) -> bool:
     """Two results naming the same two teams (one a known club) within a day, no score
     contradicting the other: one match (not every outlet puts the score in the title)."""
-    if "result" not in kinds or not _within(a.published, b.published, RESULT_PAIR_HOURS):
+    if not kinds & {"result", "preview"} or a.teams != b.teams:
+        return False
+    if not _within(a.published, b.published, RESULT_PAIR_HOURS):
         return False
     sides = a.names & b.names - NOT_CLUBS  # the two teams, known clubs or not (Bodø)
     return len(sides) >= 2 and bool(sides & WEAK_NAMES)
+
+
+MATCH_REPORTS = frozenset({"result", "ratings"})  # what one match's reports tell
+REFEREE_KINDS = frozenset({"refereeing", "disciplinary"})
+MATCH_KINDS = MATCH_REPORTS | REFEREE_KINDS
+
+
+def _one_clubs_result_twice(a: StoryKey, b: StoryKey) -> bool:
+    """Two results about one club within a day: a club plays once in a few days, so it is one
+    match even when the two titles name no other team in common ("Roma, ecco l'allungo:
+    Cremonese ko" and "Roma-Cremonese, i giallorossi vincono"). Only for items that tell the
+    match and nothing else (no transfer, injury or interview beside it)."""
+    if not a.kinds & b.kinds & MATCH_REPORTS:
+        return False
+    if not (a.kinds | b.kinds) <= MATCH_KINDS or a.teams != b.teams:
+        return False
+    shared = a.clubs & b.clubs
+    if not shared or not _within(a.published, b.published, RESULT_PAIR_HOURS):
+        return False
+    # a result read only in the summary counts when the title is about that club alone (not
+    # a round-up of "Inter, Milan, tennis", not the next match of another team of the club)
+    return not any(k.kinds_from_summary and k.names & CLUBS - shared for k in (a, b))
 
 
 def _same_words_around_a_club(

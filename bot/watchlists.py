@@ -7,6 +7,7 @@ the problems of the others (which are skipped). `newsbot check` prints the same 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ from bot.gcpause import paused_gc
 from bot.models import FIELDS, Term, Watchlist
 from bot.sport import Sport
 from bot.text import fold, word_texts
-from bot.yamlfile import ConfigError, Located, Problem, load_file, validate
+from bot.yamlfile import ConfigError, Loc, Located, Problem, load_file, validate
 
 SUFFIXES = (".yaml", ".yml")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -95,28 +96,22 @@ def _spelling_key(text: str) -> tuple[str, ...]:
 def _entry_problems(doc: Located, model: WatchlistFile) -> list[Problem]:
     """Empty terms, aliases or excludes, and spellings repeated anywhere in the list."""
     problems: list[Problem] = []
-    seen: dict[tuple[str, ...], int] = {}
+    seen: dict[tuple[str, ...], Loc] = {}  # lines looked up only for a problem: 100,000 terms
+    raw_terms = doc.data["terms"]
     for i, entry in enumerate(model.terms):
-        spellings = [(("terms", i, "term"), entry.term)]
+        first: Loc = ("terms", i) if isinstance(raw_terms[i], str) else ("terms", i, "term")
+        spellings = [(first, entry.term)]
         spellings += [(("terms", i, "aliases", j), a) for j, a in enumerate(entry.aliases)]
-        raw = doc.data["terms"][i]
-        if isinstance(raw, str):
-            spellings[0] = (("terms", i), entry.term)
         for loc, text in spellings:
             key = _spelling_key(text)
-            line = doc.line_of(loc)
             if not key:
-                problems.append(Problem(doc.path, line, f"empty term {text!r}"))
+                problems.append(doc.problem(loc, f"empty term {text!r}"))
             elif key in seen:
-                problems.append(
-                    Problem(
-                        doc.path,
-                        line,
-                        f"duplicate term {text!r} (already listed at line {seen[key]})",
-                    )
-                )
+                earlier = doc.line_of(seen[key])
+                message = f"duplicate term {text!r} (already listed at line {earlier})"
+                problems.append(doc.problem(loc, message))
             else:
-                seen[key] = line
+                seen[key] = loc
         for j, phrase in enumerate(entry.exclude):
             if not _spelling_key(phrase):
                 loc = ("terms", i, "exclude", j)
@@ -135,16 +130,21 @@ def _to_watchlist(path: Path, model: WatchlistFile, doc: Located) -> Watchlist:
         sport=model.sport,
         terms=tuple(
             Term(
-                term=" ".join(e.term.split()),
-                aliases=tuple(" ".join(a.split()) for a in e.aliases),
+                term=_squash(e.term),
+                aliases=tuple(map(_squash, e.aliases)) if e.aliases else (),
                 fuzzy=e.fuzzy,
-                exclude=tuple(" ".join(x.split()) for x in e.exclude),
+                exclude=tuple(map(_squash, e.exclude)) if e.exclude else (),
                 place=e.place,
-                line=doc.line_of(("terms", i)),
+                line=doc.lines.get(("terms", i)) or doc.line_of(("terms", i)),
             )
             for i, e in enumerate(model.terms)
         ),
     )
+
+
+def _squash(text: str) -> str:
+    """Runs of spaces as one, none at the ends: how a spelling is kept and shown."""
+    return " ".join(text.split())
 
 
 def load_watchlist_file(path: Path) -> tuple[Watchlist, int]:
@@ -182,11 +182,27 @@ def watchlist_files(folder: Path) -> list[Path]:
     )
 
 
-def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
+# One file read: its list (None when invalid), its problems, the line of its name.
+FileResult = tuple[Watchlist | None, list[Problem], int]
+
+
+def read_watchlist_file(path: Path) -> FileResult:
+    """`load_watchlist_file`, with the problems returned rather than raised."""
+    try:
+        watchlist, name_line = load_watchlist_file(path)
+    except ConfigError as exc:
+        return None, sorted(exc.problems, key=lambda p: p.line), 0
+    return watchlist, [], name_line
+
+
+def load_watchlists(
+    folder: Path, read: Callable[[Path], FileResult] = read_watchlist_file
+) -> tuple[list[Watchlist], list[Problem]]:
     """Every valid list of `folder`, plus the problems of the files that were skipped.
 
     Files are read in name order; when two files declare the same list name the later one is
-    the problem (subscribers subscribe by name, so one of them would be unreachable).
+    the problem (subscribers subscribe by name, so one of them would be unreachable). `read`
+    reads one file (`bot.indexcache` passes one that reuses what it cached).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -196,18 +212,19 @@ def load_watchlists(folder: Path) -> tuple[list[Watchlist], list[Problem]]:
     except OSError as exc:
         return [], [Problem(str(folder), 1, f"cannot read folder: {exc.strerror or exc}")]
     with paused_gc():  # thousands of terms stay alive: see bot.gcpause
-        return _load_files(paths)
+        return _load_files(paths, read)
 
 
-def _load_files(paths: list[Path]) -> tuple[list[Watchlist], list[Problem]]:
+def _load_files(
+    paths: list[Path], read: Callable[[Path], FileResult]
+) -> tuple[list[Watchlist], list[Problem]]:
     lists: list[Watchlist] = []
     problems: list[Problem] = []
     first_seen: dict[str, str] = {}
     for path in paths:
-        try:
-            watchlist, name_line = load_watchlist_file(path)
-        except ConfigError as exc:
-            problems.extend(sorted(exc.problems, key=lambda p: p.line))
+        watchlist, file_problems, name_line = read(path)
+        if watchlist is None:
+            problems.extend(file_problems)
             continue
         if watchlist.name in first_seen:
             problems.append(

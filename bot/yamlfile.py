@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from bot.yamlplain import parse_plain
+
 Loc = tuple[int | str, ...]
 M = TypeVar("M", bound=BaseModel)
 
@@ -89,6 +91,32 @@ except ImportError:  # pragma: no cover - PyYAML built without libyaml
 
 WITH_LIBYAML = _BaseLoader.__name__ == "CSafeLoader"
 _STR_TAG = "tag:yaml.org,2002:str"
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader, minus Python work libyaml asks for on every node that a safe loader
+    does not need: tag resolution of a plain word that no implicit type can begin with, and
+    path resolvers (a safe loader has none). Same tags, same nodes, a third less time."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        resolvers = self.yaml_implicit_resolvers
+        if (
+            kind is yaml.ScalarNode
+            and implicit[0]
+            and value
+            and value[0] not in resolvers
+            and None not in resolvers
+        ):
+            return _STR_TAG  # what resolve() returns when no resolver starts with value[0]
+        return super().resolve(kind, value, implicit)
+
+    if not _BaseLoader.yaml_path_resolvers:  # a safe loader has none: nothing to track
+
+        def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+            return None
+
+        def ascend_resolver(self) -> None:
+            return None
 
 
 class _Refused(Exception):
@@ -220,9 +248,20 @@ def load_file(path: Path | str) -> Located:
 
 
 def _parse(text: str, path: str) -> Located:
-    """Compose and build printable text; aliases are refused before anything is built."""
+    """Compose and build printable text; aliases are refused before anything is built.
+
+    A file in the plain layout of `bot.yamlplain` (nearly every watchlist) is read without
+    composing YAML nodes, into the same data and lines; any other goes through libyaml."""
+    plain = parse_plain(text, _Loader.yaml_implicit_resolvers)
+    if plain is not None:
+        return Located(data=plain[0], lines=plain[1], path=path)
+    return parse_yaml(text, path)
+
+
+def parse_yaml(text: str, path: str) -> Located:
+    """`_parse` through libyaml, whatever the layout."""
     _refuse_aliases(text, path)
-    loader = _BaseLoader(text)
+    loader = _Loader(text)
     lines: dict[Loc, int] = {}
     try:
         node = loader.get_single_node()

@@ -3,6 +3,7 @@ targets it missed and leaves the last good figures in place."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import bench_match  # bench/ is a folder of scripts, not a package
 from bench_match import Row
+from match_process import ProcessRow, Run, judged_on, missed_process_targets
 
 
 def row(terms: int, build_s: float, speedup: float) -> Row:
@@ -46,3 +48,21 @@ def test_a_run_that_meets_every_target_rewrites_its_section(
     ((name, text),) = written
     assert name == "Matching" and "| 100,000 | 2.00 s |" in text
     assert f"of the {bench_match.labelled_rows()} in" in text
+
+
+def process_row(cold_wall: float, cold_cpu: float, load: float) -> ProcessRow:
+    cold = Run(start_s=cold_wall, start_cpu_s=cold_cpu, ms=0.2, cpu_ms=0.1, load=load)
+    cached = Run(start_s=1.5, start_cpu_s=1.2, ms=0.1, cpu_ms=0.08, load=load)
+    return ProcessRow(100_000, 3.5, cold, cached, cached, 0.06, 0.05, same_answers=True)
+
+
+def test_process_start_up_is_judged_on_cpu_time_only_when_the_machine_was_busy() -> None:
+    quiet, busy = 0.1, 4 * (os.cpu_count() or 1)
+    assert missed_process_targets([process_row(4.0, 3.5, quiet)]) == []
+    (missed,) = missed_process_targets([process_row(7.5, 3.5, quiet)])
+    assert "start-up, cold: 7.50 s > 5.0 s" in missed
+    assert missed_process_targets([process_row(7.5, 3.5, busy)]) == []  # other work waited
+    (missed,) = missed_process_targets([process_row(9.0, 5.9, busy)])
+    assert "start-up, cold: 5.90 s" in missed
+    assert "CPU time" in judged_on([process_row(7.5, 3.5, busy)])
+    assert "wall clock" in judged_on([process_row(4.0, 3.5, quiet)])

@@ -73,8 +73,8 @@ def expire_leases(db: Path) -> None:
 @pytest.mark.parametrize(
     "crash_at",
     [
-        faults.DEDUP_AFTER_ITEM_INSERT,
-        f"{faults.DEDUP_BEFORE_COMMIT}@2",
+        f"{faults.DEDUP_AFTER_ITEM_INSERT}@2",  # amid the new items' chunk
+        faults.DEDUP_BEFORE_COMMIT,
         faults.DEDUP_AFTER_COMMIT,
         faults.STORE_AFTER_CLAIM,
         f"{faults.DELIVER_BEFORE_SEND}@2",

@@ -139,6 +139,44 @@ def test_a_feed_listing_the_same_items_every_poll_writes_nothing(store: Store) -
     assert (again.known_items, again.new_items) == (10, 0)
 
 
+def test_a_stop_between_items_keeps_what_was_stored_and_the_next_poll_stores_the_rest(
+    store: Store,
+) -> None:
+    """A SIGTERM amid a big feed (more items than one transaction takes): the items done are
+    committed, each whole, and the rest come next poll, none twice."""
+    items = [
+        item(str(n), f"Notizia {n}: la Roma", published=T0 + timedelta(minutes=n))
+        for n in range(250)
+    ]
+    matched: list[str] = []
+
+    def counting(it: Item) -> list[Match]:
+        matched.append(it.title)
+        return match(it)
+
+    first = ingest(
+        store, FEED, items, counting, now=T0, backlog=False, stop=lambda: len(matched) >= 130
+    )
+    assert first.new_items == len(matched) == 130
+    assert store.stats(T0)["items"] == 130
+    rest = poll(store, items, at=T0 + timedelta(minutes=2))
+    assert (rest.known_items, rest.new_items) == (130, 120)
+    assert store.stats(T0)["items"] == 250
+
+
+def test_an_item_stored_by_another_writer_meanwhile_is_known_not_stored_twice(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the read of known keys and the write, another poller stored one of the items:
+    its transaction rolls back and the items are stored again one by one, that one as known."""
+    items = [item(str(n), f"Notizia numero {n} sulla Roma") for n in range(5)]
+    poll(store, items[2:3])
+    monkeypatch.setattr(store, "known_keys", lambda keys: {})  # the read came before the write
+    again = poll(store, items, at=T0 + timedelta(minutes=2))
+    assert (again.known_items, again.new_items) == (1, 4)
+    assert store.stats(T0)["items"] == 5
+
+
 # ---------------------------------------------------------------- stories across outlets
 
 
@@ -393,7 +431,7 @@ def _scenario(root: Path, crash_at: str | None) -> tuple[int, list[str], dict[st
 CRASH_POINTS = [
     *faults.ALL,
     f"{faults.DEDUP_AFTER_ITEM_INSERT}@3",
-    f"{faults.DEDUP_BEFORE_COMMIT}@4",
+    f"{faults.DEDUP_BEFORE_COMMIT}@3",  # the third poll's chunk, after two committed
     f"{faults.DEDUP_AFTER_COMMIT}@2",
     f"{faults.DELIVER_BEFORE_SEND}@3",
     f"{faults.STORE_BEFORE_MARK}@4",

@@ -29,12 +29,17 @@ def terms_found(compiled: indexcache.CompiledLists, text: str) -> set[str]:
     return {m.term for m in compiled.matcher.match(text)}
 
 
+def index_file() -> Path:
+    (stored,) = cache_dir().glob("index-*")
+    return stored
+
+
 def test_a_second_run_reuses_the_index_with_the_same_answers(lists: Path) -> None:
     first = compiled_watchlists(lists)
     assert not first.from_cache
     first.save()
-    (stored,) = cache_dir().iterdir()
-    assert stored.stat().st_mode & 0o077 == 0, "private to the user"
+    for stored in cache_dir().iterdir():
+        assert stored.stat().st_mode & 0o077 == 0, "private to the user"
     second = compiled_watchlists(lists)
     assert second.from_cache
     assert second.watchlists == first.watchlists and second.problems == first.problems
@@ -56,7 +61,7 @@ def test_an_edit_or_a_new_file_is_never_answered_from_a_stale_index(lists: Path)
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "shared"])
 def test_a_damaged_or_foreign_cache_file_is_ignored(lists: Path, damage: str) -> None:
     compiled_watchlists(lists).save()
-    (stored,) = cache_dir().iterdir()
+    stored = index_file()
     data = stored.read_bytes()
     if damage == "truncate":
         stored.write_bytes(data[: len(data) // 2])
@@ -86,3 +91,32 @@ def test_no_usable_cache_folder_only_costs_the_cache(
     again = compiled_watchlists(lists)
     assert not again.from_cache
     assert terms_found(again, "Milan, assalto a Palestra") == {"Milan", "Palestra"}
+
+
+def test_an_edit_reads_only_the_edited_file_again(lists: Path) -> None:
+    (lists / "inter.yaml").write_text("terms: [Inter, Lautaro]\n", encoding="utf-8")
+    compiled_watchlists(lists).save()
+    (lists / "milan.yaml").write_text(MILAN + "  - Leão\n", encoding="utf-8")
+    edited = compiled_watchlists(lists)
+    assert not edited.from_cache and edited.reused_files == 2  # inter.yaml and broken.yaml
+    assert [p.path for p in edited.problems] == [str(lists / "broken.yaml")]
+    assert terms_found(edited, "Leao e Lautaro") == {"Leão", "Lautaro"}
+    edited.save()
+    assert len(list(cache_dir().glob("list-*"))) == 3, "the entry of the old milan.yaml is gone"
+    (lists / "inter.yaml").unlink()
+    removed = compiled_watchlists(lists)
+    assert removed.reused_files == 2 and terms_found(removed, "Leao e Lautaro") == {"Leão"}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "shared"])
+def test_a_damaged_list_entry_is_read_again_from_its_file(lists: Path, damage: str) -> None:
+    compiled_watchlists(lists).save()
+    for stored in cache_dir().glob("list-*"):
+        if damage == "truncate":
+            stored.write_bytes(stored.read_bytes()[:-20])
+        else:
+            os.chmod(stored, 0o666)
+    (lists / "inter.yaml").write_text("terms: [Inter]\n", encoding="utf-8")
+    again = compiled_watchlists(lists)
+    assert again.reused_files == 0
+    assert terms_found(again, "Milan, assalto a Palestra, Inter") == {"Milan", "Palestra", "Inter"}

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from wordfreq import get_frequency_list
 
-from bot.lexicon import COMMON_ZIPF, LANGUAGES, is_common_word, word_frequency
+from bot.lexicon import (
+    COMMON_ZIPF,
+    LANGUAGES,
+    frequency_bands,
+    is_common_word,
+    word_frequency,
+)
 
 
 def test_fast_answers_equal_wordfreq_around_the_threshold() -> None:
@@ -22,3 +28,9 @@ def test_fast_answers_equal_wordfreq_around_the_threshold() -> None:
 def test_other_words_still_ask_wordfreq() -> None:
     for word in ("città", "Palestra", "2024", "juve2"):
         assert is_common_word(word) == (word_frequency(word) >= COMMON_ZIPF)
+
+
+def test_the_lists_read_without_wordfreq_are_wordfreqs_own() -> None:
+    """Read straight from wordfreq's data files (importing it is slow): the same bands."""
+    for lang in LANGUAGES:
+        assert frequency_bands(lang) == get_frequency_list(lang)

@@ -10,7 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.match import Matcher, describe_term, personal_watchlist, scan_reference, tolerance
+from bot.match import (
+    Matcher,
+    collect_owners,
+    describe_term,
+    merge_owners,
+    personal_watchlist,
+    scan_reference,
+    term_words,
+    tokenized_term_words,
+    tolerance,
+)
 from bot.models import Match, Term, Watchlist
 
 
@@ -346,3 +356,47 @@ def test_a_huge_token_is_matched_exactly_and_quickly() -> None:
         ("Koopmeiners", "Koopmeiner"),
         (blob, blob),
     ]
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "Palestra",
+        "de Roon",
+        "AC Milan",
+        "Kvaratskhelia",
+        "9ers",
+        "2 Giugno",
+        "U21",
+        "Under 21",
+        "ROMA",
+        "nerazzurri",
+        "Inter-Milan",
+        "Leão",
+        "Milan  Inter",
+        " Milan",
+        "Milan ",
+        "",
+        "Dell'Acqua",
+    ],
+)
+@pytest.mark.parametrize("fuzzy", [True, False])
+@pytest.mark.parametrize("proper_nouns", [True, False])
+def test_the_quick_compile_of_plain_spellings_is_the_general_one(
+    spelling: str, fuzzy: bool, proper_nouns: bool
+) -> None:
+    """Plain ASCII spellings skip the tokenizer at start-up: same words, same rules."""
+    general = tokenized_term_words(spelling, fuzzy, proper_nouns)
+    assert term_words(spelling, fuzzy, proper_nouns) == general
+
+
+def test_patterns_joined_list_by_list_are_those_of_all_lists_at_once() -> None:
+    """The cache compiles each list file alone and joins them (bot.indexcache)."""
+    lists = [
+        Watchlist("a", (Term("Milan", ("Rossoneri",)), Term("Rafael Leão", ("Leao",)))),
+        Watchlist("b", (Term("Leao"), Term("Inter", exclude=("Inter Miami",)))),
+        Watchlist("c", (Term("Milan"),), fields=("title",)),
+    ]
+    joined = merge_owners(collect_owners([w]) for w in lists)
+    assert joined == collect_owners(lists)
+    assert len(joined[term_words("Leao", fuzzy=True)]) == 2  # in lists a and b

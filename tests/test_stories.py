@@ -23,6 +23,7 @@ import pytest
 
 from bot.stories import (
     StoryCandidate,
+    event_kinds,
     find_story,
     same_story,
     scores,
@@ -316,4 +317,259 @@ def test_one_person_quoted_twice_is_one_story_but_not_on_different_matters() -> 
     assert not _same(
         'Fabregas: "Notte storica per Como, ma la felicità deve durare al massimo 5\'"',
         "Fabregas: “Se l'Inter avesse vinto 1-0, non avrei dormito”",
+    )
+
+
+def test_one_club_in_two_results_within_a_day_is_one_match() -> None:
+    """A club plays once in a few days: two results about it within a day are one match,
+    whether the score is written home-first or winner-first, in the title or the summary."""
+    a = story_key(
+        "Il Tottenham di Tudor cade ancora: quinta sconfitta consecutiva",
+        published=T0,
+        source="A",
+        summary="Passa il Crystal Palace, che si impone a Londra con il punteggio di 3-1",
+    )
+    b = story_key(
+        "Tudor accompagna il Tottenham in Serie B: 1-3 col Crystal Palace", published=T0, source="B"
+    )
+    assert same_story(a, b)
+    c = story_key("Roma, ecco l’allungo Champions: Cremonese ko", published=T0, source="C")
+    d = story_key("Roma-Cremonese, i giallorossi vincono e allungano", published=T0, source="D")
+    assert same_story(c, d)
+    # a front page naming only the club, with no word in common
+    front = story_key("Svecchia Signora. Inter, tre schiaffi", published=T0, source="G")
+    assert same_story(front, story_key("Inter ko a Bodø, i norvegesi vincono", published=T0))
+    # the players' marks are a piece of their own
+    marks = story_key("Pagelle Roma: Malen decisivo, Koné ovunque", published=T0, source="H")
+    assert not same_story(marks, d)
+    # two days later the same club plays another match
+    e = story_key("La Roma travolge il Genoa", published=T0 + timedelta(hours=30), source="E")
+    assert not same_story(c, e)
+    # a result is not the transfer news of the same club on the same day
+    f = story_key("Roma, offerta per Zirkzee: non basta", published=T0, source="F")
+    assert not same_story(c, f)
+
+
+def test_a_first_name_is_no_event_and_a_score_along_the_way_is_no_result() -> None:
+    assert "result" not in event_kinds("Il Bari esonera Vincenzo Vivarini")
+    final = story_key("L’Inter batte la Juventus 3-2", published=T0, source="A")
+    review = story_key(
+        "Fuga Inter, furia Juve",
+        published=T0,
+        source="B",
+        summary="Finisce 3-2 per i nerazzurri, anche se sull'1-1 l'arbitro ha sbagliato",
+    )
+    assert same_story(final, review)
+
+
+def test_an_outlets_second_piece_on_the_same_people_needs_more_than_names() -> None:
+    a = "Noemi Bocchi a Ballando con le Stelle, Totti la gela: intanto Ilary Blasi sposa Bastian"
+    b = "Salta l'udienza del divorzio Totti-Blasi, Totti con Noemi Bocchi in vacanza"
+    assert not same_story(story_key(a, source="A"), story_key(b, source="A"))
+
+
+def test_one_coach_quoted_after_a_match_is_one_story_whatever_the_angle() -> None:
+    """Someone's words in the title make an interview, whatever the summary says around them."""
+    cds = story_key(
+        "Chivu difende Bastoni: \"Non simula. Kalulu? Il tocco c'è, l'espulsione è giusta\"",
+        source="A",
+    )
+    sky = story_key(
+        'Chivu: "Bastoni non ha simulato, il tocco di Kalulu c\'è"',
+        source="B",
+        summary="Le parole del tecnico nerazzurro dopo Inter-Juventus.",
+    )
+    assert same_story(cds, sky)
+    tmw = story_key(
+        'Roma, manca solo il gol a Koné. Gasperini scherza: "Problema di testa? No, di piedi"',
+        source="C",
+        summary="Gasperini ha commentato in conferenza stampa il successo per 3-0",
+    )
+    sky = story_key(
+        'Gasperini scherza su Koné: "Gli manca solo il gol, ma è un problema di piedi"',
+        source="D",
+        summary="Il tecnico della Roma dopo la vittoria sulla Cremonese.",
+    )
+    assert same_story(tmw, sky)
+
+
+def test_two_previews_of_one_fixture_are_one_story() -> None:
+    assert _same(
+        "È la notte di Cagliari-Lecce. L'Unione Sarda in apertura: \"C'è Mina\"",
+        "Cagliari-Lecce: orario, diretta, probabili formazioni e dove vedere in tv",
+    )
+
+
+def test_a_draw_told_in_a_front_page_is_the_match_report() -> None:
+    front = story_key(
+        'Nico Paz gela San Siro, poi Leao. La Provincia di Como apre: "Pari show"',
+        source="A",
+        summary="La Provincia di Como dedica uno spazio alla formazione calcistica cittadina.",
+    )
+    assert same_story(front, story_key("Milan-Como 1-1: Nico Paz illude, Leao risponde"))
+
+
+def test_a_clubs_short_name_is_the_club_but_not_inside_another_name() -> None:
+    assert "juventus" in title_names("Inter-Juve, la moviola")
+    assert "juventus" not in title_names("Il Bari perde con la Juve Stabia")
+
+
+def test_the_nazionale_is_italy() -> None:
+    assert _same(
+        "Pre-convocati nazionale, Gattuso prepara gli spareggi: ci sono anche Chiesa e Verratti",
+        "L’Italia torna “alle origini”? Gattuso sta pensando di richiamare Verratti",
+    )
+
+
+def test_a_red_card_named_in_a_summary_does_not_make_an_editorial_the_coachs_words() -> None:
+    who = (frozenset({"alessandro", "bastoni"}), frozenset({"pierre", "kalulu"}))
+    chivu = story_key(
+        "Chivu difende Bastoni: \"Non simula. Kalulu? Il tocco c'è, l'espulsione è giusta\"",
+        source="A",
+        who=who,
+    )
+    editorial = story_key(
+        "Arbitri, i segreti dello scandalo La Penna. Rocchi via, arriva Orsato. Il Var cambia,"
+        " prova Tv contro i simulatori",
+        source="B",
+        summary="La simulazione di Bastoni e l'espulsione di Kalulu: squalifica in vista",
+        who=who,
+    )
+    assert not same_story(chivu, editorial)
+    interview = story_key(
+        'Roma, manca solo il gol a Koné. Gasperini scherza: "Problema di piedi"',
+        published=T0,
+        source="C",
+        summary="Gasperini in conferenza stampa dopo il successo per 3-0 contro la Cremonese",
+        who=(frozenset({"gian", "piero", "gasperini"}), frozenset({"roma"})),
+    )
+    report = story_key(
+        "Roma-Cremonese, i giallorossi vincono",
+        published=T0,
+        source="D",
+        summary="Tre punti pesanti per Gasperini all'Olimpico.",
+        who=(frozenset({"gian", "piero", "gasperini"}), frozenset({"roma"})),
+    )
+    assert not same_story(interview, report)
+
+
+def test_a_ban_is_one_persons_event_but_a_red_card_is_every_post_match_piece() -> None:
+    conte = (frozenset({"antonio", "conte"}),)
+    assert same_story(
+        story_key("Inchiesta e squalifica a Conte: cosa è successo in Napoli-Como", who=conte),
+        story_key("Squalifica Conte, il giudice sportivo ferma il tecnico del Napoli", who=conte),
+    )
+
+
+def test_a_player_hurt_in_a_match_report_is_not_the_news_of_his_injury() -> None:
+    who = (frozenset({"giacomo", "raspadori"}), frozenset({"atalanta"}))
+    report = story_key(
+        "La cura Palladino dà i suoi frutti: l’Atalanta batte la Lazio (si fa male Raspadori)",
+        source="A",
+        who=who,
+    )
+    injury = story_key("Atalanta, Raspadori: lesione al flessore, stop di un mese", who=who)
+    assert not same_story(report, injury)
+
+
+def test_a_teammate_named_in_a_summary_does_not_make_his_injury_another_players() -> None:
+    who = (frozenset({"david", "neres"}), frozenset({"frank", "anguissa"}))
+    anguissa = story_key(
+        "Anguissa ancora alle prese con le terapie: non ci sarà contro la Juventus",
+        source="A",
+        summary="Assente anche Neres.",
+        who=who,
+    )
+    neres = story_key("Napoli, Neres verso l'operazione alla caviglia", source="B", who=who[:1])
+    assert not same_story(anguissa, neres)
+
+
+def test_a_round_up_is_not_the_match_of_one_of_its_clubs() -> None:
+    """A result read only in the summary says which match when the title names that club
+    alone: not a round-up of several clubs."""
+    report = story_key("Inter ko a Bodø, i norvegesi vincono in Champions", published=T0)
+    roundup = story_key(
+        "Inter, Milan, tennis e Olimpiadi Invernali: le ultimissime",
+        published=T0,
+        source="B",
+        summary="I nerazzurri perdono in Norvegia. I rossoneri non vanno oltre il pari",
+    )
+    assert not same_story(report, roundup)
+    front = story_key(
+        "Inter infuriata",
+        published=T0,
+        source="C",
+        summary="I nerazzurri perdono in Norvegia, notte amara in Champions",
+    )
+    assert same_story(report, front)
+
+
+def test_what_may_happen_shares_no_word_with_what_happened() -> None:
+    assert not _same(
+        "L’Inter batte la Juventus 3-2 e può festeggiare lo scudetto della Marotta League",
+        "Bastoni nel silenzio, l'Inter lo protegge: Marotta in arrivo e battere la Juve vuol dire"
+        " Scudetto",
+    )
+
+
+def test_the_morning_front_pages_on_last_nights_match_are_its_story() -> None:
+    """A front page's title may name nobody or tell only the referee's part: its summary
+    says which match it is about."""
+    report = story_key(
+        "L’Inter batte la Juventus 3-2 e può festeggiare lo scudetto della Marotta League",
+        published=T0,
+    )
+    fronts = {
+        "Il danno": "Derby rovinato: Inter-Juve 3-2, polemiche furiose per il rosso a Kalulu.",
+        "Furia Juve contro l’arbitro": "Finisce 3-2 per i nerazzurri, con polemiche accese.",
+    }
+    for title, summary in fronts.items():
+        front = story_key(title, published=T0 + timedelta(hours=8), source="B", summary=summary)
+        assert same_story(front, report), title
+    # and one another, whichever came first
+    danno, furia = (
+        story_key(title, published=T0 + timedelta(hours=8), source="B", summary=summary)
+        for title, summary in fronts.items()
+    )
+    infuriata = story_key(
+        "Juventus infuriata",
+        published=T0 + timedelta(hours=8),
+        source="B",
+        summary="L’Inter batte la Juventus 3-2 al 90’, resta a +8 sul Milan",
+    )
+    assert same_story(infuriata, danno)
+    assert same_story(furia, infuriata)
+    moviola = story_key(
+        "Moviola Inter-Juve: episodi chiave, rosso a Kalulu e rigore su McKennie nel mirino",
+        published=T0 + timedelta(hours=8),
+        source="B",
+        summary="A San Siro non si spengono le polemiche dopo Inter-Juventus.",
+    )
+    assert not same_story(moviola, report)
+    roundup = story_key(
+        "Le prime pagine dei quotidiani italiani e stranieri di oggi, sabato 24 gennaio",
+        published=T0 + timedelta(hours=8),
+        source="B",
+        summary="La vittoria dell'Inter per 3-2 contro la Juventus è il tema del giorno",
+    )
+    assert not same_story(roundup, report)
+
+
+def test_a_coach_sacked_is_one_event_whatever_defeat_or_notice_goes_with_it() -> None:
+    assert _same(
+        "Tudor esonerato dal Tottenham dopo la quinta sconfitta",
+        "Tottenham, via Tudor: esonero ufficiale",
+    )
+    assert not _same(
+        "Tudor esonerato dal Tottenham dopo la quinta sconfitta",
+        "Tottenham-Crystal Palace 1-3, Tudor sempre più in bilico",
+    )
+
+
+def test_a_player_passing_to_a_club_is_a_transfer_not_a_result() -> None:
+    assert "result" not in event_kinds("Ufficiale: Zaniolo passa all'Udinese")
+    assert "result" in event_kinds("Passa il Crystal Palace, che si impone a Londra")
+    assert _same(
+        "Ufficiale: Zaniolo passa all'Udinese",
+        "Zaniolo è un nuovo giocatore dell'Udinese, arriva l'ufficialità",
     )

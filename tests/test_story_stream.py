@@ -273,9 +273,10 @@ def test_labelled_stream_through_poll_once(
     tuned, held, mistakes = _score(rows, story_of, first_of, alerts)
     print("\n" + tuned.line("tuned") + "\n" + held.line("held back"))
     print("\n".join(mistakes))
-    # The targets are 0.99 and 0.95 on the held-back part; what the rules reach is
-    # 0.79 to 0.84 for both (it varies with the order the feeds are ingested in): these floors
-    # keep it from getting worse.
-    assert held.precision >= 0.75, mistakes
-    assert held.recall >= 0.75, mistakes
-    assert tuned.precision >= 0.75, mistakes
+    # The targets are 0.99 and 0.95 on the held-back part. Measured: precision 1.0 (the
+    # target, asserted) and recall 0.84 there, 0.97 and 0.82 on the tuned part, whatever order
+    # the feeds are ingested in; the other floors sit just under so that they cannot get worse.
+    assert held.precision >= 0.99, mistakes
+    assert held.recall >= 0.80, mistakes
+    assert tuned.precision >= 0.93, mistakes
+    assert tuned.recall >= 0.75, mistakes

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bot.match import Matcher
 from bot.watchlists import check_watchlists, load_watchlists
+from bot.yamlfile import _Loader, parse_yaml
+from bot.yamlplain import parse_plain
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -155,3 +160,101 @@ def test_file_stem_is_the_name_only_when_it_can_be_typed(tmp_path: Path) -> None
     lists, problems = load_watchlists(tmp_path)
     assert [wl.name for wl in lists] == ["napoli"]
     assert [(p.line, "add a 'name:'" in p.message) for p in problems] == [(1, True)]
+
+
+# Pieces of watchlist lines, plain and not: the plain reader must either give up (None) or
+# read exactly what YAML reads, line table included.
+_KEYS = ["name", "title", "terms", "term", "aliases", "exclude", "fuzzy", "place", "on", "null"]
+_VALUES = [
+    "Milan",
+    "Leão",
+    "de Roon",
+    "Dell’Acqua",
+    "N'Dicka",
+    "Inter-Milan",
+    "Milan.",
+    "2024",
+    "1.5",
+    "2024-01-01",
+    "1_000",
+    "~",
+    "null",
+    "true",
+    "No",
+    "yes",
+    "Off",
+    ".inf",
+    "y",
+    "'quoted'",
+    '"dq"',
+    "[Leao, Leão]",
+    "[]",
+    "[ a ,b ]",
+    "[a,]",
+    "[a, [b]]",
+    "a: b",
+    "x # c",
+    "x#c",
+    "*ref",
+    "&a x",
+    "!!str x",
+    "Milan ",
+    "A  B",
+    "- x",
+    "?x",
+    "|",
+    "",
+]
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> str:
+    """A watchlist in block layout (values drawn plain and not), sometimes with a line of
+    random pieces put in."""
+    plain = ["Milan", "Leão", "de Roon", "N'Dicka", "Inter-Milan", "[Leao, Leão]", "No"]
+    value = st.sampled_from(plain * 8 + _VALUES)
+    step = draw(st.sampled_from([2, 4]))
+    lines = [f"name: {draw(value)}"] if draw(st.booleans()) else []
+    lines.append("terms:" + draw(st.sampled_from(["", "  # the terms"])))
+    seq = " " * draw(st.sampled_from([0, step]))
+    for _ in range(draw(st.integers(0, 5))):
+        if draw(st.booleans()):
+            lines.append(f"{seq}- {draw(value)}")
+            continue
+        lines.append(f"{seq}- term: {draw(value)}")
+        inner = seq + "  "
+        for key in draw(st.lists(st.sampled_from(_KEYS[3:]), max_size=3)):
+            if draw(st.booleans()):
+                lines.append(f"{inner}{key}: {draw(value)}")
+            else:
+                lines.append(f"{inner}{key}:")
+                dash = inner + " " * draw(st.sampled_from([0, 2]))
+                lines += [f"{dash}- {draw(value)}" for _ in range(draw(st.integers(1, 2)))]
+    if draw(st.booleans()):
+        lines.append(f"title: {draw(value)}")
+    if draw(st.integers(0, 3)) == 0:  # a random line somewhere
+        indent = " " * draw(st.sampled_from([0, 1, 2, 4, 6]))
+        dash = draw(st.sampled_from(["", "- "]))
+        piece = draw(st.sampled_from([f"{k}:" for k in _KEYS] + _VALUES + ["# note"]))
+        tail = draw(st.sampled_from(["", f" {draw(value)}"]))
+        lines.insert(draw(st.integers(0, len(lines))), f"{indent}{dash}{piece}{tail}")
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(["", "# note"])))
+    return "\n".join(lines) + draw(st.sampled_from(["\n", ""]))
+
+
+@settings(max_examples=600, deadline=None)
+@given(_documents())
+def test_the_plain_reader_reads_what_yaml_reads_or_nothing(text: str) -> None:
+    plain = parse_plain(text, _Loader.yaml_implicit_resolvers)
+    if plain is None:
+        return
+    doc = parse_yaml(text, "list.yaml")  # a ConfigError here: plain accepted a bad file
+    assert plain == (doc.data, doc.lines)
+
+
+def test_the_plain_reader_reads_the_shipped_lists_as_yaml_does() -> None:
+    for path in sorted((ROOT / "watchlists").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        doc = parse_yaml(text, str(path))
+        assert parse_plain(text, _Loader.yaml_implicit_resolvers) == (doc.data, doc.lines), path

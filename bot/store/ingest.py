@@ -7,15 +7,34 @@ outbox rows it causes commit or vanish together.
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Table,
+    TextClause,
+    bindparam,
+    literal,
+    select,
+    text,
+    update,
+)
 
 from bot.models import Item, Match
 from bot.store.base import KEY_REFRESH, MAX_EDITS, StoreBase, loads, match_to_json, storable_key
-from bot.store.schema import item_keys, items, outbox, stories, story_names, subscribers
+from bot.store.schema import (
+    UTCDateTime,
+    item_keys,
+    items,
+    outbox,
+    stories,
+    story_names,
+    subscribers,
+)
 from bot.stories import StoryCandidate
 
 FAN_OUT_CHUNK = 5_000  # subscribers per INSERT … SELECT (SQLite allows 32,766 parameters)
@@ -51,11 +70,7 @@ class IngestOps(StoreBase):
         for the first time are added and stale `last_seen` marks refreshed (tombstones live on).
         """
         keys = [storable_key(k) for k in keys]
-        rows = conn.execute(
-            select(item_keys.c.key, item_keys.c.item_id, item_keys.c.last_seen).where(
-                item_keys.c.key.in_(keys)
-            )
-        ).all()
+        rows = conn.execute(_KNOWN_KEYS, {"keys": keys}).all()
         if not rows:
             return None
         item_id = int(rows[0].item_id)
@@ -68,34 +83,53 @@ class IngestOps(StoreBase):
         return item_id
 
     def _add_keys(self, conn: Connection, item_id: int, keys: Sequence[str], now: datetime) -> int:
-        """Insert the keys not yet known; returns how many were new."""
-        added = 0
-        for key in dict.fromkeys(storable_key(k) for k in keys):
-            row = conn.execute(
-                self._insert(item_keys)
-                .values(key=key, item_id=item_id, first_seen=now, last_seen=now)
-                .on_conflict_do_nothing()
-                .returning(item_keys.c.key)
-            ).first()
-            added += row is not None
-        return added
+        """Insert the keys not yet known (one statement for all); returns how many were new."""
+        rows = [
+            {"key": key, "item_id": item_id, "first_seen": now, "last_seen": now}
+            for key in dict.fromkeys(storable_key(k) for k in keys)
+        ]
+        if not rows:
+            return 0
+        if self.is_postgres:  # psycopg counts no rows an INSERT wrote: count those returned
+            return len(conn.execute(self._insert_new(item_keys, returning=True), rows).all())
+        return int(conn.execute(self._insert_new(item_keys), rows).rowcount)
 
-    def add_item_in(self, conn: Connection, item: Item, *, now: datetime, backlog: bool) -> int:
-        """Store a new item with all its keys; returns its id. Raises AlreadyKnown if any key
-        was stored meanwhile (the caller must roll back)."""
+    def _insert_new(self, table: Table, *, returning: bool = False) -> Insert:
+        """INSERT … ON CONFLICT DO NOTHING into `table` (RETURNING its key column: the rows
+        written), built once per store: building a statement anew for every row costs more
+        than running it."""
+        built = self.__dict__.setdefault("_insert_new_built", {})
+        if (table.name, returning) not in built:
+            stmt = self._insert(table).on_conflict_do_nothing()
+            if returning:
+                stmt = stmt.returning(table.primary_key.columns[0])
+            built[table.name, returning] = stmt
+        return built[table.name, returning]  # type: ignore[no-any-return]
+
+    def add_item_in(
+        self,
+        conn: Connection,
+        item: Item,
+        *,
+        now: datetime,
+        backlog: bool,
+        story_id: str | None = None,
+    ) -> int:
+        """Store a new item (of `story_id`, when already known) with all its keys; returns its
+        id. Raises AlreadyKnown if any key was stored meanwhile (the caller must roll back)."""
         item_id = conn.execute(
-            items.insert()
-            .values(
-                feed_url=item.feed_url,
-                source=item.source,
-                title=item.title,
-                summary=item.summary,
-                link=item.link,
-                published=item.published,
-                backlog=backlog,
-                seen_at=now,
-            )
-            .returning(items.c.id)
+            _INSERT_ITEM,
+            {
+                "feed_url": item.feed_url,
+                "source": item.source,
+                "title": item.title,
+                "summary": item.summary,
+                "link": item.link,
+                "published": item.published,
+                "story_id": story_id,
+                "backlog": backlog,
+                "seen_at": now,
+            },
         ).scalar_one()
         distinct = len({storable_key(k) for k in item.keys})
         if self._add_keys(conn, item_id, item.keys, now) < distinct:
@@ -104,65 +138,65 @@ class IngestOps(StoreBase):
             raise AlreadyKnown(item.key)
         return int(item_id)
 
-    def story_candidates_in(
+    def story_lookup_in(
         self,
         conn: Connection,
-        names: Iterable[str],
+        specific: Iterable[str],
+        weak: Iterable[str],
         start: datetime,
         end: datetime,
         *,
-        known: Container[str] = frozenset(),
-        limit: int = 500,
-    ) -> list[StoryCandidate]:
-        """Stories published in [start, end] that share at least one name (most recent first).
+        specific_limit: int,
+        weak_limit: int,
+    ) -> list[tuple[str, str]]:
+        """(id, sources as stored) of the stories published in [start, end] that share a name
+        with an item: the `specific_limit` most recent sharing one of `specific`, then the
+        `weak_limit` most recent sharing one of `weak` that are not among them. One statement.
 
-        Stories in `known` (whose analysis and outlets the caller has cached) come without
-        title, summary, names and sources, so a lookup does not read them again for every item.
+        The limits apply to the name index (name, published), name by name: a lookup reads at
+        most `limit` rows per name however many stories share a club, so the cost per item
+        does not grow with them. (The most recent N stories of a set of names are among the
+        most recent N of each name, so the result is the same as a limit over all names.)
         """
-        names = list(set(names))
-        if not names:
+        specific, weak = sorted(set(specific)), sorted(set(weak))
+        if not specific and not weak:
             return []
-        # The limit applies to the name index (name, published), so a lookup reads `limit`
-        # rows however many stories share a club: the cost per item does not grow with them.
-        ids = (
-            select(story_names.c.story_id)
-            .where(
-                story_names.c.name.in_(names),
-                story_names.c.published >= start,
-                story_names.c.published <= end,
-            )
-            .group_by(story_names.c.story_id)
-            .order_by(func.max(story_names.c.published).desc())
-            .limit(limit)
+        params: dict[str, Any] = {"start": start, "end": end}
+        params.update({f"s{i}": n for i, n in enumerate(specific)})
+        params.update({f"w{i}": n for i, n in enumerate(weak)})
+        params.update(ls=specific_limit, lw=weak_limit)
+        groups: tuple[dict[str, tuple[Any, str]], ...] = ({}, {})
+        rows = conn.execute(_lookup_sql(len(specific), len(weak)), params).all()
+        for group, story_id, published, sources in rows:
+            groups[group][story_id] = (published, sources)  # one time per story, any name
+        first, then = (
+            [
+                (story_id, sources)
+                for story_id, (_, sources) in sorted(
+                    group.items(), key=lambda row: row[1][0], reverse=True
+                )[:limit]
+            ]
+            for group, limit in zip(groups, (specific_limit, weak_limit), strict=True)
         )
-        rows = conn.execute(
-            select(stories.c.id, stories.c.published, stories.c.sources)
-            .where(stories.c.id.in_(ids))
-            .order_by(stories.c.published.desc())
-        ).all()
-        missing = [r.id for r in rows if r.id not in known]
-        details = {}
-        for chunk in range(0, len(missing), 500):
-            details.update(
-                (d.id, d)
-                for d in conn.execute(
-                    select(stories.c.id, stories.c.title, stories.c.summary, stories.c.names).where(
-                        stories.c.id.in_(missing[chunk : chunk + 500])
-                    )
-                )
-            )
+        taken = {story_id for story_id, _ in first}
+        return first + [row for row in then if row[0] not in taken]
+
+    def story_details_in(self, conn: Connection, ids: Sequence[str]) -> list[StoryCandidate]:
+        """The stories `ids` as clustering reads them (first item's title and summary, stored
+        names, time, outlets), for the ones whose analysis the caller has not cached."""
         out = []
-        for r in rows:
-            d = details.get(r.id)
-            out.append(
+        for chunk in range(0, len(ids), 500):
+            rows = conn.execute(_STORY_DETAILS, {"ids": list(ids[chunk : chunk + 500])})
+            out.extend(
                 StoryCandidate(
-                    story_id=r.id,
-                    title=d.title if d else "",
-                    names=frozenset(loads(d.names)) if d else frozenset(),
-                    published=r.published,
-                    sources=frozenset(loads(r.sources)) if d else frozenset(),
-                    summary=(d.summary or "") if d else "",
+                    story_id=d.id,
+                    title=d.title,
+                    names=frozenset(loads(d.names)),
+                    published=d.published,
+                    sources=frozenset(loads(d.sources)),
+                    summary=d.summary or "",
                 )
+                for d in rows
             )
         return out
 
@@ -171,63 +205,75 @@ class IngestOps(StoreBase):
         conn: Connection,
         story_id: str,
         item: Item,
-        item_id: int,
+        item_id: int | None,
         names: Iterable[str],
         *,
         published: datetime,
         now: datetime,
         index: Iterable[str] | None = None,
-    ) -> None:
-        """A new story whose first item (title, link, source shown in alerts) is `item`.
+    ) -> bool:
+        """A new story whose first item (title, link, source shown in alerts) is `item`; False
+        (and nothing written) when a story with this id exists already.
 
         `names` are stored with the story for clustering; `index` (default: the same) are the
-        names later items can find it by.
+        names later items can find it by. `item_id`: the stored item to assign to the story
+        (None when the item is stored afterwards, with the story's id).
         """
         names = sorted(set(names))
         indexed = sorted(set(names) | set(index or ()))
-        conn.execute(
-            stories.insert().values(
-                id=story_id,
-                title=item.title,
-                summary=item.summary,
-                url=item.link,
-                source=item.source,
-                published=published,
-                sources=json.dumps([item.source]),
-                names=json.dumps(names),
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        for name in indexed:
+        created = conn.execute(
+            self._insert_new(stories, returning=True),
+            {
+                "id": story_id,
+                "title": item.title,
+                "summary": item.summary,
+                "url": item.link,
+                "source": item.source,
+                "published": published,
+                "sources": json.dumps([item.source]),
+                "names": json.dumps(names),
+                "created_at": now,
+                "updated_at": now,
+            },
+        ).first()
+        if created is None:
+            return False
+        if indexed:
             conn.execute(
-                story_names.insert().values(story_id=story_id, name=name, published=published)
+                _INSERT_STORY_NAME,
+                [{"story_id": story_id, "name": n, "published": published} for n in indexed],
             )
-        conn.execute(update(items).where(items.c.id == item_id).values(story_id=story_id))
+        if item_id is not None:
+            conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
+        return True
 
     def join_story_in(
-        self, conn: Connection, story_id: str, item_id: int, source: str, now: datetime
-    ) -> bool:
-        """Add an item to a story; True when its outlet is new to the story."""
-        conn.execute(update(items).where(items.c.id == item_id).values(story_id=story_id))
-        sources = self.story_sources_in(conn, story_id)
-        is_new = source not in sources
-        if is_new:
-            sources.append(source)
-        conn.execute(
-            update(stories)
-            .where(stories.c.id == story_id)
-            .values(sources=json.dumps(sources), updated_at=now)
-        )
-        return is_new
-
-    def story_exists_in(self, conn: Connection, story_id: str) -> bool:
-        found = conn.execute(select(stories.c.id).where(stories.c.id == story_id)).first()
-        return found is not None
+        self,
+        conn: Connection,
+        story_id: str,
+        item_id: int | None,
+        source: str,
+        now: datetime,
+        *,
+        sources: str | None = None,
+    ) -> list[str]:
+        """Add an item (or, with None, only its outlet) to a story; returns the story's outlets
+        before it joined. `sources`: the outlets as this transaction read them (saves a read;
+        if another writer changed them since, they are read again)."""
+        if item_id is not None:
+            conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
+        while True:
+            if sources is None:
+                sources = conn.execute(_STORY_SOURCES, {"story": story_id}).scalar_one()
+            before = list(loads(sources))
+            after = before if source in before else [*before, source]
+            params = {"story": story_id, "old": sources, "new": json.dumps(after), "now": now}
+            if conn.execute(_JOIN_STORY, params).rowcount:
+                return before
+            sources = None  # changed by another writer since read: read again
 
     def story_sources_in(self, conn: Connection, story_id: str) -> list[str]:
-        raw = conn.execute(select(stories.c.sources).where(stories.c.id == story_id)).scalar_one()
-        return list(loads(raw))
+        return list(loads(conn.execute(_STORY_SOURCES, {"story": story_id}).scalar_one()))
 
     def enqueue_in(
         self,
@@ -333,3 +379,55 @@ class IngestOps(StoreBase):
             values["also"] = json.dumps([*also, source], ensure_ascii=False)
             conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
         return flagged
+
+
+# Statements the ingest of every item runs, built once (see `_insert_new`).
+_INSERT_ITEM = items.insert().returning(items.c.id)
+_INSERT_STORY_NAME = story_names.insert()
+_SET_ITEM_STORY = (
+    update(items).where(items.c.id == bindparam("item")).values(story_id=bindparam("story"))
+)
+_STORY_SOURCES = select(stories.c.sources).where(stories.c.id == bindparam("story"))
+_JOIN_STORY = (
+    update(stories)
+    .where(stories.c.id == bindparam("story"), stories.c.sources == bindparam("old"))
+    .values(sources=bindparam("new"), updated_at=bindparam("now"))
+)
+_KNOWN_KEYS = select(item_keys.c.key, item_keys.c.item_id, item_keys.c.last_seen).where(
+    item_keys.c.key.in_(bindparam("keys", expanding=True))
+)
+_STORY_DETAILS = select(
+    stories.c.id,
+    stories.c.title,
+    stories.c.summary,
+    stories.c.names,
+    stories.c.published,
+    stories.c.sources,
+).where(stories.c.id.in_(bindparam("ids", expanding=True)))
+
+
+@lru_cache(maxsize=256)
+def _lookup_sql(specific: int, weak: int) -> TextClause:
+    """The story lookup for this many specific and weak names (see `story_lookup_in`): each
+    name's most recent rows, read off the index (name, published), with their story's outlets.
+
+    Grouping and ordering are left to the caller: a few hundred rows are sorted faster in
+    Python than in SQLite's temporary b-trees. Plain SQL that SQLite and PostgreSQL both run.
+    """
+
+    def per_name(group: int, param: str, limit: str) -> str:
+        return (
+            f"SELECT * FROM (SELECT {group} AS grp, story_id, published FROM story_names "
+            f"WHERE name = :{param} AND published >= :start AND published <= :end "
+            f"ORDER BY published DESC LIMIT :{limit}) AS n_{param}"
+        )
+
+    names = [per_name(0, f"s{i}", "ls") for i in range(specific)]
+    names += [per_name(1, f"w{i}", "lw") for i in range(weak)]
+    sql = (
+        f"SELECT n.grp, n.story_id, n.published, s.sources FROM ({' UNION ALL '.join(names)}) "
+        "AS n JOIN stories AS s ON s.id = n.story_id"
+    )
+    return text(sql).bindparams(
+        bindparam("start", type_=UTCDateTime), bindparam("end", type_=UTCDateTime)
+    )
