@@ -59,6 +59,7 @@ from bot.store.base import (
 from bot.store.bulk import ImportCount, SubscriberBulkOps
 from bot.store.ingest import IngestOps
 from bot.store.leader import FileLock, lock_path
+from bot.store.leases import LeaseOps
 from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
     exclusions,
@@ -89,7 +90,7 @@ class StorySummary:
     sources: tuple[str, ...] = ()
 
 
-class Store(IngestOps, PreferenceOps, SubscriberBulkOps, WebSubOps):
+class Store(IngestOps, PreferenceOps, SubscriberBulkOps, WebSubOps, LeaseOps):
     """Feeds, items, stories, subscribers and the outbox, behind plain methods.
 
     Thread-safe: every method opens its own short transaction (the pipeline calls it from worker
