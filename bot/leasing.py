@@ -60,6 +60,8 @@ class FeedLeases:
         self.owner = owner or replica_name()
         self._feeds: dict[str, Feed] = {}
         self._polling: dict[str, asyncio.Task[None]] = {}
+        self._planned = False  # the feeds' rows are in the store (else: at the next tick)
+        self._failing = False  # the store failed at the last tick (one warning per outage)
 
     @property
     def lease_for(self) -> float:
@@ -70,12 +72,38 @@ class FeedLeases:
     async def set_feeds(self, feeds: Sequence[Feed]) -> None:
         """Poll these feeds from now on (the feeds file was loaded or reloaded)."""
         self._feeds = {f.url: f for f in feeds}
-        longest = {f.url: float(f.max_interval or f.interval) for f in feeds}
+        self._planned = False
+        try:
+            await self._plan()
+        except Exception as exc:  # the store is down: the next tick plans them
+            log.warning("feed leases: cannot plan the feeds now (%s); retrying", exc)
+
+    async def _plan(self) -> None:
+        longest = {f.url: float(f.max_interval or f.interval) for f in self._feeds.values()}
         await asyncio.to_thread(self.store.plan_feeds, longest, self.clock())
+        self._planned = True
 
     async def tick(self) -> list[asyncio.Task[None]]:
         """Renew the leases of running polls, claim due feeds up to free poll slots, start
-        polling them. Returns the polls started (tests wait for them)."""
+        polling them. Returns the polls started (tests wait for them).
+
+        A store outage is one warning, not an error a second: nothing is claimed meanwhile,
+        and polls already running finish and book (or their leases run out)."""
+        try:
+            started = await self._tick()
+        except Exception as exc:
+            if not self._failing:
+                log.warning("feed leases: store unavailable (%s); no claims until it answers", exc)
+            self._failing = True
+            return []
+        if self._failing:
+            log.info("feed leases: store answers again; claiming")
+            self._failing = False
+        return started
+
+    async def _tick(self) -> list[asyncio.Task[None]]:
+        if not self._planned:
+            await self._plan()
         now = self.clock()
         if self._polling:
             until = now + timedelta(seconds=self.lease_for)

@@ -146,3 +146,36 @@ async def test_leased_feeds_are_polled_once_per_interval_and_freed_when_a_replic
     finally:
         slow_done.set()
         store.close()
+
+
+async def test_a_store_outage_stops_claims_with_one_warning_and_they_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    clock = Clock()
+    polled: list[str] = []
+
+    async def poll(feed: Feed) -> None:
+        polled.append(feed.name)
+
+    leases = FeedLeases(store, poll, lambda f, _: 10.0, clock, concurrency=4, owner="a")
+
+    def down(*args: object, **kw: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    try:
+        monkeypatch.setattr(store, "plan_feeds", down)
+        monkeypatch.setattr(store, "claim_feeds", down)
+        with caplog.at_level(logging.WARNING, logger="newsbot.leasing"):
+            await leases.set_feeds([TMW])  # a reload while the database is down
+            for _ in range(3):
+                assert await leases.tick() == []
+        warnings = [r for r in caplog.records if "store unavailable" in r.getMessage()]
+        assert len(warnings) == 1, "one warning per outage, not one a second"
+        monkeypatch.undo()
+        await asyncio.gather(*await leases.tick())
+        assert polled == ["Tuttomercatoweb"], "the store answers: planned, polled"
+    finally:
+        store.close()
