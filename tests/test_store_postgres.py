@@ -183,6 +183,56 @@ def test_two_pollers_ingesting_the_same_items_at_once_alert_once(pg_url: str) ->
         w.close()
 
 
+def test_two_feeds_joining_the_same_stories_in_opposite_orders_never_deadlock(
+    pg_url: str,
+) -> None:
+    """PostgreSQL locks a story's row as an item joins it: two feeds polled at once, each
+    joining two stories in the other's order, must not hold one while waiting for the other."""
+    store = Store.open(pg_url)
+    dybala = "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione"
+    vlahovic = "Juventus, Vlahovic si ferma: lesione muscolare, out tre settimane"
+    ingest(store, FEED, [item("d", dybala), item("v", vlahovic)], match, now=T0, backlog=False)
+    both_joined_one = threading.Barrier(2, timeout=5)
+
+    def joining(first: str) -> list[Item]:
+        titles = [dybala, vlahovic] if first == "d" else [vlahovic, dybala]
+        return [
+            item(
+                f"{first}{n}",
+                f"{title} ({first}{n})",
+                source=f"S{first}",
+                published=T0 + timedelta(minutes=n),
+            )
+            for n, title in enumerate(titles)
+        ]
+
+    def meet_after_the_first(it: Item) -> list[Match]:
+        if it.title.endswith("1)"):  # each feed has joined its first story by now
+            both_joined_one.wait()
+        return match(it)
+
+    results, errors = [], []
+
+    def run(first: str) -> None:
+        try:
+            feed = Feed(f"S{first}", f"https://{first}.example/rss")
+            results.append(
+                ingest(store, feed, joining(first), meet_after_the_first, now=T0, backlog=False)
+            )
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in ("d", "v")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(r.new_items for r in results) == 4
+    assert store.stats(T0)["stories"] == 2
+    store.close()
+
+
 FEEDS = [f"https://feed{n}.example/rss" for n in range(6)]
 
 
