@@ -618,6 +618,22 @@ def test_a_front_page_naming_the_two_clubs_of_last_nights_match_is_its_story() -
         " l'arbitro La Penna ha preso una decisione sbagliata",
     )
     assert same_story(front, report)
+    # the morning's front pages come out together: a later one telling the score is the match
+    danno = story_key(
+        "Il danno",
+        published=T0 + timedelta(hours=8, minutes=15),
+        source="B",
+        summary="Derby rovinato: Inter-Juve 3-2, polemiche furiose per il rosso a Kalulu.",
+    )
+    assert same_story(danno, front)
+    # a title naming the two clubs hours before the match is not its result
+    before = story_key(
+        "Inter-Juve, San Siro esaurito",
+        published=T0 - timedelta(hours=3),
+        source="B",
+        summary="Arbitra La Penna, al Var Mariani.",
+    )
+    assert not same_story(report, before)
     other_match = story_key(
         "Fuga Inter, furia Milan",
         published=T0 + timedelta(hours=8),
