@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -133,6 +134,10 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps, WebSubOps, LeaseOps):
         self._file_locks.clear()
         if self._leader_conn is not None:
             try:
+                # Unlock before closing: the server frees a closed session's locks only once its
+                # backend has exited, a moment later; the next leader should not wait for that.
+                with suppress(Exception):
+                    self._leader_conn.execute(text("SELECT pg_advisory_unlock_all()"))
                 self._leader_conn.close()
             finally:
                 self._leader_conn = None
