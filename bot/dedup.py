@@ -1,11 +1,11 @@
 """The ingest stage: parsed items + their matches -> known items, stories and outbox rows.
 
-New items are stored in chunks of up to `CHUNK_ITEMS`, one transaction each (a commit per item
-cost more than the rest of the item's writes). An item row, all of its keys, its story
-assignment and the outbox rows it causes commit together, with the rest of its chunk, so a crash
-at any point leaves either whole items (with every alert they owe) or nothing of the chunk (and
-the next poll sees those items as new again). The outbox's unique (subscriber, story)
-constraint makes a replay harmless.
+New items are stored in chunks of up to `CHUNK_ITEMS` on SQLite, one transaction each (a commit
+per item cost more than the rest of the item's writes), one item per transaction on PostgreSQL
+(see `CHUNK_ITEMS`). An item row, all of its keys, its story assignment and the outbox rows it
+causes commit together, with the rest of its chunk, so a crash at any point leaves either whole
+items (with every alert they owe) or nothing of the chunk (and the next poll sees those items as
+new again). The outbox's unique (subscriber, story) constraint makes a replay harmless.
 
 - An item is known when ANY of its keys is known (guid, canonical link, title fingerprint):
   an edited headline, a dropped guid or a link with tracking parameters is not a new item.
@@ -79,7 +79,11 @@ def audiences(
 MAX_CACHED_ANALYSES = 50_000
 MAX_SPECIFIC_CANDIDATES = 300  # stories sharing a person with an item
 MAX_WEAK_CANDIDATES = 60  # the most recent stories sharing only a club, competition or place
-CHUNK_ITEMS = 100  # new items of one feed stored per transaction
+# New items of one feed stored per transaction, on SQLite. Its writers take turns (one write
+# lock), so a transaction may hold many stories. PostgreSQL locks a story's row when an item joins
+# it and feeds are ingested at once: two chunks joining two stories in opposite orders would
+# deadlock, so there each item commits on its own.
+CHUNK_ITEMS = 100
 
 
 @dataclass(slots=True)
@@ -166,7 +170,7 @@ def ingest(
     """Store `items` of `feed`, assign stories and queue the alerts they owe (see module doc).
 
     Items are taken oldest first, so the first outlet of a story is the one its alert shows.
-    New items are stored `CHUNK_ITEMS` to a transaction, each chunk whole or not at all.
+    New items are stored in chunks (see module doc), each chunk whole or not at all.
     `stop` is asked between items (a SIGTERM during a big feed): once it says True the items
     done so far are committed and the rest is left for the next poll.
     """
@@ -189,10 +193,11 @@ def ingest(
     # Keys of this batch stored so far: an item sharing one is checked as known, as is one
     # whose keys were partly known before the batch.
     stored: set[str] = set()
-    for start in range(0, len(todo), CHUNK_ITEMS):
+    size = 1 if store.is_postgres else CHUNK_ITEMS
+    for start in range(0, len(todo), size):
         if stopped():
             break
-        chunk = todo[start : start + CHUNK_ITEMS]
+        chunk = todo[start : start + size]
         try:
             with store.transaction() as conn:
                 done = IngestResult()
