@@ -26,6 +26,7 @@ from docsection import DOC, update_section
 from match_process import (
     BUSY_SHARE,
     ProcessRow,
+    is_busy,
     judged_on,
     measure_processes,
     missed_process_targets,
@@ -129,6 +130,13 @@ class Row:
     naive_hps: float
     matches: int
     index_cpu_hps: float = 0.0  # by CPU time: what a busy machine compares processes with
+    build_cpu_s: float = 0.0
+    load: float = 0.0  # 1-minute load average once measured
+
+    @property
+    def judged_build_s(self) -> float:
+        """The build time the target is judged on: wall clock, CPU time on a busy machine."""
+        return self.build_cpu_s if is_busy(self.load) else self.build_s
 
     @property
     def speedup(self) -> float:
@@ -158,9 +166,9 @@ def measure(n: int) -> Row:
     terms, headlines = inputs(n)
     lists = make_watchlists(terms)
     gc.collect()
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     matcher = Matcher(lists)
-    build = time.perf_counter() - start
+    build, build_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     choices = [fold(s) for t in terms for s in (t.term, *t.aliases)]
 
     def naive(text: str) -> object:
@@ -178,18 +186,21 @@ def measure(n: int) -> Row:
         naive_hps=rate(naive, headlines[:NAIVE_HEADLINES])[0],
         matches=matches,
         index_cpu_hps=index_cpu_hps,
+        build_cpu_s=build_cpu,
+        load=os.getloadavg()[0],
     )
 
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| terms | index build | index memory | index headlines/s | naive scan headlines/s "
+        "| terms | index build (CPU) | index memory | index headlines/s | naive scan headlines/s "
         "| speed-up | matches found |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
-            f"| {r.terms:,} | {r.build_s:.2f} s | {r.memory_mb:.0f} MiB | {r.index_hps:,.0f} "
+            f"| {r.terms:,} | {r.build_s:.2f} s ({r.build_cpu_s:.2f} s) | {r.memory_mb:.0f} MiB "
+            f"| {r.index_hps:,.0f} "
             f"| {r.naive_hps:,.1f} | {r.speedup:,.0f}× | {r.matches:,} |"
         )
     return "\n".join(lines)
@@ -218,10 +229,11 @@ Numbers are from one run on one machine (other processes may share it; load aver
   scorer=fuzz.partial_ratio, score_cutoff={NAIVE_CUTOFF}, limit=None)` on folded text, measured
   in the same run over {NAIVE_HEADLINES} of the headlines. It is also less precise (it finds
   "Roma" in "Romania"), so the comparison flatters it.
-- **index build**: wall time of `Matcher(watchlists)`; **index memory**: bytes allocated by the
-  build and still held (tracemalloc, measured on a separate untimed build).
-- Targets (issue): at 100,000 terms the build takes at most 5 s and the index is at least 100×
-  the naive scan's throughput.
+- **index build**: wall time of `Matcher(watchlists)` (in brackets, CPU time); **index
+  memory**: bytes allocated by the build and still held (tracemalloc, measured on a separate
+  untimed build).
+- Targets (issue): at 100,000 terms the build takes at most 5 s (wall clock, or CPU time when
+  the machine is busy, as below) and the index is at least 100× the naive scan's throughput.
 {process_section(processes)}"""
 
 
@@ -273,8 +285,10 @@ def missed_targets(rows: list[Row]) -> list[str]:
     for r in rows:
         if r.terms < 100_000:
             continue
-        if r.build_s > MAX_BUILD_S:
-            missed.append(f"{r.terms:,} terms: index build {r.build_s:.2f} s > {MAX_BUILD_S:.0f} s")
+        if r.judged_build_s > MAX_BUILD_S:
+            missed.append(
+                f"{r.terms:,} terms: index build {r.judged_build_s:.2f} s > {MAX_BUILD_S:.0f} s"
+            )
         if r.speedup < MIN_SPEEDUP:
             missed.append(f"{r.terms:,} terms: speed-up {r.speedup:,.0f}x < {MIN_SPEEDUP:.0f}x")
     return missed

@@ -47,6 +47,7 @@ from sqlalchemy import func, select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.dedup import warm_up  # noqa: E402
 from bot.fetch import make_client  # noqa: E402
 from bot.models import Feed  # noqa: E402
 from bot.pipeline import Pipeline  # noqa: E402
@@ -211,6 +212,7 @@ async def measure(result: Result, url: str, folder: Path, port: int, profile: bo
         registry = Registry(ROOT / "bot" / "feeds.yaml", WATCHLISTS, store.watched_terms)
         registry.load()
         registry.matcher()  # built once up front, as `run` does at start-up
+        warm_up()  # the story stage's word lists, loaded once at start-up as `run` does
         prof.stage("matcher")
         work.write_feeds(folder, result.feeds, slots, work.ITEMS)
         result.floor = await floor_cpu([f.url for f in feeds])

@@ -37,6 +37,11 @@ REPEAT = 5  # the corpus headlines, five times over: a steady per-headline figur
 BUSY_SHARE = 0.75
 
 
+def is_busy(*loads: float) -> bool:
+    """Whether any of these 1-minute load averages says the machine was busy."""
+    return max(loads) > BUSY_SHARE * (os.cpu_count() or 1)
+
+
 @dataclass
 class Run:
     """One `newsbot match` process: start-up to its first answer and cost per further headline,
@@ -62,8 +67,7 @@ class ProcessRow:
 
     @property
     def busy(self) -> bool:
-        loads = (self.cold.load, self.cached.load, self.edited.load)
-        return max(loads) > BUSY_SHARE * (os.cpu_count() or 1)
+        return is_busy(self.cold.load, self.cached.load, self.edited.load)
 
     def judged_start(self, run: Run) -> float:
         """The start-up a target is judged on: wall clock, or CPU time on a busy machine."""

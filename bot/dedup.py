@@ -1,11 +1,11 @@
 """The ingest stage: parsed items + their matches -> known items, stories and outbox rows.
 
-New items are stored in chunks of up to `CHUNK_ITEMS`, one transaction each (a commit per item
-cost more than the rest of the item's writes). An item row, all of its keys, its story
-assignment and the outbox rows it causes commit together, with the rest of its chunk, so a crash
-at any point leaves either whole items (with every alert they owe) or nothing of the chunk (and
-the next poll sees those items as new again). The outbox's unique (subscriber, story)
-constraint makes a replay harmless.
+New items are stored in chunks of up to `CHUNK_ITEMS` on SQLite, one transaction each (a commit
+per item cost more than the rest of the item's writes), one item per transaction on PostgreSQL
+(see `CHUNK_ITEMS`). An item row, all of its keys, its story assignment and the outbox rows it
+causes commit together, with the rest of its chunk, so a crash at any point leaves either whole
+items (with every alert they owe) or nothing of the chunk (and the next poll sees those items as
+new again). The outbox's unique (subscriber, story) constraint makes a replay harmless.
 
 - An item is known when ANY of its keys is known (guid, canonical link, title fingerprint):
   an edited headline, a dropped guid or a link with tracking parameters is not a new item.
@@ -28,7 +28,7 @@ from functools import lru_cache, partial
 
 from sqlalchemy import Connection
 
-from bot import faults, stories
+from bot import faults, lexicon, stories
 from bot.models import Feed, Item, Match
 from bot.store import KEY_REFRESH, MAX_EDITS, Store
 from bot.store.base import Deadlock, loads
@@ -60,7 +60,11 @@ class IngestResult:
 MAX_CACHED_ANALYSES = 50_000
 MAX_SPECIFIC_CANDIDATES = 300  # stories sharing a person with an item
 MAX_WEAK_CANDIDATES = 60  # the most recent stories sharing only a club, competition or place
-CHUNK_ITEMS = 100  # new items of one feed stored per transaction
+# New items of one feed stored per transaction, on SQLite. Its writers take turns (one write
+# lock), so a transaction may hold many stories. PostgreSQL locks a story's row when an item joins
+# it and feeds are ingested at once: two chunks joining two stories in opposite orders would
+# deadlock, so there each item commits on its own.
+CHUNK_ITEMS = 100
 
 
 @dataclass(slots=True)
@@ -121,6 +125,13 @@ def _candidates(
     return out
 
 
+def warm_up() -> None:
+    """Load the word lists that telling names from words reads (wordfreq's, a few tenths of
+    a second, once per process) at start-up, instead of in the first poll's first item."""
+    lexicon.is_common_word("notizia")
+    lexicon.word_frequency("notizia")
+
+
 def story_id_for(item: Item, salt: str = "") -> str:
     """A stable story id: derived from the first item's best key, the same on every replica."""
     return hashlib.sha1(f"{item.key}{salt}".encode()).hexdigest()[:20]
@@ -140,7 +151,7 @@ def ingest(
     """Store `items` of `feed`, assign stories and queue the alerts they owe (see module doc).
 
     Items are taken oldest first, so the first outlet of a story is the one its alert shows.
-    New items are stored `CHUNK_ITEMS` to a transaction, each chunk whole or not at all.
+    New items are stored in chunks (see module doc), each chunk whole or not at all.
     `stop` is asked between items (a SIGTERM during a big feed): once it says True the items
     done so far are committed and the rest is left for the next poll.
     """
@@ -163,12 +174,13 @@ def ingest(
     # Keys of this batch stored so far: an item sharing one is checked as known, as is one
     # whose keys were partly known before the batch.
     stored: set[str] = set()
-    for start in range(0, len(todo), CHUNK_ITEMS):
+    size = 1 if store.is_postgres else CHUNK_ITEMS
+    for start in range(0, len(todo), size):
         if stopped():
             break
-        chunk = todo[start : start + CHUNK_ITEMS]
+        chunk = todo[start : start + size]
         try:
-            with store.ingest_gate, store.transaction() as conn:
+            with store.transaction() as conn:
                 done = IngestResult()
                 added: set[str] = set()
                 for n, item in enumerate(chunk):
@@ -180,9 +192,8 @@ def ingest(
                 faults.checkpoint(faults.DEDUP_BEFORE_COMMIT)
         except (AlreadyKnown, Deadlock):
             # Another writer stored one of these items meanwhile (only if two pollers ever ran
-            # at once), or, on PostgreSQL, another feed's chunk locked the same stories in the
-            # opposite order: the chunk was rolled back; store it again an item per
-            # transaction (one item locks one story: no cycle).
+            # at once), or PostgreSQL broke a deadlock with another writer by rolling this one
+            # back: store the chunk again an item per transaction, retrying a deadlock's victim.
             done = _one_by_one(store, chunk, ingest_one, stopped)
         faults.checkpoint(faults.DEDUP_AFTER_COMMIT)
         stored |= added
@@ -205,13 +216,13 @@ def _one_by_one(
             break
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
             try:
-                with store.ingest_gate, store.transaction() as conn:
+                with store.transaction() as conn:
                     total.add(ingest_one(conn, item, check_known=True))
             except AlreadyKnown:
                 total.known_items += 1  # rolled back: someone else stored it first
             except Deadlock:
-                # A one-item transaction can still meet another feed's chunk: the chunk that
-                # won goes on and commits; this item, rolled back whole, is tried again.
+                # The writer that won goes on and commits; this item, rolled back whole, is
+                # tried again.
                 if attempt == DEADLOCK_ATTEMPTS:
                     raise
                 continue

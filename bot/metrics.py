@@ -94,7 +94,13 @@ FEED_INTERVAL = Gauge(
 )
 LEADER = Gauge(
     "newsbot_leader",
-    "1 when this replica currently holds the leader role (runs the scheduled polls), else 0.",
+    "1 when this replica holds the leader lock, else 0 (SQLite: the leader alone polls the feeds;"
+    " PostgreSQL: every replica polls its share, see newsbot_feeds_leased).",
+)
+FEEDS_LEASED = Gauge(
+    "newsbot_feeds_leased",
+    "PostgreSQL replicas: feeds whose latest lease is this replica's (it polls them now or polled"
+    " them last): its share of the polling. 0 on SQLite.",
 )
 WEBSUB_PUSHES = Counter(
     "newsbot_websub_pushes",

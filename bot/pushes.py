@@ -76,6 +76,9 @@ class WebSub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._ticking = asyncio.Lock()  # one pass at a time: a request is never sent twice
+        # Whether this replica asks hubs (it holds the leader lock). On PostgreSQL every replica
+        # polls its share of the feeds and records the hubs they advertise; only one asks.
+        self.subscribes = True
 
     # ------------------------------------------------------------------ the poller's side
 
@@ -96,7 +99,15 @@ class WebSub:
             log.info("feed %r no longer advertises a WebSub hub", feed.name)
             return
         log.info("feed %r advertises the WebSub hub %s", feed.name, found.hub)
-        self._spawn(self.tick())  # the poll goes on; the hub is asked beside it
+        if self.subscribes:
+            self._spawn(self.tick())  # the poll goes on; the hub is asked beside it
+
+    async def refresh(self) -> None:
+        """A replica that asks no hub still learns which feeds are pushed (their polls relax)."""
+        now = self.clock()
+        wanted = {f.url for f in self.feeds()}
+        subs = await asyncio.to_thread(self.store.websub_subscriptions)
+        self._active = {s.feed_url for s in subs if s.active(now) and s.feed_url in wanted}
 
     async def tick(self) -> None:
         """Bring every subscription where it should be: requested, renewed, or undone."""

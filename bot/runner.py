@@ -19,6 +19,7 @@ from bot import metrics
 from bot.config import Settings
 from bot.console import ConsoleDelivery
 from bot.health import parse_listen, serve
+from bot.leasing import CLAIM_EVERY_S, FeedLeases
 from bot.logs import redact
 from bot.models import Feed
 from bot.pipeline import FeedOutcome, utcnow
@@ -63,6 +64,17 @@ class Runner:
         self.reloader = Reloader([registry.feeds_path, registry.watchlists_dir], self._reload)
         self.leader = False
         self.leader_checks = 0
+        # PostgreSQL: every replica polls its share of the feeds by lease (bot/leasing.py);
+        # SQLite: the leader alone polls, on one timer per feed (bot/scheduler.py).
+        self.leases: FeedLeases | None = None
+        if store.is_postgres:
+            self.leases = FeedLeases(
+                store,
+                self._poll,
+                self._next_wait,
+                utcnow,
+                concurrency=settings.newsbot_poll_concurrency,
+            )
         self.telegram: Any = None
         self._console_delivery = ConsoleDelivery(store, utcnow, as_json=args.json)
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -109,6 +121,10 @@ class Runner:
             self.scheduler.add_periodic(self._websub_tick, TICK_S, "websub")
         self.scheduler.add_periodic(self._prune, PRUNE_EVERY_S, "prune")
         self.scheduler.add_periodic(self._refresh_outbox_depth, GAUGES_EVERY_S, "gauges")
+        if self.leases is not None:
+            await self.leases.set_feeds(self.registry.feeds)
+            self.scheduler.add_periodic(self.leases.tick, CLAIM_EVERY_S, "claim")
+            log.info("feeds are shared by lease; this replica is %s", self.leases.owner)
         if self.console:
             self.scheduler.add_periodic(self._deliver_console, DELIVERY_TICK_S, "deliver")
         elif not await self._try_start_telegram():
@@ -129,6 +145,8 @@ class Runner:
         await self.reloader.stop()
         self.scheduler.pause()
         await asyncio.gather(self._finish_polls(), self._stop_telegram(), self._stop_websub())
+        if self.leases is not None:
+            await self.leases.leave()
         self.scheduler.shutdown()
         if self._http is not None:
             self._http.close()
@@ -155,9 +173,15 @@ class Runner:
             await self.websub.stop()
 
     async def _websub_tick(self) -> None:
-        """Subscriptions are the poll leader's job, like the polls they stand in for."""
-        if self.leader and self.websub is not None:
+        """Subscriptions are the leader's job; on PostgreSQL the other replicas, which poll
+        their share of the feeds, still learn which feeds are pushed."""
+        if self.websub is None:
+            return
+        self.websub.subscribes = self.leader
+        if self.leader:
             await self.websub.tick()
+        elif self.leases is not None:
+            await self.websub.refresh()
 
     async def _stop_telegram(self) -> None:
         if self._telegram_retry is not None:
@@ -217,6 +241,9 @@ class Runner:
         details: dict[str, Any] = {"scheduler": self.scheduler.running, "leader": self.leader}
         try:
             depth = await asyncio.to_thread(self.store.outbox_depth)
+            if self.leases is not None:
+                details["replica"] = self.leases.owner
+                details["feeds_leased"] = await self.leases.leased()
             states = await asyncio.to_thread(self.store.feed_states)
             store_ok = True
         except Exception as exc:  # the probe must say 503, whatever broke
@@ -244,7 +271,7 @@ class Runner:
         return self.scheduler.running and store_ok, details
 
     async def _poll(self, feed: Feed) -> FeedOutcome | None:
-        if not self.leader:
+        if not self.leader and self.leases is None:
             return None
         task = asyncio.current_task()
         if task is not None:
@@ -257,7 +284,10 @@ class Runner:
                 self._in_flight.discard(task)
         # A failed poll already logged its one warning line; a skipped one (backoff) is routine.
         level = logging.INFO if outcome.status in ("ok", "not_modified") else logging.DEBUG
-        log.log(level, "poll", extra=poll_fields(outcome, time.perf_counter() - started))
+        fields = poll_fields(outcome, time.perf_counter() - started)
+        if self.leases is not None:
+            fields["replica"] = self.leases.owner
+        log.log(level, "poll", extra=fields)
         if self.websub is not None:
             await self._websub_after_poll(outcome)
         if outcome.ingest and (outcome.ingest.alerts or outcome.ingest.updates):
@@ -291,9 +321,17 @@ class Runner:
             if task is not None:
                 self._in_flight.discard(task)
 
+    def _next_wait(self, feed: Feed, outcome: object) -> float:
+        """Seconds until a leased feed's next poll: adaptive feeds follow their news."""
+        if feed.adaptive and isinstance(outcome, FeedOutcome):
+            return self.scheduler.retime(feed, outcome.published, outcome.outlet_floor)
+        return float(feed.interval)
+
     async def _refresh_outbox_depth(self) -> None:
-        """Keep the gauge current even when nothing scrapes /healthz."""
+        """Keep the gauges current even when nothing scrapes /healthz."""
         metrics.OUTBOX_DEPTH.set(await asyncio.to_thread(self.store.outbox_depth))
+        if self.leases is not None:
+            await self.leases.leased()
 
     async def _reload(self) -> ReloadOutcome:
         before_feeds = {f.name for f in self.registry.feeds}
@@ -304,14 +342,22 @@ class Runner:
             metrics.forget_feed(name)
         for name in before_lists - {w.name for w in self.registry.watchlists}:
             metrics.forget_watchlist(name)
-        if self.leader:
+        if self.leases is not None:
+            await self.leases.set_feeds(self.registry.feeds)
+        elif self.leader:
             self.scheduler.set_feeds(self.registry.feeds)
         return outcome
 
     async def _check_leadership(self) -> None:
-        """One replica polls; the others take over when its lock is released (it died)."""
+        """SQLite: one process polls; another takes over when its lock is released (it died).
+
+        PostgreSQL: the replicas share the polling by lease; the leader lock is still taken
+        (and shown in /healthz and newsbot_leader) for duties that need one owner."""
         leader = await asyncio.to_thread(self.store.try_leader)
-        if leader and not self.leader:
+        if self.leases is not None:
+            if leader != self.leader:
+                log.info("leader lock %s", "taken" if leader else "lost")
+        elif leader and not self.leader:
             log.info("this replica is the poll leader")
             self.scheduler.set_feeds(self.registry.feeds)
         elif self.leader and not leader:
@@ -326,6 +372,8 @@ class Runner:
             )
         self.leader = leader
         self.leader_checks += 1
+        if self.websub is not None:
+            self.websub.subscribes = leader
         metrics.LEADER.set(1 if leader else 0)
 
     async def _prune(self) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.console import ConsoleDelivery
+from bot.dedup import warm_up
 from bot.fetch import make_client
 from bot.logs import redact
 from bot.pipeline import Pipeline, utcnow
@@ -78,6 +79,7 @@ def make_fetch_client(settings: Settings) -> httpx.AsyncClient:
 def make_pipeline(
     settings: Settings, store: Store, client: httpx.AsyncClient, registry: Registry
 ) -> Pipeline:
+    warm_up()  # the story stage's word lists, before the first poll
     return Pipeline(
         store,
         client,

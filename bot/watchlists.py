@@ -25,7 +25,7 @@ from bot.gcpause import paused_gc
 from bot.models import FIELDS, Term, Watchlist
 from bot.sport import Sport
 from bot.text import fold, word_texts
-from bot.yamlfile import ConfigError, Located, Problem, load_file, validate
+from bot.yamlfile import ConfigError, Loc, Located, Problem, load_file, validate
 
 SUFFIXES = (".yaml", ".yml")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -96,28 +96,22 @@ def _spelling_key(text: str) -> tuple[str, ...]:
 def _entry_problems(doc: Located, model: WatchlistFile) -> list[Problem]:
     """Empty terms, aliases or excludes, and spellings repeated anywhere in the list."""
     problems: list[Problem] = []
-    seen: dict[tuple[str, ...], int] = {}
+    seen: dict[tuple[str, ...], Loc] = {}  # lines looked up only for a problem: 100,000 terms
+    raw_terms = doc.data["terms"]
     for i, entry in enumerate(model.terms):
-        spellings = [(("terms", i, "term"), entry.term)]
+        first: Loc = ("terms", i) if isinstance(raw_terms[i], str) else ("terms", i, "term")
+        spellings = [(first, entry.term)]
         spellings += [(("terms", i, "aliases", j), a) for j, a in enumerate(entry.aliases)]
-        raw = doc.data["terms"][i]
-        if isinstance(raw, str):
-            spellings[0] = (("terms", i), entry.term)
         for loc, text in spellings:
             key = _spelling_key(text)
-            line = doc.line_of(loc)
             if not key:
-                problems.append(Problem(doc.path, line, f"empty term {text!r}"))
+                problems.append(doc.problem(loc, f"empty term {text!r}"))
             elif key in seen:
-                problems.append(
-                    Problem(
-                        doc.path,
-                        line,
-                        f"duplicate term {text!r} (already listed at line {seen[key]})",
-                    )
-                )
+                earlier = doc.line_of(seen[key])
+                message = f"duplicate term {text!r} (already listed at line {earlier})"
+                problems.append(doc.problem(loc, message))
             else:
-                seen[key] = line
+                seen[key] = loc
         for j, phrase in enumerate(entry.exclude):
             if not _spelling_key(phrase):
                 loc = ("terms", i, "exclude", j)
@@ -136,16 +130,21 @@ def _to_watchlist(path: Path, model: WatchlistFile, doc: Located) -> Watchlist:
         sport=model.sport,
         terms=tuple(
             Term(
-                term=" ".join(e.term.split()),
-                aliases=tuple(" ".join(a.split()) for a in e.aliases),
+                term=_squash(e.term),
+                aliases=tuple(map(_squash, e.aliases)) if e.aliases else (),
                 fuzzy=e.fuzzy,
-                exclude=tuple(" ".join(x.split()) for x in e.exclude),
+                exclude=tuple(map(_squash, e.exclude)) if e.exclude else (),
                 place=e.place,
-                line=doc.line_of(("terms", i)),
+                line=doc.lines.get(("terms", i)) or doc.line_of(("terms", i)),
             )
             for i, e in enumerate(model.terms)
         ),
     )
+
+
+def _squash(text: str) -> str:
+    """Runs of spaces as one, none at the ends: how a spelling is kept and shown."""
+    return " ".join(text.split())
 
 
 def load_watchlist_file(path: Path) -> tuple[Watchlist, int]:

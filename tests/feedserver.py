@@ -8,6 +8,7 @@ tests/conftest.py, then ask for the `feed_server` fixture:
     url = feed_server.url("/tmw.xml")
     feed_server.redirect("/old.xml", "/tmw.xml", status=301)
     feed_server.requests("/tmw.xml")  # headers of every request received, oldest first
+    feed_server.times("/tmw.xml")     # when each arrived (time.monotonic()), oldest first
     feed_server.closed_url()          # an address where nothing listens: connection refused
 """
 
@@ -50,6 +51,7 @@ class FeedServer:
     def __init__(self) -> None:
         self._routes: dict[str, Route] = {}
         self._requests: dict[str, list[dict[str, str]]] = {}
+        self._times: dict[str, list[float]] = {}
         self._lock = threading.Lock()
         self._in_flight = 0
         self.max_in_flight = 0  # most requests being answered at once, for concurrency tests
@@ -126,6 +128,11 @@ class FeedServer:
         with self._lock:
             return [dict(h) for h in self._requests.get(path, [])]
 
+    def times(self, path: str) -> list[float]:
+        """When each request for `path` arrived (time.monotonic()), oldest first."""
+        with self._lock:
+            return list(self._times.get(path, []))
+
     def closed_url(self, path: str = "/feed.xml") -> str:
         """An address on 127.0.0.1 where nothing listens (the port was just freed)."""
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -138,6 +145,7 @@ class FeedServer:
         path = urlsplit(target).path
         with self._lock:
             self._requests.setdefault(path, []).append(headers)
+            self._times.setdefault(path, []).append(time.monotonic())
             return self._routes.get(target) or self._routes.get(path)
 
     def _enter(self) -> None:

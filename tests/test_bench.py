@@ -3,6 +3,7 @@ targets it missed and leaves the last good figures in place."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -46,7 +47,7 @@ def test_a_run_that_meets_every_target_rewrites_its_section(
     code, written = run_main(monkeypatch, {100_000: row(100_000, 2.0, 400)})
     assert code == 0
     ((name, text),) = written
-    assert name == "Matching" and "| 100,000 | 2.00 s |" in text
+    assert name == "Matching" and "| 100,000 | 2.00 s (" in text
     assert f"of the {bench_match.labelled_rows()} in" in text
 
 
@@ -66,6 +67,14 @@ def test_process_start_up_is_judged_on_cpu_time_only_when_the_machine_was_busy()
     assert "start-up, cold: 5.90 s" in missed
     assert "CPU time" in judged_on([process_row(7.5, 3.5, busy)])
     assert "wall clock" in judged_on([process_row(4.0, 3.5, quiet)])
+
+
+def test_the_index_build_is_judged_on_cpu_time_only_when_the_machine_was_busy() -> None:
+    slow = Row(100_000, 7.5, 100, 4000, 10, 1, index_cpu_hps=4000, build_cpu_s=2.5, load=0.1)
+    (missed,) = bench_match.missed_targets([slow])
+    assert "index build 7.50 s > 5 s" in missed
+    busy = dataclasses.replace(slow, load=4 * (os.cpu_count() or 1))
+    assert bench_match.missed_targets([busy]) == []
 
 
 def test_scale_names_a_missed_target_and_writes_only_when_told(

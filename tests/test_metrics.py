@@ -33,6 +33,7 @@ def sample(name: str, **labels: str) -> float:
         (metrics.SKIPPED_RUNS, "newsbot_skipped_runs", "counter", ("job",)),
         (metrics.OUTBOX_DEPTH, "newsbot_outbox_depth", "gauge", ()),
         (metrics.LEADER, "newsbot_leader", "gauge", ()),
+        (metrics.FEEDS_LEASED, "newsbot_feeds_leased", "gauge", ()),
         (metrics.POLL_SECONDS, "newsbot_poll_seconds", "histogram", ()),
         (metrics.DELIVERY_SECONDS, "newsbot_delivery_seconds", "histogram", ()),
     ],

@@ -1,5 +1,6 @@
-"""Two `newsbot run` replicas on one PostgreSQL database: one polls, none sends twice, and the
-survivor takes over polling within one poll interval when the leader dies.
+"""Two `newsbot run` replicas on one PostgreSQL database share the polling: half the feeds
+each, no feed polled twice in one interval, no alert sent twice, and the survivor takes over a
+dead replica's feeds (even one it was polling when it died) within one poll interval.
 
 Needs TEST_DATABASE_URL (skipped, saying why, otherwise). Real processes, real sockets: the
 waits here are for those processes to act, each bounded, never a fixed sleep.
@@ -7,6 +8,7 @@ waits here are for those processes to act, each bounded, never a fixed sleep.
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -20,6 +22,8 @@ import httpx
 import pytest
 from conftest import subprocess_env
 from feedserver import FeedServer
+
+from bot.store import Store
 
 pytestmark = pytest.mark.postgres
 
@@ -43,7 +47,10 @@ NEWS = [
     ("Milan, assalto a Palestra dell'Atalanta", "https://tmw.example/palestra"),
     ("Inter, Lautaro salta il Napoli", "https://tmw.example/lautaro"),
 ]
-LATE = ("Lazio, Sarri: «Serve equilibrio»", "https://tmw.example/sarri")
+PATHS = [f"/f{n}.xml" for n in range(6)]
+SLOW = PATHS[0]  # answers after 3 s: a replica killed meanwhile dies holding its lease
+NEWSY = PATHS[1]
+TAKEOVER_SLACK = 3.0  # claim ticks (1 s) and a loaded machine
 
 
 class Replica:
@@ -53,14 +60,16 @@ class Replica:
         self.name = name
         self.port = int(env["NEWSBOT_HTTP"].rsplit(":", 1)[1])
         self.lines: list[dict[str, object]] = []
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--console", "--json", *args],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        self.log = cwd / f"replica-{name}.log"
+        with self.log.open("w") as stderr:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run", "--console", "--json", *args],
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -105,11 +114,15 @@ def free_port() -> int:
 
 @pytest.fixture
 def replicas(pg_url: str, feed_server: FeedServer, tmp_path: Path) -> Iterator[list[Replica]]:
-    feed_server.set("/tmw.xml", rss(OLD))
+    for path in PATHS:
+        feed_server.set(path, rss(OLD), delay=3.0 if path == SLOW else 0)
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(
         f"defaults:\n  interval: {INTERVAL}\nfeeds:\n"
-        f"  - name: Tuttomercatoweb\n    url: {feed_server.url('/tmw.xml')}\n"
+        + "".join(
+            f"  - name: Fonte {n}\n    url: {feed_server.url(path)}\n"
+            for n, path in enumerate(PATHS)
+        )
     )
     base = subprocess_env()
     args = ["--feeds", str(feeds), "--watchlists", str(ROOT / "watchlists"), "--db", pg_url]
@@ -122,35 +135,55 @@ def replicas(pg_url: str, feed_server: FeedServer, tmp_path: Path) -> Iterator[l
         replica.stop()
 
 
-def test_one_leader_polls_no_alert_twice_and_takeover_on_death(
-    replicas: list[Replica], feed_server: FeedServer
+def leased(replica: Replica) -> object:
+    return (replica.health() or {}).get("feeds_leased")
+
+
+def slow_feed_holder(store: Store, url: str) -> int | None:
+    """The pid of the replica whose lease on `url` is running, if any."""
+    _, owner, until = store.feed_lease_rows().get(url, (None, None, None))
+    return int(owner.split(":")[-2]) if owner and until else None
+
+
+def test_replicas_share_the_feeds_poll_each_once_per_interval_and_take_over_the_dead(
+    replicas: list[Replica], feed_server: FeedServer, pg_url: str
 ) -> None:
     wait_until(lambda: all(r.health() for r in replicas), 30, "both replicas to answer /healthz")
-    wait_until(lambda: feed_server.requests("/tmw.xml") != [], 15, "the first poll")
-    leaders = [r for r in replicas if (r.health() or {}).get("leader")]
-    assert len(leaders) == 1, "exactly one replica polls"
-    leader, follower = leaders[0], next(r for r in replicas if r is not leaders[0])
-    assert len(feed_server.requests("/tmw.xml")) == 1, "the follower never polled"
-
-    # New items: the leader's next poll finds them; both replicas try to deliver.
-    feed_server.set("/tmw.xml", rss(*NEWS, OLD))
-    wait_until(lambda: len(leader.lines) + len(follower.lines) >= 3, INTERVAL + 10, "3 alerts")
-    polls_while_both_alive = len(feed_server.requests("/tmw.xml"))
-    titles = [str(line["title"]) for line in leader.lines + follower.lines]
+    wait_until(lambda: all(feed_server.requests(p) for p in PATHS), 15, "the first polls")
+    feed_server.set(NEWSY, rss(*NEWS, OLD))
+    # From the second round on, each replica polls its half of the feeds.
+    wait_until(lambda: [leased(r) for r in replicas] == [3, 3], 2 * INTERVAL + 10, "3 feeds each")
+    wait_until(lambda: sum(len(r.lines) for r in replicas) >= 3, INTERVAL + 5, "3 alerts")
+    titles = [str(line["title"]) for r in replicas for line in r.lines]
     assert sorted(titles) == sorted(t for t, _ in NEWS), "each alert exactly once across replicas"
-    assert polls_while_both_alive == 2, "one poll per interval, never two replicas at once"
 
-    # The leader dies without a word; the follower takes over within one poll interval.
-    leader.proc.kill()
-    leader.proc.wait()
-    feed_server.set("/tmw.xml", rss(LATE, *NEWS, OLD))
+    # Kill (no goodbye) the replica that is fetching the slow feed: its lease on it must run
+    # out, and its other feeds move, all within one interval.
+    store = Store.open(pg_url)
+    try:
+        wait_until(
+            lambda: slow_feed_holder(store, feed_server.url(SLOW)) is not None,
+            INTERVAL + 5,
+            "a replica to be polling the slow feed",
+        )
+        pid = slow_feed_holder(store, feed_server.url(SLOW))
+    finally:
+        store.close()
+    victim = next(r for r in replicas if r.proc.pid == pid)
+    survivor = next(r for r in replicas if r is not victim)
+    victim.proc.kill()
     killed_at = time.monotonic()
+    victim.proc.wait()
     wait_until(
-        lambda: any(line["title"] == LATE[0] for line in follower.lines),
-        INTERVAL + 5,
-        "the follower to take over, poll and alert",
+        lambda: all(feed_server.times(p)[-1] > killed_at for p in PATHS),
+        INTERVAL + 10,
+        "the survivor to poll every feed",
     )
-    assert time.monotonic() - killed_at <= INTERVAL + 2
-    assert (follower.health() or {}).get("leader") is True
-    late = [line for line in follower.lines if line["title"] == LATE[0]]
-    assert len(late) == 1
+    late = {p: next(t for t in feed_server.times(p) if t > killed_at) - killed_at for p in PATHS}
+    assert max(late.values()) <= INTERVAL + TAKEOVER_SLACK, late
+    wait_until(lambda: leased(survivor) == len(PATHS), 5, "the survivor to hold every feed")
+
+    for path in PATHS:  # never two polls of one feed within an interval, whoever polled
+        times = feed_server.times(path)
+        gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+        assert min(gaps) >= INTERVAL - 1, (path, gaps)

@@ -1,17 +1,21 @@
-"""The scheduler: one job per feed on its own interval, first poll at once, skipped runs logged."""
+"""The scheduler: one job per feed on its own interval, first poll at once, skipped runs logged;
+and shared polling by lease (bot/leasing.py), driven here with a virtual clock."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import metrics
+from bot.leasing import FeedLeases
 from bot.models import Feed
 from bot.scheduler import Scheduler, feed_job_id, jitter_for
+from bot.store import Store
 
 TMW = Feed("Tuttomercatoweb", "https://www.tuttomercatoweb.com/rss/", interval=10)
 GAZZETTA = Feed("Gazzetta", "https://www.gazzetta.it/rss/home.xml", interval=300)
@@ -89,3 +93,89 @@ async def test_a_run_skipped_because_the_last_is_still_running_is_logged(
     finally:
         release.set()
         scheduler.shutdown()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+async def test_leased_feeds_are_polled_once_per_interval_and_freed_when_a_replica_leaves(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    clock = Clock()
+    polled: list[tuple[str, str]] = []
+    slow_done = asyncio.Event()
+
+    def replica(name: str) -> FeedLeases:
+        async def poll(feed: Feed) -> None:
+            polled.append((name, feed.name))
+            if feed is GAZZETTA and name == "a":
+                await slow_done.wait()  # an outlet that takes its time to answer
+
+        return FeedLeases(
+            store, poll, lambda feed, _: float(feed.interval), clock, concurrency=4, owner=name
+        )
+
+    a, b = replica("a"), replica("b")
+    try:
+        await a.set_feeds([TMW, GAZZETTA])
+        await b.set_feeds([TMW, GAZZETTA])
+        first = await a.tick()
+        await asyncio.wait(first, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.sleep(0.05)  # TMW polled and booked; Gazzetta still fetching
+        assert sorted(polled) == [("a", "Gazzetta"), ("a", "Tuttomercatoweb")]
+        clock.advance(5)
+        assert await b.tick() == [], "TMW is not due yet, Gazzetta is leased to a"
+        clock.advance(4)
+        assert await a.tick() == []  # nothing due; a renews its lease on the slow poll
+        clock.advance(2)  # TMW is due; Gazzetta's first lease (10 s) would have run out
+        await asyncio.gather(*await b.tick())
+        assert polled[2:] == [("b", "Tuttomercatoweb")], "b polls TMW; a's renewed lease holds"
+        await a.leave()  # a stops mid-poll: its lease is freed at once
+        await asyncio.gather(*await b.tick())
+        assert polled[3:] == [("b", "Gazzetta")]
+        assert store.feeds_leased("b", [TMW.url, GAZZETTA.url]) == 2
+    finally:
+        slow_done.set()
+        store.close()
+
+
+async def test_a_store_outage_stops_claims_with_one_warning_and_they_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    clock = Clock()
+    polled: list[str] = []
+
+    async def poll(feed: Feed) -> None:
+        polled.append(feed.name)
+
+    leases = FeedLeases(store, poll, lambda f, _: 10.0, clock, concurrency=4, owner="a")
+
+    def down(*args: object, **kw: object) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    try:
+        monkeypatch.setattr(store, "plan_feeds", down)
+        monkeypatch.setattr(store, "claim_feeds", down)
+        with caplog.at_level(logging.WARNING, logger="newsbot.leasing"):
+            await leases.set_feeds([TMW])  # a reload while the database is down
+            for _ in range(3):
+                assert await leases.tick() == []
+        warnings = [r for r in caplog.records if "store unavailable" in r.getMessage()]
+        assert len(warnings) == 1, "one warning per outage, not one a second"
+        monkeypatch.undo()
+        await asyncio.gather(*await leases.tick())
+        assert polled == ["Tuttomercatoweb"], "the store answers: planned, polled"
+    finally:
+        store.close()

@@ -181,3 +181,139 @@ def test_two_pollers_ingesting_the_same_items_at_once_alert_once(pg_url: str) ->
     assert writers[0].outbox_depth() == sum(r.alerts for r in results)
     for w in writers:
         w.close()
+
+
+def test_two_feeds_joining_the_same_stories_in_opposite_orders_never_deadlock(
+    pg_url: str,
+) -> None:
+    """PostgreSQL locks a story's row as an item joins it: two feeds polled at once, each
+    joining two stories in the other's order, must not hold one while waiting for the other."""
+    store = Store.open(pg_url)
+    dybala = "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione"
+    vlahovic = "Juventus, Vlahovic si ferma: lesione muscolare, out tre settimane"
+    ingest(store, FEED, [item("d", dybala), item("v", vlahovic)], match, now=T0, backlog=False)
+    both_joined_one = threading.Barrier(2, timeout=5)
+
+    def joining(first: str) -> list[Item]:
+        titles = [dybala, vlahovic] if first == "d" else [vlahovic, dybala]
+        return [
+            item(
+                f"{first}{n}",
+                f"{title} ({first}{n})",
+                source=f"S{first}",
+                published=T0 + timedelta(minutes=n),
+            )
+            for n, title in enumerate(titles)
+        ]
+
+    def meet_after_the_first(it: Item) -> list[Match]:
+        if it.title.endswith("1)"):  # each feed has joined its first story by now
+            both_joined_one.wait()
+        return match(it)
+
+    results, errors = [], []
+
+    def run(first: str) -> None:
+        try:
+            feed = Feed(f"S{first}", f"https://{first}.example/rss")
+            results.append(
+                ingest(store, feed, joining(first), meet_after_the_first, now=T0, backlog=False)
+            )
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in ("d", "v")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(r.new_items for r in results) == 4
+    assert store.stats(T0)["stories"] == 2
+    store.close()
+
+
+FEEDS = [f"https://feed{n}.example/rss" for n in range(6)]
+
+
+def seconds(n: float) -> datetime:
+    return T0 + timedelta(seconds=n)
+
+
+def claim(store: Store, owner: str, at: float, limit: int = 8) -> set[str]:
+    return set(store.claim_feeds(owner, FEEDS, seconds(at), lease_for=10, limit=limit))
+
+
+def test_two_replicas_claiming_at_once_skip_each_others_rows_without_waiting(
+    pg_url: str,
+) -> None:
+    a, b = Store.open(pg_url), Store.open(pg_url)
+    a.plan_feeds(dict.fromkeys(FEEDS, 10.0), T0)
+    # 5 s late: nobody claimed them, so every feed is anyone's.
+    with a.transaction() as conn:  # a's claim is not committed yet...
+        mine = set(a.claim_feeds_in(conn, "a", FEEDS, seconds(5), lease_for=10, limit=4))
+        theirs: set[str] = set()
+        other = threading.Thread(target=lambda: theirs.update(claim(b, "b", 5)))
+        other.start()
+        other.join(timeout=10)
+        assert not other.is_alive(), "b waited for a's row locks instead of skipping them"
+    assert len(mine) == 4 and theirs == set(FEEDS) - mine
+    for store in (a, b):
+        store.close()
+
+
+def test_concurrent_claims_never_lease_one_feed_to_two_replicas(pg_url: str) -> None:
+    replicas = [Store.open(pg_url) for _ in range(2)]
+    replicas[0].plan_feeds(dict.fromkeys(FEEDS, 10.0), T0)
+    for round_ in range(15):  # each round: every lease has run out, every feed is anyone's
+        at = 5 + round_ * 11
+        got: list[set[str]] = [set(), set()]
+        start = threading.Barrier(2)
+
+        def run(
+            n: int, at: float = at, got: list[set[str]] = got, start: threading.Barrier = start
+        ) -> None:
+            start.wait()
+            got[n] = claim(replicas[n], str(n), at)
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=10)
+        assert not got[0] & got[1], f"round {round_}: a feed leased to both replicas"
+        assert got[0] | got[1] == set(FEEDS)
+    for r in replicas:
+        r.close()
+
+
+def test_replicas_poll_half_each_never_twice_per_interval_and_take_over_the_dead(
+    pg_url: str,
+) -> None:
+    a, b = Store.open(pg_url), Store.open(pg_url)
+    a.plan_feeds(dict.fromkeys(FEEDS, 10.0), T0)
+    assert claim(a, "a", 0) == set(FEEDS), "alone, a replica polls every feed"
+    assert claim(b, "b", 1) == set(), "leased feeds are nobody else's"
+    slow, *rest = sorted(FEEDS)
+    for url in rest:
+        assert a.finish_feed_lease("a", url, next_poll_at=seconds(10))
+    a.renew_feed_leases("a", [slow], until=seconds(19))  # still fetching a slow outlet
+    assert claim(b, "b", 5) == set(), "a polled feed waits for its interval"
+    claim(b, "b", 10, limit=0)  # b is alive
+    half_a, half_b = claim(a, "a", 10), claim(b, "b", 10)
+    assert half_a == set(sorted(FEEDS)[2::2]), "a's half, but the slow feed it still polls"
+    assert half_b == set(sorted(FEEDS)[1::2])
+    for owner, half in (("a", half_a), ("b", half_b)):
+        for url in half:
+            assert (a if owner == "a" else b).finish_feed_lease(owner, url, seconds(20))
+    # a hangs (alive, no more claims nor renewals): b claims its own half on time, the slow feed
+    # as soon as a's lease on it runs out, and a's half STEAL_AFTER (3 s) late.
+    claim(a, "a", 19.5, limit=0)
+    assert claim(b, "b", 20) == half_b | {slow}
+    assert claim(b, "b", 21) == set(), "a's due feeds are a's for a moment longer"
+    assert claim(b, "b", 23) == half_a
+    assert not a.finish_feed_lease("a", slow, seconds(30)), "b has it now: its booking stands"
+    assert {owner for _, owner, _ in b.feed_lease_rows().values()} == {"b"}
+    assert b.feeds_leased("b", FEEDS) == len(FEEDS) and b.feeds_leased("a", FEEDS) == 0
+    for store in (a, b):
+        store.close()

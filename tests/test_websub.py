@@ -244,6 +244,25 @@ async def test_subscribed_renewed_and_unsubscribed_when_the_feed_leaves(
     assert again["hub.mode"] == "subscribe" and again["hub.callback"] != first["hub.callback"]
 
 
+async def test_a_replica_without_the_leader_lock_records_hubs_but_asks_none(
+    store: Store, client: httpx.AsyncClient, hub: FakeHub
+) -> None:
+    clock = Clock()
+    feed = Feed("TMW", "http://127.0.0.1:1/rss", min_interval=30, max_interval=900)
+    leader, other = (_manager(store, client, [feed], clock) for _ in range(2))
+    other.subscribes = False  # PostgreSQL: it polls its share of the feeds, leads nothing
+    found = parse_bytes(rss([], hub=hub.url, self_url=None), feed).hub
+    await other.discovered(feed, found)
+    await other.idle()
+    assert hub.requests == [], "only the leader asks hubs"
+    await leader.tick()
+    assert await _get(leader, hub.wait_for(1)) == (200, b"c")
+    assert not other.active(feed.url)
+    await other.refresh()
+    assert other.active(feed.url), "its polls of a pushed feed relax too"
+    assert len(hub.requests) == 1
+
+
 async def test_a_hub_that_refuses_is_asked_again_after_a_backoff(
     store: Store, client: httpx.AsyncClient, hub: FakeHub
 ) -> None:

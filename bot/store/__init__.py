@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,6 +60,7 @@ from bot.store.base import (
 from bot.store.bulk import ImportCount, SubscriberBulkOps
 from bot.store.ingest import IngestOps
 from bot.store.leader import FileLock, lock_path
+from bot.store.leases import LeaseOps
 from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
     exclusions,
@@ -89,7 +91,7 @@ class StorySummary:
     sources: tuple[str, ...] = ()
 
 
-class Store(IngestOps, PreferenceOps, SubscriberBulkOps, WebSubOps):
+class Store(IngestOps, PreferenceOps, SubscriberBulkOps, WebSubOps, LeaseOps):
     """Feeds, items, stories, subscribers and the outbox, behind plain methods.
 
     Thread-safe: every method opens its own short transaction (the pipeline calls it from worker
@@ -132,6 +134,10 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps, WebSubOps):
         self._file_locks.clear()
         if self._leader_conn is not None:
             try:
+                # Unlock before closing: the server frees a closed session's locks only once its
+                # backend has exited, a moment later; the next leader should not wait for that.
+                with suppress(Exception):
+                    self._leader_conn.execute(text("SELECT pg_advisory_unlock_all()"))
                 self._leader_conn.close()
             finally:
                 self._leader_conn = None

@@ -119,9 +119,9 @@ class WriteFailure:
 
 
 class Deadlock(OperationalError):
-    """PostgreSQL ended this transaction to break a deadlock with another writer (two polls
-    whose many-item transactions met the same stories in opposite orders): it was rolled back
-    whole, and the same work in smaller transactions can be done again."""
+    """PostgreSQL ended this transaction to break a deadlock with another writer (two
+    transactions that locked the same rows in opposite orders): it was rolled back whole, and
+    the same work can be done again."""
 
 
 DEADLOCK_SQLSTATE = "40P01"
@@ -142,11 +142,6 @@ class StoreBase:
         # polls wait their turn instead of racing for the file lock and failing, after the busy
         # timeout, with "database is locked". PostgreSQL has row locks: no queue.
         self._writer: threading.RLock | None = None if self.is_postgres else threading.RLock()
-        # Ingest transactions (many items, many stories each) take turns in this process on
-        # PostgreSQL too: run at once, two feeds' chunks lock the same stories in opposite
-        # orders and deadlock, and eight of them hold eight transactions' worth of memory
-        # while gaining nothing (matching holds the GIL). Deliveries do not wait on it.
-        self.ingest_gate = threading.Lock()
 
     @property
     def is_postgres(self) -> bool:

@@ -7,9 +7,11 @@ outbox rows it causes commit or vanish together.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -17,7 +19,6 @@ from sqlalchemy import (
     Connection,
     Insert,
     Table,
-    TextClause,
     and_,
     bindparam,
     case,
@@ -25,7 +26,6 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    text,
     tuple_,
     update,
 )
@@ -100,15 +100,29 @@ class IngestOps(StoreBase):
 
     def _add_keys(self, conn: Connection, item_id: int, keys: Sequence[str], now: datetime) -> int:
         """Insert the keys not yet known (one statement for all); returns how many were new."""
-        rows = [
-            {"key": key, "item_id": item_id, "first_seen": now, "last_seen": now}
-            for key in dict.fromkeys(storable_key(k) for k in keys)
-        ]
-        if not rows:
+        distinct = list(dict.fromkeys(storable_key(k) for k in keys))
+        if not distinct:
             return 0
-        if self.is_postgres:  # psycopg counts no rows an INSERT wrote: count those returned
-            return len(conn.execute(self._insert_new(item_keys, returning=True), rows).all())
-        return int(conn.execute(self._insert_new(item_keys), rows).rowcount)
+        params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(distinct)}
+        params.update(item=item_id, now=self._utc_param()(now))
+        written, _ = self._run(conn, _keys_sql(len(distinct)), params, fetch=True)
+        return len(written)
+
+    def _run(
+        self, conn: Connection, sql: str, params: dict[str, Any], *, fetch: bool = False
+    ) -> tuple[list[Any], int]:
+        """Run `sql` (plain SQL both databases take, `:named` parameters) on the driver's own
+        cursor in the caller's transaction: (rows if `fetch`, row count).
+
+        For the few statements every new item runs: SQLAlchemy's work around a statement
+        (parameters, result rows) cost more than the database's for them.
+        """
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(_driver_style(sql, self.is_postgres), params)
+            return (cursor.fetchall() if fetch else []), cursor.rowcount
+        finally:
+            cursor.close()
 
     def _insert_new(self, table: Table, *, returning: bool = False) -> Insert:
         """INSERT … ON CONFLICT DO NOTHING into `table` (RETURNING its key column: the rows
@@ -133,20 +147,19 @@ class IngestOps(StoreBase):
     ) -> int:
         """Store a new item (of `story_id`, when already known) with all its keys; returns its
         id. Raises AlreadyKnown if any key was stored meanwhile (the caller must roll back)."""
-        item_id = conn.execute(
-            _INSERT_ITEM,
-            {
-                "feed_url": item.feed_url,
-                "source": item.source,
-                "title": item.title,
-                "summary": item.summary,
-                "link": item.link,
-                "published": item.published,
-                "story_id": story_id,
-                "backlog": backlog,
-                "seen_at": now,
-            },
-        ).scalar_one()
+        utc = self._utc_param()
+        params = {
+            "feed_url": item.feed_url,
+            "source": item.source,
+            "title": item.title,
+            "summary": item.summary,
+            "link": item.link,
+            "published": utc(item.published),
+            "story_id": story_id,
+            "backlog": backlog,
+            "seen_at": utc(now),
+        }
+        [(item_id,)], _ = self._run(conn, _INSERT_ITEM, params, fetch=True)
         distinct = len({storable_key(k) for k in item.keys})
         if self._add_keys(conn, item_id, item.keys, now) < distinct:
             # Another writer stored this item since we looked (only if two pollers ever ran
@@ -177,26 +190,35 @@ class IngestOps(StoreBase):
         specific, weak = sorted(set(specific)), sorted(set(weak))
         if not specific and not weak:
             return []
-        params: dict[str, Any] = {"start": start, "end": end}
+        utc = self._utc_param()
+        params: dict[str, Any] = {"start": utc(start), "end": utc(end)}
         params.update({f"s{i}": n for i, n in enumerate(specific)})
         params.update({f"w{i}": n for i, n in enumerate(weak)})
         params.update(ls=specific_limit, lw=weak_limit)
-        groups: tuple[dict[str, tuple[Any, str]], ...] = ({}, {})
-        for group, story_id, published, sources in conn.execute(
-            _lookup_sql(len(specific), len(weak)), params
-        ):
-            groups[group][story_id] = (published, sources)  # one time per story, any name
-        first, then = (
-            [
-                (story_id, sources)
-                for story_id, (_, sources) in sorted(
-                    group.items(), key=lambda row: row[1][0], reverse=True
-                )[:limit]
-            ]
-            for group, limit in zip(groups, (specific_limit, weak_limit), strict=True)
-        )
-        taken = {story_id for story_id, _ in first}
-        return first + [row for row in then if row[0] not in taken]
+        # Run by the driver itself: this statement runs for every item and returns hundreds
+        # of rows, and SQLAlchemy's handling of them cost more than the database's.
+        rows, _ = self._run(conn, _lookup_sql(len(specific), len(weak)), params, fetch=True)
+        rows.sort(key=itemgetter(2), reverse=True)  # newest first (a story's rows: one time)
+        rows.sort(key=itemgetter(0))  # specific names first, still newest first
+        limits = (specific_limit, weak_limit)
+        taken: tuple[set[str], set[str]] = (set(), set())
+        out = []
+        for group, story_id, _, sources in rows:
+            if story_id in taken[group] or len(taken[group]) >= limits[group]:
+                continue
+            taken[group].add(story_id)
+            if group == 0 or story_id not in taken[0]:
+                out.append((story_id, sources))
+        return out
+
+    def _utc_param(self) -> Callable[[datetime], Any]:
+        """A time as the driver takes it in a comparison with a stored time."""
+        convert = self.__dict__.get("_utc_convert")
+        if convert is None:
+            convert = self.__dict__["_utc_convert"] = UTCDateTime().bind_processor(
+                self.engine.dialect
+            )
+        return convert  # type: ignore[no-any-return]
 
     def story_details_in(self, conn: Connection, ids: Sequence[str]) -> list[StoryCandidate]:
         """The stories `ids` as clustering reads them (first item's title and summary, stored
@@ -284,8 +306,13 @@ class IngestOps(StoreBase):
                 sources = conn.execute(_STORY_SOURCES, {"story": story_id}).scalar_one()
             before = list(loads(sources))
             after = before if source in before else [*before, source]
-            params = {"story": story_id, "old": sources, "new": json.dumps(after), "now": now}
-            if conn.execute(_JOIN_STORY, params).rowcount:
+            params = {
+                "story": story_id,
+                "old": sources,
+                "new": json.dumps(after),
+                "now": self._utc_param()(now),
+            }
+            if self._run(conn, _JOIN_STORY, params)[1]:
                 return before
             sources = None  # changed by another writer since read: read again
 
@@ -494,16 +521,18 @@ class IngestOps(StoreBase):
 
 
 # Statements the ingest of every item runs, built once (see `_insert_new`).
-_INSERT_ITEM = items.insert().returning(items.c.id)
+_INSERT_ITEM = (
+    "INSERT INTO items (feed_url, source, title, summary, link, published, story_id, backlog, "
+    "seen_at) VALUES (:feed_url, :source, :title, :summary, :link, :published, :story_id, "
+    ":backlog, :seen_at) RETURNING id"
+)
 _INSERT_STORY_NAME = story_names.insert()
 _SET_ITEM_STORY = (
     update(items).where(items.c.id == bindparam("item")).values(story_id=bindparam("story"))
 )
 _STORY_SOURCES = select(stories.c.sources).where(stories.c.id == bindparam("story"))
 _JOIN_STORY = (
-    update(stories)
-    .where(stories.c.id == bindparam("story"), stories.c.sources == bindparam("old"))
-    .values(sources=bindparam("new"), updated_at=bindparam("now"))
+    "UPDATE stories SET sources = :new, updated_at = :now WHERE id = :story AND sources = :old"
 )
 _KNOWN_KEYS = select(item_keys.c.key, item_keys.c.item_id, item_keys.c.last_seen).where(
     item_keys.c.key.in_(bindparam("keys", expanding=True))
@@ -518,8 +547,24 @@ _STORY_DETAILS = select(
 ).where(stories.c.id.in_(bindparam("ids", expanding=True)))
 
 
+@lru_cache(maxsize=64)
+def _keys_sql(count: int) -> str:
+    """Insert `count` keys of one item, returning those not known before."""
+    rows = ", ".join(f"(:k{i}, :item, :now, :now)" for i in range(count))
+    return (
+        f'INSERT INTO item_keys ("key", item_id, first_seen, last_seen) VALUES {rows} '
+        'ON CONFLICT DO NOTHING RETURNING "key"'
+    )
+
+
+@lru_cache(maxsize=512)
+def _driver_style(sql: str, postgres: bool) -> str:
+    """`:name` parameters as the driver takes them (sqlite3 as written, psycopg `%(name)s`)."""
+    return re.sub(r":(\w+)", r"%(\1)s", sql) if postgres else sql
+
+
 @lru_cache(maxsize=256)
-def _lookup_sql(specific: int, weak: int) -> TextClause:
+def _lookup_sql(specific: int, weak: int) -> str:
     """The story lookup for this many specific and weak names (see `story_lookup_in`): each
     name's most recent rows, read off the index (name, published), with their story's outlets.
 
@@ -540,6 +585,4 @@ def _lookup_sql(specific: int, weak: int) -> TextClause:
         f"SELECT n.grp, n.story_id, n.published, s.sources FROM ({' UNION ALL '.join(names)}) "
         "AS n JOIN stories AS s ON s.id = n.story_id"
     )
-    return text(sql).bindparams(
-        bindparam("start", type_=UTCDateTime), bindparam("end", type_=UTCDateTime)
-    )
+    return sql

@@ -106,6 +106,15 @@ def _v7_websub(conn: Connection) -> None:
     schema.websub.create(conn, checkfirst=True)
 
 
+def _v8_feed_leases(conn: Connection) -> None:
+    """Replicas on PostgreSQL share the polling: each feed's next poll and lease, and the
+    replicas taking part."""
+    for table in (schema.feed_leases, schema.pollers):
+        table.create(conn, checkfirst=True)
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Step] = {
     1: _v1_initial,
     2: _v2_subscriber_schedule,
@@ -114,6 +123,7 @@ MIGRATIONS: dict[int, Step] = {
     5: _v5_alert_item,
     6: _v6_fan_out_indexes,
     7: _v7_websub,
+    8: _v8_feed_leases,
 }
 
 LATEST = max(MIGRATIONS)

@@ -266,6 +266,29 @@ websub = Table(
     Column("last_error", Text),
 )
 
+# Schema 8: on PostgreSQL the replicas share the polling. One row per configured feed: when it
+# is due (`next_poll_at`), and who holds or last held its lease. A replica claims due feeds
+# whose lease is free or expired (FOR UPDATE SKIP LOCKED), polls them, books the next poll and
+# frees the lease, keeping its name in `lease_owner` (who polled it last).
+feed_leases = Table(
+    "feed_leases",
+    metadata,
+    Column("url", String(2000), primary_key=True),
+    Column("next_poll_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(200)),
+    Column("lease_until", UTCDateTime),
+)
+Index("ix_feed_leases_next_poll_at", feed_leases.c.next_poll_at)
+
+# Schema 8: the replicas that share the polling, with when each last said it was alive: the
+# live ones split the feeds between them (bot/store/leases.py).
+pollers = Table(
+    "pollers",
+    metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+
 V1_TABLES = (
     feeds,
     stories,
