@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 from bot import faults, lexicon, stories
 from bot.models import Feed, Item, Match
 from bot.store import KEY_REFRESH, MAX_EDITS, Store
-from bot.store.base import loads
+from bot.store.base import Deadlock, loads
 from bot.store.ingest import AlreadyKnown
 
 MatchFn = Callable[[Item], list[Match]]
@@ -50,25 +50,6 @@ class IngestResult:
     def add(self, other: IngestResult) -> None:
         for name in self.__slots__:  # type: ignore[attr-defined]
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-def audiences(
-    matches: Sequence[Match],
-    followers: dict[int, set[str]],
-    excluded: dict[int, set[tuple[str, str]]],
-) -> dict[tuple[Match, ...], list[int]]:
-    """Followers grouped by what each is owed: the matches of the watchlists it follows, less
-    the players it excluded. Most followers of a story share one group (the followers of one
-    list), so the outbox rows of a story are a few statements, not one per subscriber."""
-    groups: dict[tuple[Match, ...], list[int]] = {}
-    for sub_id, watchlists in sorted(followers.items()):
-        skip = excluded.get(sub_id, set())
-        relevant = tuple(
-            m for m in matches if m.watchlist in watchlists and (m.watchlist, m.term) not in skip
-        )
-        if relevant:
-            groups.setdefault(relevant, []).append(sub_id)
-    return groups
 
 
 # Each story's analysis, computed once (when the story is created or first read back) instead
@@ -209,14 +190,18 @@ def ingest(
                     done.add(ingest_one(conn, item, check_known=check))
                     added.update(item.keys)
                 faults.checkpoint(faults.DEDUP_BEFORE_COMMIT)
-        except AlreadyKnown:
+        except (AlreadyKnown, Deadlock):
             # Another writer stored one of these items meanwhile (only if two pollers ever ran
-            # at once): the chunk was rolled back; store it again an item per transaction.
+            # at once), or PostgreSQL broke a deadlock with another writer by rolling this one
+            # back: store the chunk again an item per transaction, retrying a deadlock's victim.
             done = _one_by_one(store, chunk, ingest_one, stopped)
         faults.checkpoint(faults.DEDUP_AFTER_COMMIT)
         stored |= added
         total.add(done)
     return total
+
+
+DEADLOCK_ATTEMPTS = 5  # tries of one item chosen as a deadlock's victim (PostgreSQL)
 
 
 def _one_by_one(
@@ -225,15 +210,24 @@ def _one_by_one(
     ingest_one: Callable[..., IngestResult],
     stopped: Callable[[], bool],
 ) -> IngestResult:
+    """A chunk again, an item per transaction, each checked as possibly known."""
     total = IngestResult()
     for item in chunk:
         if stopped():
             break
-        try:
-            with store.transaction() as conn:
-                total.add(ingest_one(conn, item, check_known=True))
-        except AlreadyKnown:
-            total.known_items += 1  # rolled back: someone else stored it first
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                with store.transaction() as conn:
+                    total.add(ingest_one(conn, item, check_known=True))
+            except AlreadyKnown:
+                total.known_items += 1  # rolled back: someone else stored it first
+            except Deadlock:
+                # The writer that won goes on and commits; this item, rolled back whole, is
+                # tried again.
+                if attempt == DEADLOCK_ATTEMPTS:
+                    raise
+                continue
+            break
     return total
 
 
@@ -303,14 +297,9 @@ def _ingest_one(
         )
     if backlog or not matches:
         return result
-    followers = store.subscribers_for({m.watchlist for m in matches}, conn)
-    if followers:
-        # The alert shows this item; every other outlet of the story is "also on" (the story's
-        # first item may have alerted no one: a backlog, or news nobody followed then).
-        also = [s for s in sources if s != item.source]
-        excluded = store.exclusions_in(conn, {(m.watchlist, m.term) for m in matches})
-        for relevant, audience in audiences(matches, followers, excluded).items():
-            result.alerts += store.enqueue_many_in(
-                conn, audience, story_id, relevant, also=also, now=now, item_id=item_id
-            )
+    # One statement owes the alert to every follower of what matched (bot/store/ingest.py).
+    # The alert shows this item; every other outlet of the story is "also on" (the story's
+    # first item may have alerted no one: a backlog, or news nobody followed then).
+    also = [s for s in sources if s != item.source]
+    result.alerts = store.fan_out_in(conn, story_id, matches, also=also, now=now, item_id=item_id)
     return result

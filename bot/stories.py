@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -46,6 +46,7 @@ from bot.text import Token, fold, tokenize
 WINDOW_HOURS = 48
 SAME_OUTLET_HOURS = 12  # an outlet's own follow-up on the same news within this is one story
 RESULT_PAIR_HOURS = 24  # two reports of one match between the same two clubs
+FRONT_PAGES_HOURS = 1  # the morning's front pages on one match come out within this
 WHO_PREFIX = "who:"  # a stored story name that is a whole matched term ("who:marco palestra")
 
 
@@ -450,6 +451,7 @@ class _Analysis:
     speaker: frozenset[str]
     quoted: frozenset[str]
     inner: frozenset[str]  # names as written inside a sentence (not capitalised as starters)
+    aside: frozenset[str] = frozenset()  # named only as the story this one follows
 
 
 def _starts_sentence(title: str, tokens: list[Token], i: int) -> bool:
@@ -627,7 +629,7 @@ def analyse(
     source: str = "",
 ) -> StoryKey:
     """The comparison key of an item: what happened (kinds, words, numbers) and who."""
-    found = _analyse(title)
+    found = _set_aside(_analyse(title), title)
     text = folded_text(title)
     if " nazionale " in f" {text} ":  # "Pre-convocati nazionale": Italy's team
         names = (*names, "italia")
@@ -660,7 +662,27 @@ def analyse(
         kinds=kinds,
         kinds_from_summary=from_summary,
         who=who_,
-        context=_summary_context(summary),
+        context=_summary_context(summary) | found.aside,
+    )
+
+
+_NOT_ONLY = re.compile(r"\bnon solo\b(.*?)\banche\b")
+
+
+def _set_aside(found: _Analysis, title: str) -> _Analysis:
+    """ "Bari, non solo mister Vivarini. Anche il ds Magalini è stato esonerato": the news is
+    the director's; the coach named after "non solo" is the story it follows, so he counts as
+    context (like a name of the summary), not as who the title is about."""
+    span = _NOT_ONLY.search(folded_text(title))
+    if span is None:
+        return found
+    aside = frozenset(span[1].split()) & (found.names | found.maybe)
+    return replace(
+        found,
+        names=found.names - aside,
+        maybe=found.maybe - aside,
+        groups=tuple(g for g in found.groups if not g <= aside),
+        aside=aside,
     )
 
 
@@ -794,13 +816,36 @@ def same_story(
         return True
     if same_outlet and not _within(a.published, b.published, SAME_OUTLET_HOURS):
         return False
-    if same_outlet and a.words.isdisjoint(b.words) and not a.kinds & b.kinds:
-        return False  # an outlet's next piece on the same people (the Totti saga, day by day)
     if not scores_agree(a.scores or a.summary_scores, b.scores or b.summary_scores):
         return False
+    if _front_page_of_the_match(a, b) or _front_page_of_the_match(b, a):
+        return True
+    if same_outlet and a.words.isdisjoint(b.words) and not a.kinds & b.kinds:
+        return False  # an outlet's next piece on the same people (the Totti saga, day by day)
     if kinds_differ(a, b) or _other_speaker(a, b) or _other_speaker(b, a):
         return False
     return _evidence_agrees(a, b)
+
+
+def _front_page_of_the_match(front: StoryKey, report: StoryKey) -> bool:
+    """A title that names the two clubs of a match reported within the day and nothing else,
+    and tells no event of its own ("Fuga Inter, furia Juve" the morning after Inter-Juve 3-2,
+    whatever part of the match its summary tells), is about that match. Only after the
+    report, or within the hour before it (the morning's front pages come out together): a
+    title naming the two clubs before the match is not its result."""
+    if len(front.clubs) < 2 or front.names - front.clubs - NOT_CLUBS:
+        return False
+    if not front.kinds <= MATCH_KINDS or (front.kinds and not front.kinds_from_summary):
+        return False
+    if not report.kinds & MATCH_REPORTS or not front.clubs <= report.clubs:
+        return False
+    if front.teams != report.teams or not _within(
+        front.published, report.published, RESULT_PAIR_HOURS
+    ):
+        return False
+    if front.published is None or report.published is None:
+        return True
+    return front.published >= report.published - timedelta(hours=FRONT_PAGES_HOURS)
 
 
 def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
@@ -811,6 +856,8 @@ def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
     shared = (a.names | a.maybe | _who_tokens(a)) & (b.names | b.maybe | _who_tokens(b))
     if a.clubs & b.clubs and a.kinds & b.kinds & MATCH_REPORTS:
         return False  # one club's match told twice (see `_one_clubs_result_twice`)
+    if len(a.clubs & b.clubs) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
+        return False  # a front page on the two clubs' match (see `_front_page_of_the_match`)
     return len(shared) < 2 and not (shared - WEAK_NAMES)
 
 

@@ -75,3 +75,29 @@ def test_the_index_build_is_judged_on_cpu_time_only_when_the_machine_was_busy() 
     assert "index build 7.50 s > 5 s" in missed
     busy = dataclasses.replace(slow, load=4 * (os.cpu_count() or 1))
     assert bench_match.missed_targets([busy]) == []
+
+
+def test_scale_names_a_missed_target_and_writes_only_when_told(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import bench_scale
+
+    def fake(feeds: int, subs: int, database: str) -> bench_scale.Result:
+        backlog = 12.0 if database == "PostgreSQL" else 4.0  # 12× the floor: missed
+        return bench_scale.Result(
+            feeds, subs, database, floor=1.0, backlog=backlog, fresh=3.0, alerts=1_000,
+            peak_mib=200,
+        )  # fmt: skip
+
+    written: list[Any] = []
+    monkeypatch.setattr(bench_scale, "run_one", fake)
+    monkeypatch.setattr(bench_scale, "update_section", lambda *args: written.append(args))
+    monkeypatch.setattr(bench_scale, "SVG", Path(os.devnull))
+    monkeypatch.setenv("TEST_DATABASE_URL", "postgresql://unused")
+    assert bench_scale.main() == 1 and written == []
+    err = capsys.readouterr().err
+    assert "PostgreSQL 100 feeds" in err and "SQLite" not in err
+    assert bench_scale.main(write_anyway=True) == 1
+    ((name, text),) = written
+    assert name == "Scale" and "- PostgreSQL: backlog 12.0× floor ✗ (target 5×)" in text
+    assert "- SQLite: backlog 4.0× floor ✓" in text

@@ -24,6 +24,7 @@ from bot.match import Matcher
 from bot.models import Alert, Feed, Item, Match, Term, Watchlist
 from bot.parse import parse_bytes
 from bot.store import MAX_EDITS, Store
+from bot.store.base import Deadlock
 from bot.store.schema import item_keys
 
 T0 = datetime(2026, 3, 6, 7, 0, tzinfo=UTC)
@@ -174,6 +175,27 @@ def test_an_item_stored_by_another_writer_meanwhile_is_known_not_stored_twice(
     monkeypatch.setattr(store, "known_keys", lambda keys: {})  # the read came before the write
     again = poll(store, items, at=T0 + timedelta(minutes=2))
     assert (again.known_items, again.new_items) == (1, 4)
+    assert store.stats(T0)["items"] == 5
+
+
+def test_a_chunk_chosen_as_a_deadlock_victim_is_stored_item_by_item(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL breaks a deadlock between two feeds' chunks by rolling one back: that
+    chunk's items are stored again one per transaction, none lost, none twice."""
+    items = [item(str(n), f"Notizia numero {n} sulla Roma") for n in range(5)]
+    real = store.add_item_in
+    calls = {"n": 0}
+
+    def victim(conn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] in (3, 4):  # the third item, then the first alone: rolled back twice
+            raise Deadlock("UPDATE stories …", {}, Exception("deadlock detected"))
+        return real(conn, *args, **kwargs)
+
+    monkeypatch.setattr(store, "add_item_in", victim)
+    first = poll(store, items)
+    assert (first.new_items, first.known_items) == (5, 0)
     assert store.stats(T0)["items"] == 5
 
 

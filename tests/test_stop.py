@@ -16,7 +16,7 @@ from conftest import subprocess_env
 from feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parents[1]
-ITEMS = 3000
+ITEMS = 15_000  # more than a quick machine stores in the 3 s polls get to finish
 
 
 def big_feed(n: int) -> bytes:

@@ -573,3 +573,78 @@ def test_a_player_passing_to_a_club_is_a_transfer_not_a_result() -> None:
         "Ufficiale: Zaniolo passa all'Udinese",
         "Zaniolo è un nuovo giocatore dell'Udinese, arriva l'ufficialità",
     )
+
+
+def test_not_only_the_coach_also_the_director_is_the_directors_news() -> None:
+    """ "Non solo X, anche Y": the news is Y's; X is the story it follows (same outlet, nine
+    minutes later, the same kind of event)."""
+    coach = story_key(
+        "Il Bari cambia ancora allenatore: è arrivato l'esonero di Vincenzo Vivarini",
+        published=T0,
+        source="TMW",
+        summary="La notizia era nell'aria da dopo la sconfitta contro la Juve Stabia.",
+        who=[frozenset({"vincenzo", "vivarini"})],
+    )
+    director = story_key(
+        "Bari, non solo mister Vivarini. Anche il direttore sportivo Magalini è stato esonerato",
+        published=T0 + timedelta(minutes=9),
+        source="TMW",
+        summary="Non solo il tecnico Vincenzo Vivarini.",
+        who=[frozenset({"magalini"})],
+    )
+    assert not same_story(director, coach)
+    again = story_key(
+        "Bari, esonerato anche il ds Magalini dopo Vivarini",
+        published=T0 + timedelta(hours=1),
+        source="B",
+        who=[frozenset({"magalini"})],
+    )
+    assert same_story(again, director)
+
+
+def test_a_front_page_naming_the_two_clubs_of_last_nights_match_is_its_story() -> None:
+    """A title telling no event but the two clubs of a match reported within the day ("Fuga
+    Inter, furia Juve") is about that match, even when its summary tells only the referee's
+    part; a title that tells an event of its own (the moviola) is not."""
+    report = story_key(
+        "L’Inter batte la Juventus 3-2 e può festeggiare lo scudetto della Marotta League",
+        published=T0,
+    )
+    front = story_key(
+        "Fuga Inter, furia Juve",
+        published=T0 + timedelta(hours=8),
+        source="B",
+        summary="È stato un Derby d'Italia con i fiocchi ieri sera a San Siro, anche se sull'1-1"
+        " l'arbitro La Penna ha preso una decisione sbagliata",
+    )
+    assert same_story(front, report)
+    # the morning's front pages come out together: a later one telling the score is the match
+    danno = story_key(
+        "Il danno",
+        published=T0 + timedelta(hours=8, minutes=15),
+        source="B",
+        summary="Derby rovinato: Inter-Juve 3-2, polemiche furiose per il rosso a Kalulu.",
+    )
+    assert same_story(danno, front)
+    # a title naming the two clubs hours before the match is not its result
+    before = story_key(
+        "Inter-Juve, San Siro esaurito",
+        published=T0 - timedelta(hours=3),
+        source="B",
+        summary="Arbitra La Penna, al Var Mariani.",
+    )
+    assert not same_story(report, before)
+    other_match = story_key(
+        "Fuga Inter, furia Milan",
+        published=T0 + timedelta(hours=8),
+        source="B",
+        summary="L'arbitro ha preso una decisione sbagliata",
+    )
+    assert not same_story(other_match, report)
+    transfer = story_key(
+        "Inter e Juve, sfida a due",
+        published=T0 + timedelta(hours=8),
+        source="B",
+        summary="Le due società sono pronte a un'offerta per il difensore",
+    )
+    assert not same_story(transfer, report)

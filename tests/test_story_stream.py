@@ -274,9 +274,10 @@ def test_labelled_stream_through_poll_once(
     print("\n" + tuned.line("tuned") + "\n" + held.line("held back"))
     print("\n".join(mistakes))
     # The targets are 0.99 and 0.95 on the held-back part. Measured: precision 1.0 (the
-    # target, asserted) and recall 0.84 there, 0.97 and 0.82 on the tuned part, whatever order
-    # the feeds are ingested in; the other floors sit just under so that they cannot get worse.
+    # target, asserted) and recall 0.84 there, 1.0 and 0.84 on the tuned part. Which outlet's
+    # front pages of one morning are read first can cost the tuned part two joins (0.79), so the
+    # recall floors sit just under that and the precision floors at the target.
     assert held.precision >= 0.99, mistakes
     assert held.recall >= 0.80, mistakes
-    assert tuned.precision >= 0.93, mistakes
-    assert tuned.recall >= 0.75, mistakes
+    assert tuned.precision >= 0.99, mistakes
+    assert tuned.recall >= 0.78, mistakes

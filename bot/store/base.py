@@ -118,6 +118,15 @@ class WriteFailure:
     error: str
 
 
+class Deadlock(OperationalError):
+    """PostgreSQL ended this transaction to break a deadlock with another writer (two
+    transactions that locked the same rows in opposite orders): it was rolled back whole, and
+    the same work can be done again."""
+
+
+DEADLOCK_SQLSTATE = "40P01"
+
+
 class StoreBase:
     """An engine and the three ways to use it: write, read, dialect-aware insert.
 
@@ -145,6 +154,8 @@ class StoreBase:
             with self._writer or nullcontext(), self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
+                raise Deadlock(exc.statement, exc.params, exc.orig) from exc  # not an outage
             reason = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
             self.write_failure = WriteFailure(datetime.now(UTC), reason[0][:500])
             raise

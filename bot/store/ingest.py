@@ -15,25 +15,41 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Insert,
     Table,
+    and_,
     bindparam,
+    case,
+    exists,
+    func,
     literal,
     select,
+    tuple_,
     update,
 )
 
 from bot.models import Item, Match
-from bot.store.base import KEY_REFRESH, MAX_EDITS, StoreBase, loads, match_to_json, storable_key
+from bot.store.base import (
+    KEY_REFRESH,
+    MAX_EDITS,
+    WATCH_PREFIX,
+    StoreBase,
+    loads,
+    match_to_json,
+    storable_key,
+)
 from bot.store.schema import (
     UTCDateTime,
+    exclusions,
     item_keys,
     items,
     outbox,
     stories,
     story_names,
     subscribers,
+    subscriptions,
 )
 from bot.stories import StoryCandidate
 
@@ -364,6 +380,88 @@ class IngestOps(StoreBase):
             created += len(conn.execute(stmt).all())
         return created
 
+    def fan_out_in(
+        self,
+        conn: Connection,
+        story_id: str,
+        matches: Sequence[Match],
+        *,
+        also: Sequence[str] = (),
+        now: datetime,
+        item_id: int | None = None,
+    ) -> int:
+        """Owe every follower of what matched an alert about `story_id`: ONE statement.
+
+        The followers are read through the index on subscriptions.target (only the rows of
+        the matched watchlists and of "*", the console) and grouped by subscriber in SQL; each
+        subscriber's matches (those of the watchlists it follows, less the players it
+        excluded) are assembled as JSON text in the same statement. No subscriber id passes
+        through Python, so an item costs a few index lookups plus the rows it writes. Rows that
+        exist are left alone; returns the rows created.
+        """
+        if not matches:
+            return 0
+        targets = {m.watchlist for m in matches}
+        if any(not t.startswith(WATCH_PREFIX) for t in targets):
+            targets.add("*")  # the console follows every shared list, no personal one
+        # Players someone excluded: only those cost a lookup per follower (most have none).
+        excluding = {
+            (watchlist, term)
+            for watchlist, term in conn.execute(
+                select(exclusions.c.watchlist, exclusions.c.term)
+                .where(
+                    tuple_(exclusions.c.watchlist, exclusions.c.term).in_(
+                        sorted({(m.watchlist, m.term) for m in matches})
+                    )
+                )
+                .distinct()
+            )
+        }
+        owed: ColumnElement[str] = literal("")
+        for m in matches:
+            followed = [m.watchlist]
+            if not m.watchlist.startswith(WATCH_PREFIX):
+                followed.append("*")
+            owes = func.max(case((subscriptions.c.target.in_(followed), 1), else_=0)) == 1
+            if (m.watchlist, m.term) in excluding:
+                owes = and_(
+                    owes,
+                    ~exists().where(
+                        exclusions.c.subscriber_id == subscriptions.c.subscriber_id,
+                        exclusions.c.watchlist == m.watchlist,
+                        exclusions.c.term == m.term,
+                    ),
+                )
+            piece = ", " + json.dumps(match_to_json(m), ensure_ascii=False)
+            owed = owed + case((owes, literal(piece)), else_=literal(""))
+        audience = (
+            select(subscriptions.c.subscriber_id.label("sid"), owed.label("owed"))
+            .join(subscribers, subscribers.c.id == subscriptions.c.subscriber_id)
+            .where(subscriptions.c.target.in_(sorted(targets)), subscribers.c.active.is_(True))
+            .group_by(subscriptions.c.subscriber_id)
+            .subquery()
+        )
+        source = select(
+            audience.c.sid,
+            literal(story_id),
+            literal("alert"),
+            literal("pending"),
+            "[" + func.substr(audience.c.owed, 3) + "]",  # drop the first ", "
+            literal(json.dumps(list(also), ensure_ascii=False)),
+            literal(item_id, outbox.c.item_id.type),
+            literal(now, outbox.c.next_attempt.type),
+            literal(now, outbox.c.created_at.type),
+        ).where(audience.c.owed != "")
+        columns = ("subscriber_id", "story_id", "kind", "status", "matches", "also", "item_id")
+        stmt = (
+            self._insert(outbox)
+            .from_select([*(outbox.c[c] for c in columns), "next_attempt", "created_at"], source)
+            .on_conflict_do_nothing(index_elements=[outbox.c.subscriber_id, outbox.c.story_id])
+        )
+        if self.is_postgres:  # psycopg reports no rowcount for this INSERT … SELECT
+            return len(conn.execute(stmt.returning(outbox.c.id)).all())
+        return conn.execute(stmt).rowcount
+
     def flag_update_in(
         self,
         conn: Connection,
@@ -379,34 +477,47 @@ class IngestOps(StoreBase):
         back to pending as an "update", at most `max_edits` times per row; past that, the outlet
         is recorded in the story only. A row whose story the subscriber silenced records the
         outlet without becoming an update. Returns how many delivered rows became updates.
+
+        Three UPDATE statements, whatever the audience (the outlet is appended to the JSON text
+        in SQL): a story followed by thousands costs three statements, not one per row.
         """
-        rows = conn.execute(
-            select(
-                outbox.c.id, outbox.c.status, outbox.c.also, outbox.c.edits, outbox.c.silenced
-            ).where(outbox.c.story_id == story_id, outbox.c.status != "dropped")
-        ).all()
-        flagged = 0
-        for row in rows:
-            also = loads(row.also)
-            if source in also:
-                continue
-            values: dict[str, Any] = {"revision": outbox.c.revision + 1}
-            if row.status == "sent" and row.silenced:
-                values = {}  # silenced by the subscriber: the outlet is recorded, not sent
-            elif row.status == "sent":
-                if row.edits >= max_edits:
-                    continue
-                values.update(
-                    kind="update",
-                    status="pending",
-                    edits=row.edits + 1,
-                    next_attempt=now,
-                    attempts=0,
-                )
-                flagged += 1
-            values["also"] = json.dumps([*also, source], ensure_ascii=False)
-            conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
-        return flagged
+        needle = json.dumps(source, ensure_ascii=False)
+        contains = func.strpos if self.is_postgres else func.instr  # case-sensitive, unlike LIKE
+        appended = case(
+            (outbox.c.also == "[]", literal(f"[{needle}]")),
+            else_=func.substr(outbox.c.also, 1, func.length(outbox.c.also) - 1)
+            + literal(f", {needle}]"),
+        )
+        # The story's rows, read through ix_outbox_story. Statuses are compared with != only
+        # (pending, sent, dropped): an equality would let SQLite, which keeps no statistics,
+        # prefer ix_outbox_due (status, …) and read every pending row of every story.
+        rows = (
+            outbox.c.story_id == story_id,
+            contains(outbox.c.also, needle) == 0,
+            outbox.c.status != "dropped",
+        )
+        sent = (*rows, outbox.c.status != "pending")
+        conn.execute(
+            update(outbox)
+            .where(*rows, outbox.c.status != "sent")
+            .values(also=appended, revision=outbox.c.revision + 1)
+        )
+        # silenced by the subscriber: the outlet is recorded, not sent
+        conn.execute(update(outbox).where(*sent, outbox.c.silenced.is_(True)).values(also=appended))
+        flagged = conn.execute(
+            update(outbox)
+            .where(*sent, outbox.c.silenced.is_(False), outbox.c.edits < max_edits)
+            .values(
+                also=appended,
+                revision=outbox.c.revision + 1,
+                kind="update",
+                status="pending",
+                edits=outbox.c.edits + 1,
+                next_attempt=now,
+                attempts=0,
+            )
+        )
+        return flagged.rowcount
 
 
 # Statements the ingest of every item runs, built once (see `_insert_new`).
