@@ -210,6 +210,7 @@ def _one_by_one(
     ingest_one: Callable[..., IngestResult],
     stopped: Callable[[], bool],
 ) -> IngestResult:
+    """A chunk again, an item per transaction, each checked as possibly known."""
     total = IngestResult()
     for item in chunk:
         if stopped():
