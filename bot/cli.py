@@ -28,9 +28,10 @@ NEWSBOT_POLL_CONCURRENCY, NEWSBOT_MAX_AGE_HOURS, NEWSBOT_PAID_BROADCAST, LOG_LEV
 token, alerts go to the console."""
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    opts = common.add_argument_group("common options")
+def _common(parser: argparse.ArgumentParser) -> None:
+    """The options every command takes. They are accepted before the command too
+    (`newsbot --db URL poll --once`), where admins coming from other tools put them."""
+    opts = parser.add_argument_group("common options")
     opts.add_argument(
         "--feeds",
         type=Path,
@@ -58,11 +59,13 @@ def _common() -> argparse.ArgumentParser:
     opts.add_argument(
         "--json", action="store_true", help="machine output: one JSON object per line"
     )
-    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
+    # After the command, an option given overrides the same option given before it; one
+    # not given leaves the earlier value alone (SUPPRESS: no default to overwrite it with).
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    _common(common)
     parser = argparse.ArgumentParser(
         prog="newsbot",
         description="Alerts for Italian sports news: polls RSS feeds, matches watchlists, "
@@ -70,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"newsbot {__version__}")
+    _common(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, **texts: str) -> argparse.ArgumentParser:

@@ -215,6 +215,22 @@ def test_match_json_reports_canonical_terms(tmp_path: Path) -> None:
     assert not any("Palestra" in str(m["term"]) for m in second["matches"])  # type: ignore[union-attr]
 
 
+def test_common_options_work_before_the_command_too(tmp_path: Path) -> None:
+    """`newsbot --watchlists DIR --json match …` is how many admins type it; it must not be
+    refused as an unknown command, and an option after the command still wins."""
+    before = newsbot(["--watchlists", str(WATCHLISTS), "--json", "match", SEED], cwd=tmp_path)
+    assert before.returncode == 0, before.stderr
+    (match,) = json_lines(before.stdout)
+    assert {"Milan", "Atalanta"} <= {m["term"] for m in match["matches"]}  # type: ignore[union-attr]
+    empty = tmp_path / "none"
+    empty.mkdir()
+    after = newsbot(
+        ["--watchlists", str(empty), "match", "--watchlists", str(WATCHLISTS), "--json", SEED],
+        cwd=tmp_path,
+    )
+    assert json_lines(after.stdout) == json_lines(before.stdout)
+
+
 def test_match_reads_stdin_and_prints_a_table(tmp_path: Path) -> None:
     out = newsbot(
         ["match", "--watchlists", str(WATCHLISTS)],
