@@ -4,8 +4,10 @@ SQLite, the fake Bot API and a throwaway PostgreSQL schema."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ pytest_plugins = ["feedserver"]  # the loopback feed server fixture `feed_server
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 REAL_FEEDS = SHARED / "feeds" / "real"
+WATCHLISTS = ROOT / "watchlists"
 
 
 @pytest.fixture
@@ -91,6 +94,26 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBOT_", "TELEGRAM_"))}
     env.pop("DATABASE_URL", None)
     return {**env, "NEWSBOT_MAX_AGE_HOURS": "0", **extra}
+
+
+def poll_once(
+    cwd: Path, feeds: Path, env: Mapping[str, str], *options: str
+) -> subprocess.CompletedProcess[str]:
+    """`newsbot poll --once [options]` as a user runs it: the shipped watchlists, the store in
+    `cwd/state.db`, a minute at most (a hung poll fails the test instead of the suite)."""
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "bot", "poll", "--once", *options),
+            *("--feeds", str(feeds), "--watchlists", str(WATCHLISTS)),
+            *("--db", f"sqlite:///{cwd / 'state.db'}"),
+        ],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

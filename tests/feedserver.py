@@ -27,6 +27,19 @@ from urllib.parse import urlsplit
 import pytest
 
 RSS_TYPE = "application/rss+xml"
+MARCH_6 = "Fri, 06 Mar 2026 08:00:00 +0100"
+
+
+def rss(*items: tuple[str, str] | tuple[str, str, str], published: str = MARCH_6) -> bytes:
+    """A small RSS 2.0 document for `set()`: each item is (title, link) or (title, link,
+    pubDate); an item without its own date carries `published`. Titles go in as written, so
+    a test can serve markup or entities the way outlets do."""
+    body = "".join(
+        f"<item><title>{item[0]}</title><link>{item[1]}</link>"
+        f"<pubDate>{item[2] if len(item) > 2 else published}</pubDate></item>"
+        for item in items
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel>{body}</channel></rss>'.encode()
 
 
 @dataclass

@@ -7,31 +7,24 @@ the console (JSON) and through the fake Bot API."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import subprocess_env
+from conftest import poll_once, subprocess_env
 from fakebotapi import FakeBotApi
-from feedserver import FeedServer
+from feedserver import FeedServer, rss
 
 from bot.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
 TITLE = "Milan, assalto a Palestra dell'Atalanta"
 RECORDED = (TITLE, "https://www.tuttomercatoweb.com/palestra-1", "08:00")
 OTHER = ("Juventus, seduta di scarico", "https://www.calciomercato.com/juve-1", "07:00")
 NEW = (TITLE, "https://www.calciomercato.com/palestra-2", "10:30")
 
 
-def rss(*items: tuple[str, str, str]) -> bytes:
-    body = "".join(
-        f"<item><title>{t}</title><link>{u}</link>"
-        f"<pubDate>Fri, 06 Mar 2026 {hm}:00 +0100</pubDate></item>"
-        for t, u, hm in items
-    )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel>{body}</channel></rss>'.encode()
+def feed(*items: tuple[str, str, str]) -> bytes:
+    """Items of 6 March 2026 as (title, link, "HH:MM" in Rome)."""
+    return rss(*((t, u, f"Fri, 06 Mar 2026 {hm}:00 +0100") for t, u, hm in items))
 
 
 def poll(tmp_path: Path, feed_server: FeedServer, env: dict[str, str]) -> str:
@@ -41,19 +34,7 @@ def poll(tmp_path: Path, feed_server: FeedServer, env: dict[str, str]) -> str:
         f"  - name: Tuttomercatoweb\n    url: {feed_server.url('/tmw')}\n"
         f"  - name: Calciomercato.com\n    url: {feed_server.url('/cm')}\n"
     )
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "bot", "poll", "--once", "--json"),
-            *("--feeds", str(feeds), "--watchlists", str(ROOT / "watchlists")),
-            *("--db", f"sqlite:///{tmp_path / 'state.db'}"),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = poll_once(tmp_path, feeds, env, "--json")
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -71,10 +52,10 @@ def test_alert_shows_the_item_that_brought_the_story_not_the_recorded_one(
         assert subscriber is not None
         store.subscribe(subscriber.id, "list", "mercato")
         store.close()
-    feed_server.set("/tmw", rss(RECORDED))
-    feed_server.set("/cm", rss(OTHER))
+    feed_server.set("/tmw", feed(RECORDED))
+    feed_server.set("/cm", feed(OTHER))
     assert poll(tmp_path, feed_server, env) == ""  # both feeds' backlog: recorded, no alert
-    feed_server.set("/cm", rss(NEW, OTHER))
+    feed_server.set("/cm", feed(NEW, OTHER))
     out = poll(tmp_path, feed_server, env)
 
     if channel == "console":

@@ -8,60 +8,34 @@ import json
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import subprocess_env
-from feedserver import FeedServer
+from conftest import poll_once, subprocess_env
+from feedserver import FeedServer, rss
 
 from bot import faults
 
-ROOT = Path(__file__).resolve().parents[1]
 OLD = [("Juventus, seduta di scarico", "juve")]
 NEW = [
     ("Roma, il ginocchio tormenta ancora Dybala", "dybala"),
     ("Milan, assalto a Palestra dell'Atalanta", "palestra"),
     ("Inter, Lautaro salta il Napoli", "lautaro"),
 ]
-NEWSBOT_POLL = [sys.executable, "-m", "bot", "poll", "--once", "--console", "--json"]
 # Killed between printing an alert and recording it: that alert is printed again on restart.
 WINDOW = {faults.DELIVER_AFTER_SEND, faults.STORE_BEFORE_MARK}
 
 
-def rss(items: list[tuple[str, str]]) -> bytes:
-    body = "".join(
-        f"<item><title>{t}</title><link>https://tmw.example/{s}</link>"
-        "<pubDate>Fri, 06 Mar 2026 08:00:00 +0100</pubDate></item>"
-        for t, s in items
-    )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel>{body}</channel></rss>'.encode()
+def feed(items: list[tuple[str, str]]) -> bytes:
+    return rss(*((title, f"https://tmw.example/{slug}") for title, slug in items))
 
 
 def poll(
     tmp_path: Path, feeds: Path, crash_at: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = subprocess_env()
-    if crash_at:
-        env[faults.ENV] = crash_at
-    return subprocess.run(
-        [
-            *NEWSBOT_POLL,
-            "--feeds",
-            str(feeds),
-            "--watchlists",
-            str(ROOT / "watchlists"),
-            "--db",
-            f"sqlite:///{tmp_path / 'state.db'}",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = subprocess_env(**({faults.ENV: crash_at} if crash_at else {}))
+    return poll_once(tmp_path, feeds, env, "--console", "--json")
 
 
 def expire_leases(db: Path) -> None:
@@ -86,11 +60,11 @@ def expire_leases(db: Path) -> None:
 def test_sigkill_then_restart_prints_each_alert_once(
     crash_at: str, tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    feed_server.set("/tmw.xml", rss(OLD))
+    feed_server.set("/tmw.xml", feed(OLD))
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(f"feeds:\n  - name: Tuttomercatoweb\n    url: {feed_server.url('/tmw.xml')}\n")
     assert poll(tmp_path, feeds).stdout == ""  # backlog
-    feed_server.set("/tmw.xml", rss(NEW + OLD))
+    feed_server.set("/tmw.xml", feed(NEW + OLD))
 
     crashed = poll(tmp_path, feeds, crash_at)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr

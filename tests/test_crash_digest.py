@@ -6,21 +6,18 @@ accepted the digest and before its rows were recorded, that one digest is sent a
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import subprocess_env
+from conftest import poll_once, subprocess_env
 from fakebotapi import FakeBotApi
-from feedserver import FeedServer
+from feedserver import FeedServer, rss
 
 from bot import faults
 from bot.models import FeedState
 from bot.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
 USER = "1001"
 OLD = [("Juventus, seduta di scarico", "juve")]
 # Seven stories of one outlet that have nothing in common but the reader: one digest.
@@ -37,32 +34,15 @@ NEW = [
 WINDOW = {faults.DELIVER_AFTER_SEND, faults.STORE_BEFORE_MARK}
 
 
-def rss(items: list[tuple[str, str]]) -> bytes:
-    body = "".join(
-        f"<item><title>{t}</title><link>https://tmw.example/{s}</link>"
-        "<pubDate>Fri, 06 Mar 2026 08:00:00 +0100</pubDate></item>"
-        for t, s in items
-    )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel>{body}</channel></rss>'.encode()
+def feed(items: list[tuple[str, str]]) -> bytes:
+    return rss(*((title, f"https://tmw.example/{slug}") for title, slug in items))
 
 
 def poll(tmp_path: Path, feeds: Path, fake: FakeBotApi, crash_at: str | None = None) -> int:
     env = subprocess_env(TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url)
     if crash_at:
         env[faults.ENV] = crash_at
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "bot", "poll", "--once"),
-            *("--feeds", str(feeds), "--watchlists", str(ROOT / "watchlists")),
-            *("--db", f"sqlite:///{tmp_path / 'state.db'}"),
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = poll_once(tmp_path, feeds, env)
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode
 
@@ -92,7 +72,7 @@ def test_digest_killed_at_every_step_repeats_at_most_one_message(
     subscriber = store.subscriber(USER)
     assert subscriber is not None
     store.subscribe(subscriber.id, "all", "*")
-    feed_server.set("/tmw.xml", rss(NEW + OLD))
+    feed_server.set("/tmw.xml", feed(NEW + OLD))
 
     assert poll(tmp_path, feeds, fake, crash_at) == -signal.SIGKILL
     assert poll(tmp_path, feeds, fake) == 0

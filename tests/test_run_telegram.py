@@ -14,24 +14,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import subprocess_env
+from conftest import WATCHLISTS, poll_once, subprocess_env
 from fakebotapi import FakeBotApi
-from feedserver import FeedServer
+from feedserver import FeedServer, rss
 
-ROOT = Path(__file__).resolve().parents[1]
 USER = 1001
 TITLE = "Milan, Allegri indica il nome: assalto a Palestra dell’Atalanta"
 OLD = ("Juventus, seduta di scarico", "https://www.tuttomercatoweb.com/juve-1")
 NEWS = (TITLE, "https://www.tuttomercatoweb.com/palestra-1")
 
 
-def rss(*items: tuple[str, str]) -> bytes:
-    body = "".join(
-        f"<item><title>{t}</title><link>{u}</link>"
-        "<pubDate>Fri, 10 Oct 2025 11:12:00 +0200</pubDate></item>"
-        for t, u in items
-    )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel>{body}</channel></rss>'.encode()
+def feed(*items: tuple[str, str]) -> bytes:
+    """Items of the contract's example day."""
+    return rss(*items, published="Fri, 10 Oct 2025 11:12:00 +0200")
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float = 20) -> None:
@@ -49,6 +44,7 @@ class Service:
 
     def __init__(self, tmp_path: Path, fake: FakeBotApi, feeds: Path) -> None:
         self.tmp_path = tmp_path
+        self.feeds = feeds
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = int(s.getsockname()[1])
@@ -59,7 +55,7 @@ class Service:
             "NEWSBOT_HTTP": f"127.0.0.1:{self.port}",
         }
         self.args = [
-            *("--feeds", str(feeds), "--watchlists", str(ROOT / "watchlists")),
+            *("--feeds", str(feeds), "--watchlists", str(WATCHLISTS)),
             *("--db", f"sqlite:///{tmp_path / 'state.db'}"),
         ]
         self.proc: subprocess.Popen[str] | None = None
@@ -116,7 +112,7 @@ def alerts(fake: FakeBotApi) -> list[str]:
 def test_follow_story_breaks_one_alert_restart_still_one(
     service: Service, fake: FakeBotApi, feed_server: FeedServer
 ) -> None:
-    feed_server.set("/tmw", rss(OLD))
+    feed_server.set("/tmw", feed(OLD))
     service.start()  # first poll: the feed's backlog, no alert
     fake.user_message("/start")
     fake.user_message("/watch Palestra")
@@ -126,7 +122,7 @@ def test_follow_story_breaks_one_alert_restart_still_one(
     )
     assert "Traceback" not in service.stop()
 
-    feed_server.set("/tmw", rss(NEWS, OLD))
+    feed_server.set("/tmw", feed(NEWS, OLD))
     service.start()  # polls at once: the story breaks
     wait_until(lambda: len(alerts(fake)) >= 1, "the alert")
     service.stop()
@@ -149,13 +145,13 @@ def test_follow_story_breaks_one_alert_restart_still_one(
 def test_telegram_down_at_start_up_delays_alerts_never_loses_them(
     service: Service, fake: FakeBotApi, feed_server: FeedServer
 ) -> None:
-    feed_server.set("/tmw", rss(OLD))
+    feed_server.set("/tmw", feed(OLD))
     service.start()
     fake.user_message("/watch Palestra")
     wait_until(lambda: any("Ora segui" in str(c.params["text"]) for c in fake.sent(USER)), "reply")
     service.stop()
 
-    feed_server.set("/tmw", rss(NEWS, OLD))
+    feed_server.set("/tmw", feed(NEWS, OLD))
     fake.fail("getMe", status=502, description="Bad Gateway", times=2)
     service.start()  # Telegram answers only at the third try; the feed is polled meanwhile
     wait_until(lambda: len(alerts(fake)) == 1, "the alert once Telegram is back")
@@ -168,7 +164,7 @@ def test_telegram_down_at_start_up_delays_alerts_never_loses_them(
 def test_a_refused_token_is_one_clear_line_and_exit_2(
     service: Service, fake: FakeBotApi, feed_server: FeedServer
 ) -> None:
-    feed_server.set("/tmw", rss(OLD))
+    feed_server.set("/tmw", feed(OLD))
     fake.fail("getMe", status=401, description="Unauthorized", times=None)
     service.start(wait=False)
     assert service.proc is not None
@@ -181,26 +177,17 @@ def test_a_refused_token_is_one_clear_line_and_exit_2(
 def test_poll_once_keeps_alerts_queued_when_telegram_is_down_and_names_a_bad_token(
     service: Service, fake: FakeBotApi, feed_server: FeedServer
 ) -> None:
-    feed_server.set("/tmw", rss(OLD))
-    once = [sys.executable, "-m", "bot", "poll", "--once", *service.args]
+    feed_server.set("/tmw", feed(OLD))
 
-    def poll_once(**env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            once,
-            cwd=service.tmp_path,
-            env={**service.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+    def poll(**env: str) -> subprocess.CompletedProcess[str]:
+        return poll_once(service.tmp_path, service.feeds, {**service.env, **env})
 
-    down = poll_once(TELEGRAM_API_URL="http://127.0.0.1:9")  # nothing listens there
+    down = poll(TELEGRAM_API_URL="http://127.0.0.1:9")  # nothing listens there
     assert down.returncode == 0, down.stderr
     assert "Telegram unreachable" in down.stderr and "stay queued" in down.stderr
 
     fake.fail("getMe", status=401, description="Unauthorized", times=None)
-    refused = poll_once()
+    refused = poll()
     assert refused.returncode == 2
     assert "Telegram refused the bot token" in refused.stderr
     assert fake.token not in refused.stderr and "Traceback" not in refused.stderr
@@ -209,7 +196,7 @@ def test_poll_once_keeps_alerts_queued_when_telegram_is_down_and_names_a_bad_tok
 def test_a_malformed_update_is_skipped_and_logged_once_and_the_others_are_served(
     service: Service, fake: FakeBotApi, feed_server: FeedServer
 ) -> None:
-    feed_server.set("/tmw", rss(OLD))
+    feed_server.set("/tmw", feed(OLD))
     service.start()
     fake.user_message("/start", user_id=USER)
     bad = fake.add_update({"message": {"message_id": 7}})  # no date, no chat: cannot be parsed
@@ -228,18 +215,12 @@ def test_the_token_can_come_from_a_file(
 ) -> None:
     """TELEGRAM_BOT_TOKEN_FILE (a Docker secret): the bot talks to Telegram with the file's
     token (the fake Bot API refuses any other) and never prints it."""
-    feed_server.set("/tmw", rss(OLD))
+    feed_server.set("/tmw", feed(OLD))
     secret = service.tmp_path / "telegram_bot_token"
     secret.write_text(fake.token + "\n")
     env = {k: v for k, v in service.env.items() if k != "TELEGRAM_BOT_TOKEN"}
-    out = subprocess.run(
-        [sys.executable, "-m", "bot", "poll", "--once", *service.args],
-        cwd=service.tmp_path,
-        env={**env, "TELEGRAM_BOT_TOKEN_FILE": str(secret)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    out = poll_once(
+        service.tmp_path, service.feeds, {**env, "TELEGRAM_BOT_TOKEN_FILE": str(secret)}
     )
     assert out.returncode == 0, out.stderr
     assert fake.calls_to("getMe"), "Telegram was never asked: console mode?"
