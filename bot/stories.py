@@ -70,7 +70,7 @@ STOPWORDS = _words(
     quella quelli quelle suo sua suoi sue loro mio mia tuo tua nostro nostra tutto tutti tutte
     molto poco tanto altro altra altri ecco c se no si sì va fa fare può puo deve ci vi mi ti
     io tu lui lei noi voi essi the a an of to in for and on with is at by from as its it be
-    vs v de van von der dos el fino sta stanno vanno ero siamo sara sarà viene
+    vs v de van von der dos el fino sta stanno vanno ero siamo sara sarà viene così cosi
     """
 )
 
@@ -133,6 +133,30 @@ CLUB_ALIASES = {
     "barcelona": "barcellona",
     "nazionale": "italia",
 }
+# A derby's name tells its two clubs ("il derby d'Italia" is Inter-Juventus): read as if the
+# text named them.
+_DERBIES = re.compile(
+    r"\b(derby)\s+(?:d['’]\s*|della\s+|del\s+)(italia|madonnina|capitale|mole|lanterna|sole)\b",
+    re.IGNORECASE,
+)
+DERBY_CLUBS = {
+    "italia": "Inter-Juventus",
+    "madonnina": "Inter-Milan",
+    "capitale": "Roma-Lazio",
+    "mole": "Juventus-Torino",
+    "lanterna": "Genoa-Sampdoria",
+    "sole": "Napoli-Roma",
+}
+
+
+def name_derbies(text: str) -> str:
+    """`text` with a derby's name read as its two clubs ("il derby d'Italia" -> "il derby
+    Inter-Juventus"): the clubs a reader hears in it (and no national team)."""
+    if "erby" not in text:
+        return text
+    return _DERBIES.sub(lambda m: f"{m[1]} {DERBY_CLUBS[m[2].lower()]}", text)
+
+
 # Club names too ambiguous to tell one club on their own (Manchester City or United?).
 AMBIGUOUS_CLUBS = _words("real manchester city united utd west ham aston villa borussia atletico")
 CLUBS = (WEAK_NAMES - NOT_CLUBS - AMBIGUOUS_CLUBS) | {"italia"}
@@ -491,6 +515,7 @@ def _not_a_word(word: str) -> bool:
 
 @lru_cache(maxsize=16384)
 def _analyse(title: str) -> _Analysis:
+    title = name_derbies(title)
     tokens = tokenize(title)
     all_caps = all(t.upper for t in tokens if t.text.isalpha())
     names: set[str] = set()
@@ -641,8 +666,9 @@ def analyse(
     if from_summary:  # "Furia Juve contro l'arbitro": the summary says the match ended 3-2
         kinds |= told if not kinds else {"result"}
     all_names = found.names | extra
-    # a title naming no one ("Il danno") is about the clubs its summary names
-    named = all_names or found.maybe or _summary_context(summary)
+    # a title naming no one ("Il danno", "Facile così": its capitalised first word may be a
+    # name, never a club) is about the clubs its summary names
+    named = all_names or _summary_context(summary)
     return StoryKey(
         clubs=frozenset(n for n in named if n in CLUBS),
         teams=frozenset(
