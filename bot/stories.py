@@ -302,7 +302,7 @@ KIND_PHRASES: dict[str, re.Pattern[str]] = {
     ),
     "interview": re.compile(r"\b(ha detto|ha parlato|le parole)\b"),
     "disciplinary": re.compile(r"\b(giudice sportivo)\b"),
-    "refereeing": re.compile(r"\b(cartellino rosso)\b"),
+    "refereeing": re.compile(r"\b(cartellino rosso|var)\b"),
 }
 # Events that happen to one person once in a few days: the same person and kind is one story
 # (not a red card: every post-match piece mentions it).
@@ -361,6 +361,7 @@ class StoryKey:
     clubs: frozenset[str] = frozenset()  # clubs the title names, one name each
     teams: frozenset[str] = frozenset()  # which of a club's teams: volley, women, youth
     kinds_from_summary: bool = False  # the title tells no kind; the summary's are weaker
+    episodes: frozenset[str] = frozenset()  # the referee's calls the title names (a goal, …)
 
     def at(self, published: datetime | None, source: str) -> StoryKey:
         """The same analysis seen at another time or from another outlet."""
@@ -689,6 +690,7 @@ def analyse(
         kinds_from_summary=from_summary,
         who=who_,
         context=_summary_context(summary) | found.aside,
+        episodes=_episodes(text),
     )
 
 
@@ -884,6 +886,8 @@ def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
         return False  # one club's match told twice (see `_one_clubs_result_twice`)
     if len(a.clubs & b.clubs) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
         return False  # a front page on the two clubs' match (see `_front_page_of_the_match`)
+    if a.episodes & b.episodes and a.clubs & b.clubs:
+        return False  # one call of the referee in a club's match (see `_one_referees_call`)
     return len(shared) < 2 and not (shared - WEAK_NAMES)
 
 
@@ -902,6 +906,8 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
     if len(shared) >= 2 and a.scores and b.scores and scores_agree(a.scores, b.scores):
         return True
     if _one_match_reported_twice(a, b, kinds) or _one_clubs_result_twice(a, b):
+        return True
+    if _one_referees_call(a, b):
         return True
     who = _shared_who(a, b)
     clubs = shared & WEAK_NAMES - NOT_CLUBS
@@ -929,6 +935,48 @@ def _one_match_reported_twice(a: StoryKey, b: StoryKey, kinds: frozenset[str]) -
 MATCH_REPORTS = frozenset({"result", "ratings"})  # what one match's reports tell
 REFEREE_KINDS = frozenset({"refereeing", "disciplinary"})
 MATCH_KINDS = MATCH_REPORTS | REFEREE_KINDS
+
+
+# The referee's calls a title may be about, one at a time: the goal (allowed or not), a
+# penalty, a sending-off. A review of them all ("Moviola Inter-Juve: episodi chiave, rosso a
+# Kalulu e rigore su McKennie") is about none of them alone.
+REFEREES_CALLS = {
+    "goal": _words("gol goal rete"),
+    "penalty": _words("rigore penalty"),
+    "sending-off": _words("rosso espulsione espulso"),
+}
+CALLS_REVIEWED = _words("moviola episodi")
+REFEREES_CALL_HOURS = 12  # the pieces on one call come out the night and morning after
+
+
+def _episodes(text: str) -> frozenset[str]:
+    """The referee's calls a folded title names, unless it reviews them all."""
+    words = set(text.split())
+    if words & CALLS_REVIEWED:
+        return frozenset()
+    return frozenset(call for call, names in REFEREES_CALLS.items() if words & names)
+
+
+def _one_referees_call(a: StoryKey, b: StoryKey) -> bool:
+    """Two pieces on one call of the referee in one club's match: both tell the referee's
+    part and nothing else (no result, no interview), name one club in common and the same call
+    (the goal, a penalty, a red card) within hours, and no one else apart: "Inter, dubbio sul
+    gol, c'è la mano" (its summary tells the Var's check), "Gol Inter da annullare" and "Quanti
+    dubbi sulla rete di Pio Esposito in Bodo-Inter: un errore assurdo dell'arbitro". A club
+    plays once in a few days, so it is one match."""
+    if a.kinds != REFEREEING or b.kinds != REFEREEING or a.teams != b.teams:
+        return False
+    if not a.episodes & b.episodes or not a.clubs & b.clubs:
+        return False
+    if not _within(a.published, b.published, REFEREES_CALL_HOURS):
+        return False
+    shared = shared_names(a, b)
+    own_a = (a.names | a.maybe) - WEAK_NAMES - shared
+    own_b = (b.names | b.maybe) - WEAK_NAMES - shared
+    return not (own_a and own_b)
+
+
+REFEREEING = frozenset({"refereeing"})
 
 
 def _one_clubs_result_twice(a: StoryKey, b: StoryKey) -> bool:
