@@ -865,7 +865,7 @@ def _front_page_of_the_match(front: StoryKey, report: StoryKey) -> bool:
         return False
     if not front.kinds <= MATCH_KINDS or (front.kinds and not front.kinds_from_summary):
         return False
-    if not report.kinds & MATCH_REPORTS or not front.clubs <= report.clubs:
+    if not report.kinds & MATCH_REPORTS or not front.clubs <= _match_clubs(report):
         return False
     if front.teams != report.teams or not _within(
         front.published, report.published, RESULT_PAIR_HOURS
@@ -884,7 +884,7 @@ def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
     shared = (a.names | a.maybe | _who_tokens(a)) & (b.names | b.maybe | _who_tokens(b))
     if a.clubs & b.clubs and a.kinds & b.kinds & MATCH_REPORTS:
         return False  # one club's match told twice (see `_one_clubs_result_twice`)
-    if len(a.clubs & b.clubs) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
+    if len(_match_clubs(a) & _match_clubs(b)) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
         return False  # a front page on the two clubs' match (see `_front_page_of_the_match`)
     if a.episodes & b.episodes and a.clubs & b.clubs:
         return False  # one call of the referee in a club's match (see `_one_referees_call`)
@@ -933,6 +933,17 @@ def _one_match_reported_twice(a: StoryKey, b: StoryKey, kinds: frozenset[str]) -
 
 
 MATCH_REPORTS = frozenset({"result", "ratings"})  # what one match's reports tell
+
+
+def _match_clubs(key: StoryKey) -> frozenset[str]:
+    """The clubs of the match an item reports: its title's, and its summary's when the result
+    is read only there ("Juventus infuriata", whose summary says "l'Inter batte la Juventus
+    3-2", reports Inter-Juventus)."""
+    if key.kinds_from_summary and key.kinds & MATCH_REPORTS:
+        return key.clubs | (key.context & CLUBS)
+    return key.clubs
+
+
 REFEREE_KINDS = frozenset({"refereeing", "disciplinary"})
 MATCH_KINDS = MATCH_REPORTS | REFEREE_KINDS
 
