@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -337,14 +337,26 @@ class StoryKey:
     clubs: frozenset[str] = frozenset()  # clubs the title names, one name each
     teams: frozenset[str] = frozenset()  # which of a club's teams: volley, women, youth
     kinds_from_summary: bool = False  # the title tells no kind; the summary's are weaker
+    # Derived once, not per comparison (an item is compared with dozens of stories): the
+    # tokens of the matched terms, and every name the title mentions or the item matched.
+    who_tokens: frozenset[str] = field(init=False, repr=False, compare=False)
+    mentioned: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        who = frozenset().union(*self.who) if self.who else frozenset()
+        object.__setattr__(self, "who_tokens", who)
+        object.__setattr__(self, "mentioned", self.names | self.maybe | who)
 
     def at(self, published: datetime | None, source: str) -> StoryKey:
         """The same analysis seen at another time or from another outlet."""
         return _replace(self, published=published, source=source)
 
 
+_KEY_FIELDS = tuple(f.name for f in fields(StoryKey) if f.init)
+
+
 def _replace(key: StoryKey, **changes: object) -> StoryKey:
-    values = {name: getattr(key, name) for name in StoryKey.__slots__}  # type: ignore[attr-defined]
+    values = {name: getattr(key, name) for name in _KEY_FIELDS}
     values.update(changes)
     return StoryKey(**values)  # type: ignore[arg-type]
 
@@ -587,14 +599,25 @@ def lookup_names(title: str, extra: Iterable[str] = ()) -> frozenset[str]:
     return found.names | found.maybe | frozenset(extra)
 
 
+@lru_cache(maxsize=16384)
+def _term_words(term: str) -> frozenset[str]:
+    """A matched term's folded name tokens (the same terms match item after item)."""
+    return frozenset(t.text for t in tokenize(term) if t.text not in STOPWORDS)
+
+
 def name_tokens(terms: Iterable[str]) -> frozenset[str]:
     """Matched canonical terms as folded name tokens ("Paulo Dybala" -> paulo, dybala)."""
-    return frozenset(t.text for term in terms for t in tokenize(term) if t.text not in STOPWORDS)
+    return frozenset().union(*map(_term_words, terms))
 
 
 def who_groups(terms: Iterable[str]) -> tuple[frozenset[str], ...]:
     """Matched canonical terms, one group of folded tokens each ("Paulo Dybala" is one name)."""
-    found = {frozenset(t.text for t in tokenize(term) if t.text not in STOPWORDS) for term in terms}
+    return _who_groups(tuple(terms))
+
+
+@lru_cache(maxsize=16384)
+def _who_groups(terms: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+    found = set(map(_term_words, terms))
     return tuple(sorted((g for g in found if g), key=sorted))
 
 
@@ -720,7 +743,12 @@ def candidate_key(cand: StoryCandidate) -> StoryKey:
 def _within(a: datetime | None, b: datetime | None, window_hours: float) -> bool:
     if a is None or b is None:
         return True
-    return abs(a - b) <= timedelta(hours=window_hours)
+    return abs(a - b) <= _hours(window_hours)
+
+
+@lru_cache(maxsize=64)
+def _hours(hours: float) -> timedelta:
+    return timedelta(hours=hours)
 
 
 def similarity(a: StoryKey, b: StoryKey) -> float:
@@ -731,7 +759,7 @@ def similarity(a: StoryKey, b: StoryKey) -> float:
 
 
 def _who_tokens(key: StoryKey) -> frozenset[str]:
-    return frozenset().union(*key.who) if key.who else frozenset()
+    return key.who_tokens
 
 
 def shared_names(a: StoryKey, b: StoryKey) -> frozenset[str]:
@@ -853,7 +881,7 @@ def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
     for most candidates (every rule below needs more)."""
     if not a.words.isdisjoint(b.words):
         return False
-    shared = (a.names | a.maybe | _who_tokens(a)) & (b.names | b.maybe | _who_tokens(b))
+    shared = a.mentioned & b.mentioned
     if a.clubs & b.clubs and a.kinds & b.kinds & MATCH_REPORTS:
         return False  # one club's match told twice (see `_one_clubs_result_twice`)
     if len(a.clubs & b.clubs) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
