@@ -65,6 +65,9 @@ MAX_WEAK_CANDIDATES = 60  # the most recent stories sharing only a club, competi
 # it and feeds are ingested at once: two chunks joining two stories in opposite orders would
 # deadlock, so there each item commits on its own.
 CHUNK_ITEMS = 100
+# Later items of a story compared with a new item besides its first (the earliest ones): a
+# piece that tells the news the way the second outlet did belongs to the story too.
+MAX_MEMBERS = 8
 
 
 @dataclass(slots=True)
@@ -99,6 +102,18 @@ def _remember(
     return cached
 
 
+def _member_key(title: str, summary: str, published: datetime, source: str) -> stories.StoryKey:
+    """A later item of a story as clustering compares it: from its title and summary only
+    (its matched terms are not stored), the same whether just joined or read back."""
+    return stories.analyse(title, summary, (), (), published, source)
+
+
+def _add_member(cached: _Cached, key: stories.StoryKey) -> None:
+    if len(cached.candidate.members) < MAX_MEMBERS:
+        members = (*cached.candidate.members, key)
+        cached.candidate = replace(cached.candidate, members=members)
+
+
 @lru_cache(maxsize=4096)
 def _outlets(stored: str) -> frozenset[str]:
     return frozenset(loads(stored))
@@ -111,8 +126,11 @@ def _candidates(
     with the outlets just read; the stories not cached are read and analysed now."""
     cache = _analyses(store)
     missing = [story_id for story_id, _ in found if story_id not in cache]
+    members = store.story_members_in(conn, missing, MAX_MEMBERS) if missing else {}
     for cand in store.story_details_in(conn, missing) if missing else ():
-        _remember(cache, cand.story_id, stories.candidate_key(cand), cand.published)
+        cached = _remember(cache, cand.story_id, stories.candidate_key(cand), cand.published)
+        for title, summary, published, source in members.get(cand.story_id, ()):
+            _add_member(cached, _member_key(title, summary, published, source))
     out = []
     for story_id, sources in found:
         cached = cache.get(story_id)
@@ -289,6 +307,11 @@ def _ingest_one(
             conn, story_id, None, item.source, now, sources=dict(found)[story_id]
         )
         new_outlet = item.source not in sources
+        # later items find the story by this item's names too, and compare with it
+        joined = _analyses(store).get(story_id)
+        if joined is not None:
+            store.index_story_names_in(conn, story_id, lookup, joined.candidate.published)
+            _add_member(joined, _member_key(item.title, item.summary, published, item.source))
     item_id = store.add_item_in(conn, item, now=now, backlog=backlog, story_id=story_id)
     faults.checkpoint(faults.DEDUP_AFTER_ITEM_INSERT)
     if new_outlet and not backlog:

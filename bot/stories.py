@@ -337,6 +337,7 @@ class StoryKey:
     clubs: frozenset[str] = frozenset()  # clubs the title names, one name each
     teams: frozenset[str] = frozenset()  # which of a club's teams: volley, women, youth
     kinds_from_summary: bool = False  # the title tells no kind; the summary's are weaker
+    fixture: frozenset[str] = frozenset()  # the two teams of a match the title writes "A-B"
 
     def at(self, published: datetime | None, source: str) -> StoryKey:
         """The same analysis seen at another time or from another outlet."""
@@ -364,6 +365,9 @@ class StoryCandidate:
     sources: frozenset[str] = frozenset()
     summary: str = ""
     key: StoryKey | None = field(default=None, compare=False)
+    # later items of the story (each at its own time and outlet): an item that tells the same
+    # news as any of them belongs to the story too
+    members: tuple[StoryKey, ...] = field(default=(), compare=False)
 
 
 @lru_cache(maxsize=65536)
@@ -663,7 +667,21 @@ def analyse(
         kinds_from_summary=from_summary,
         who=who_,
         context=_summary_context(summary) | found.aside,
+        fixture=fixture(title),
     )
+
+
+_FIXTURE = re.compile(r"(?<![\w-])([^\W\d_]{3,})\s?[-–]\s?([^\W\d_]{3,})(?![\w-])")
+
+
+@lru_cache(maxsize=16384)
+def fixture(title: str) -> frozenset[str]:
+    """The two teams of a match written "Bodo-Inter", "Inter-Juve" (one a known club)."""
+    for m in _FIXTURE.finditer(fold(title)):
+        sides = frozenset(CLUB_ALIASES.get(w, w) for w in (m[1], m[2]))
+        if len(sides) == 2 and sides & CLUBS:
+            return sides
+    return frozenset()
 
 
 _NOT_ONLY = re.compile(r"\bnon solo\b(.*?)\banche\b")
@@ -810,7 +828,9 @@ def same_story(
     `same_outlet` says `b` already has `a`'s outlet (as when `b` is a story it contributed to).
     """
     same_outlet = same_outlet or (bool(a.source) and a.source == b.source)
-    if not _within(a.published, b.published, window_hours) or _nothing_in_common(a, b):
+    if not _within(a.published, b.published, window_hours):
+        return False
+    if _nothing_in_common(a, b) and not _named_in_each_other(a, b):
         return False
     if same_outlet and is_repost(a.text, b.text):
         return True
@@ -820,11 +840,58 @@ def same_story(
         return False
     if _front_page_of_the_match(a, b) or _front_page_of_the_match(b, a):
         return True
+    if kinds_differ(a, b) or _other_speaker(a, b) or _other_speaker(b, a):
+        return False
+    if _named_in_each_other(a, b) and "result" not in a.kinds ^ b.kinds:
+        return True
     if same_outlet and a.words.isdisjoint(b.words) and not a.kinds & b.kinds:
         return False  # an outlet's next piece on the same people (the Totti saga, day by day)
     if kinds_differ(a, b) or _other_speaker(a, b) or _other_speaker(b, a):
         return False
     return _evidence_agrees(a, b)
+
+
+SUMMARY_NAMES_HOURS = 12  # two items whose summaries name each other's people
+
+
+def _named_in_each_other(a: StoryKey, b: StoryKey) -> bool:
+    """Each title's names are named by the other item too (in its title or its summary), and
+    the two titles name at least two different ones between them, one of them not a club
+    ("Spalletti, riflessioni sulla rosa", whose summary tells Juventus's night in Istanbul,
+    and "Devono rifare la Juve", whose summary quotes Spalletti): the summaries say that the
+    two pieces are about the same people, which their titles tell only in part."""
+    a_own, b_own = a.names - NOT_CLUBS, b.names - NOT_CLUBS
+    if a_own == b_own or not a_own or not b_own:
+        return False
+    a_title, b_title = a.names | a.maybe, b.names | b.maybe
+    if not a_own <= b_title | b.context or not b_own <= a_title | a.context:
+        return False
+    if a_own <= b_title and b_own <= a_title:
+        return False  # the titles name the same people: the other rules judge them
+    both = a_own | b_own
+    return (
+        len(both) >= 2
+        and bool(both - WEAK_NAMES)
+        and _within(a.published, b.published, SUMMARY_NAMES_HOURS)
+    )
+
+
+def _one_match_one_episode(a: StoryKey, b: StoryKey) -> bool:
+    """Two items naming one match's two teams (written "A-B" in one title, named by both
+    items in the title or the summary, a known club of them in both titles) within hours, the second one naming nobody the first does
+    not: with a word in common they tell one episode of it ("Inter, dubbio sul gol", whose
+    summary says Inter-Bodø, and "Quanti dubbi sulla rete di Pio Esposito in Bodo-Inter")."""
+    a_all, b_all = a.names | a.context, b.names | b.context
+    sides = a.fixture or b.fixture
+    if not sides or not sides <= a_all & b_all or not sides & a.clubs & b.clubs:
+        return False
+    if a.teams != b.teams:
+        return False
+    if not _within(a.published, b.published, SUMMARY_NAMES_HOURS):
+        return False
+    a_people = a.names - WEAK_NAMES - sides - b_all
+    b_people = b.names - WEAK_NAMES - sides - a_all
+    return not (a_people and b_people)
 
 
 def _front_page_of_the_match(front: StoryKey, report: StoryKey) -> bool:
@@ -837,7 +904,7 @@ def _front_page_of_the_match(front: StoryKey, report: StoryKey) -> bool:
         return False
     if not front.kinds <= MATCH_KINDS or (front.kinds and not front.kinds_from_summary):
         return False
-    if not report.kinds & MATCH_REPORTS or not front.clubs <= report.clubs:
+    if not report.kinds & MATCH_REPORTS or not front.clubs <= _match_clubs(report):
         return False
     if front.teams != report.teams or not _within(
         front.published, report.published, RESULT_PAIR_HOURS
@@ -856,7 +923,7 @@ def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
     shared = (a.names | a.maybe | _who_tokens(a)) & (b.names | b.maybe | _who_tokens(b))
     if a.clubs & b.clubs and a.kinds & b.kinds & MATCH_REPORTS:
         return False  # one club's match told twice (see `_one_clubs_result_twice`)
-    if len(a.clubs & b.clubs) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
+    if len(_match_clubs(a) & _match_clubs(b)) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
         return False  # a front page on the two clubs' match (see `_front_page_of_the_match`)
     return len(shared) < 2 and not (shared - WEAK_NAMES)
 
@@ -884,6 +951,8 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
         return True  # one person's injury, training, contract, call-up or ban (at one club)
     if "result" in a.kinds ^ b.kinds:
         return False  # a match report naming a player is not his own news
+    if common >= 1 and _one_match_one_episode(a, b):
+        return True
     if who and kinds - {"interview", "refereeing"} and (common >= 1 or clubs):
         return True  # one person, one kind of event, and a club or a word in common
     return bool(shared) and not strong and _same_words_around_a_club(a, b, shared, common)
@@ -901,6 +970,15 @@ def _one_match_reported_twice(a: StoryKey, b: StoryKey, kinds: frozenset[str]) -
 
 
 MATCH_REPORTS = frozenset({"result", "ratings"})  # what one match's reports tell
+
+
+def _match_clubs(key: StoryKey) -> frozenset[str]:
+    """The clubs of the match an item reports: its title's, and its summary's when the result
+    is read only there ("Juventus infuriata", whose summary says "l'Inter batte la Juventus
+    3-2", reports Inter-Juventus)."""
+    if key.kinds_from_summary and key.kinds & MATCH_REPORTS:
+        return key.clubs | (key.context & CLUBS)
+    return key.clubs
 REFEREE_KINDS = frozenset({"refereeing", "disciplinary"})
 MATCH_KINDS = MATCH_REPORTS | REFEREE_KINDS
 
@@ -952,13 +1030,13 @@ def find_story_for(
     """
     best: tuple[float, str] | None = None
     for cand in candidates:
-        other = candidate_key(cand)
         own = bool(key.source) and key.source in cand.sources
-        if not same_story(key, other, window_hours=window_hours, same_outlet=own):
-            continue
-        score = _score(key, other)
-        if best is None or score > best[0]:
-            best = (score, cand.story_id)
+        for other in (candidate_key(cand), *cand.members):
+            if not same_story(key, other, window_hours=window_hours, same_outlet=own):
+                continue
+            score = _score(key, other)
+            if best is None or score > best[0]:
+                best = (score, cand.story_id)
     return best[1] if best else None
 
 
