@@ -109,9 +109,14 @@ def _member_key(title: str, summary: str, published: datetime, source: str) -> s
 
 
 def _add_member(cached: _Cached, key: stories.StoryKey) -> None:
-    if len(cached.candidate.members) < MAX_MEMBERS:
-        members = (*cached.candidate.members, key)
-        cached.candidate = replace(cached.candidate, members=members)
+    """Keep a later item of a story, unless it reads like one kept already (a headline
+    copied by another outlet compares like its first copy: comparing it again costs time)."""
+    cand = cached.candidate
+    if len(cand.members) >= MAX_MEMBERS:
+        return
+    if any(stories.reads_alike(key, k) for k in (cand.key, *cand.members) if k is not None):
+        return
+    cached.candidate = replace(cand, members=(*cand.members, key))
 
 
 @lru_cache(maxsize=4096)

@@ -337,7 +337,6 @@ class StoryKey:
     clubs: frozenset[str] = frozenset()  # clubs the title names, one name each
     teams: frozenset[str] = frozenset()  # which of a club's teams: volley, women, youth
     kinds_from_summary: bool = False  # the title tells no kind; the summary's are weaker
-    fixture: frozenset[str] = frozenset()  # the two teams of a match the title writes "A-B"
 
     def at(self, published: datetime | None, source: str) -> StoryKey:
         """The same analysis seen at another time or from another outlet."""
@@ -667,21 +666,7 @@ def analyse(
         kinds_from_summary=from_summary,
         who=who_,
         context=_summary_context(summary) | found.aside,
-        fixture=fixture(title),
     )
-
-
-_FIXTURE = re.compile(r"(?<![\w-])([^\W\d_]{3,})\s?[-–]\s?([^\W\d_]{3,})(?![\w-])")
-
-
-@lru_cache(maxsize=16384)
-def fixture(title: str) -> frozenset[str]:
-    """The two teams of a match written "Bodo-Inter", "Inter-Juve" (one a known club)."""
-    for m in _FIXTURE.finditer(fold(title)):
-        sides = frozenset(CLUB_ALIASES.get(w, w) for w in (m[1], m[2]))
-        if len(sides) == 2 and sides & CLUBS:
-            return sides
-    return frozenset()
 
 
 _NOT_ONLY = re.compile(r"\bnon solo\b(.*?)\banche\b")
@@ -720,6 +705,23 @@ def story_key(
     extra = frozenset(names)
     return analyse(title, summary, (), tuple(who) + tuple(frozenset({n}) for n in extra)).at(
         published, source
+    )
+
+
+def reads_alike(a: StoryKey, b: StoryKey) -> bool:
+    """Two analyses that every rule judges alike (only their time or outlet differ)."""
+    return (
+        a.words == b.words
+        and a.names == b.names
+        and a.maybe == b.maybe
+        and a.kinds == b.kinds
+        and a.context == b.context
+        and a.scores == b.scores
+        and a.summary_scores == b.summary_scores
+        and a.clubs == b.clubs
+        and a.teams == b.teams
+        and a.speaker == b.speaker
+        and a.quoted == b.quoted
     )
 
 
@@ -846,8 +848,6 @@ def same_story(
         return True
     if same_outlet and a.words.isdisjoint(b.words) and not a.kinds & b.kinds:
         return False  # an outlet's next piece on the same people (the Totti saga, day by day)
-    if kinds_differ(a, b) or _other_speaker(a, b) or _other_speaker(b, a):
-        return False
     return _evidence_agrees(a, b)
 
 
@@ -876,24 +876,6 @@ def _named_in_each_other(a: StoryKey, b: StoryKey) -> bool:
     )
 
 
-def _one_match_one_episode(a: StoryKey, b: StoryKey) -> bool:
-    """Two items naming one match's two teams (written "A-B" in one title, named by both
-    items in the title or the summary, a known club of them in both titles) within hours, the second one naming nobody the first does
-    not: with a word in common they tell one episode of it ("Inter, dubbio sul gol", whose
-    summary says Inter-Bodø, and "Quanti dubbi sulla rete di Pio Esposito in Bodo-Inter")."""
-    a_all, b_all = a.names | a.context, b.names | b.context
-    sides = a.fixture or b.fixture
-    if not sides or not sides <= a_all & b_all or not sides & a.clubs & b.clubs:
-        return False
-    if a.teams != b.teams:
-        return False
-    if not _within(a.published, b.published, SUMMARY_NAMES_HOURS):
-        return False
-    a_people = a.names - WEAK_NAMES - sides - b_all
-    b_people = b.names - WEAK_NAMES - sides - a_all
-    return not (a_people and b_people)
-
-
 def _front_page_of_the_match(front: StoryKey, report: StoryKey) -> bool:
     """A title that names the two clubs of a match reported within the day and nothing else,
     and tells no event of its own ("Fuga Inter, furia Juve" the morning after Inter-Juve 3-2,
@@ -904,7 +886,7 @@ def _front_page_of_the_match(front: StoryKey, report: StoryKey) -> bool:
         return False
     if not front.kinds <= MATCH_KINDS or (front.kinds and not front.kinds_from_summary):
         return False
-    if not report.kinds & MATCH_REPORTS or not front.clubs <= _match_clubs(report):
+    if not report.kinds & MATCH_REPORTS or not front.clubs <= report.clubs:
         return False
     if front.teams != report.teams or not _within(
         front.published, report.published, RESULT_PAIR_HOURS
@@ -923,7 +905,7 @@ def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
     shared = (a.names | a.maybe | _who_tokens(a)) & (b.names | b.maybe | _who_tokens(b))
     if a.clubs & b.clubs and a.kinds & b.kinds & MATCH_REPORTS:
         return False  # one club's match told twice (see `_one_clubs_result_twice`)
-    if len(_match_clubs(a) & _match_clubs(b)) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
+    if len(a.clubs & b.clubs) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
         return False  # a front page on the two clubs' match (see `_front_page_of_the_match`)
     return len(shared) < 2 and not (shared - WEAK_NAMES)
 
@@ -951,8 +933,6 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
         return True  # one person's injury, training, contract, call-up or ban (at one club)
     if "result" in a.kinds ^ b.kinds:
         return False  # a match report naming a player is not his own news
-    if common >= 1 and _one_match_one_episode(a, b):
-        return True
     if who and kinds - {"interview", "refereeing"} and (common >= 1 or clubs):
         return True  # one person, one kind of event, and a club or a word in common
     return bool(shared) and not strong and _same_words_around_a_club(a, b, shared, common)
@@ -970,15 +950,6 @@ def _one_match_reported_twice(a: StoryKey, b: StoryKey, kinds: frozenset[str]) -
 
 
 MATCH_REPORTS = frozenset({"result", "ratings"})  # what one match's reports tell
-
-
-def _match_clubs(key: StoryKey) -> frozenset[str]:
-    """The clubs of the match an item reports: its title's, and its summary's when the result
-    is read only there ("Juventus infuriata", whose summary says "l'Inter batte la Juventus
-    3-2", reports Inter-Juventus)."""
-    if key.kinds_from_summary and key.kinds & MATCH_REPORTS:
-        return key.clubs | (key.context & CLUBS)
-    return key.clubs
 REFEREE_KINDS = frozenset({"refereeing", "disciplinary"})
 MATCH_KINDS = MATCH_REPORTS | REFEREE_KINDS
 
