@@ -201,7 +201,13 @@ class Runner:
 
         from bot.telegram.app import TelegramService, token_refused
 
-        service = TelegramService(self.settings, self.store, self.registry, self.reload)
+        service = TelegramService(
+            self.settings,
+            self.store,
+            self.registry,
+            self.reload,
+            poll_updates=bool(self.settings.newsbot_webhook_url) or self.leader,
+        )
         try:
             await service.start()
         except InvalidToken as exc:
@@ -212,7 +218,39 @@ class Runner:
                 await service.stop()
             return False
         self.telegram = service
+        self._log_updates_role(first=True)
+        await self._follow_leader_with_updates()  # the leadership may have moved meanwhile
         return True
+
+    async def _follow_leader_with_updates(self) -> None:
+        """Long polling is the leader's: Telegram gives a token's updates to one getUpdates
+        caller and answers any other 409 Conflict. By webhook every replica serves them."""
+        telegram = self.telegram
+        if telegram is None or telegram.by_webhook or telegram.receiving == self.leader:
+            return
+        from telegram.error import TelegramError
+
+        try:
+            await telegram.receive_updates(self.leader)
+        except (TelegramError, OSError) as exc:  # tried again at the next leader check
+            log.warning("cannot start receiving Telegram updates now (%s); retrying", exc)
+            return
+        self._log_updates_role()
+
+    def _log_updates_role(self, *, first: bool = False) -> None:
+        """Say which replica receives Telegram's updates (an operator looks for it)."""
+        telegram = self.telegram
+        if telegram is None or telegram.by_webhook:
+            return
+        if telegram.receiving:
+            log.info("this replica receives the Telegram updates (long polling, as the leader)")
+        elif first or not self.leader:
+            holder = self.store.leader_holder() or "the leader replica"
+            log.info(
+                "Telegram updates are received by %s (long polling is the leader's); this "
+                "replica delivers alerts and takes the updates over when it leads",
+                holder,
+            )
 
     async def _retry_telegram(self) -> None:
         """Try again with exponential backoff until Telegram answers (or the token is refused)."""
@@ -239,6 +277,14 @@ class Runner:
         read-only replica) loses alerts' records: that is unhealthy, with the error (redacted).
         """
         details: dict[str, Any] = {"scheduler": self.scheduler.running, "leader": self.leader}
+        if self.telegram is not None:
+            details["updates"] = (
+                "webhook"
+                if self.telegram.by_webhook
+                else "long polling"
+                if self.telegram.receiving
+                else "off"
+            )
         try:
             depth = await asyncio.to_thread(self.store.outbox_depth)
             if self.leases is not None:
@@ -375,6 +421,7 @@ class Runner:
         if self.websub is not None:
             self.websub.subscribes = leader
         metrics.LEADER.set(1 if leader else 0)
+        await self._follow_leader_with_updates()
 
     async def _prune(self) -> None:
         removed = await asyncio.to_thread(self.store.prune, utcnow())

@@ -49,6 +49,7 @@ class Call:
     wall: float
     status: int = 200
     result: Any = None
+    via: str = ""  # the path before /bot<token>: which client called, when each has its own
 
     @property
     def chat_id(self) -> str:
@@ -84,6 +85,7 @@ class _State:
     admins: dict[str, set[int]] = field(default_factory=dict)
     chat_types: dict[str, str] = field(default_factory=dict)
     descriptions: dict[tuple[str, str | None], str] = field(default_factory=dict)
+    confirmed: int = 0  # getUpdates' highest offset: the updates below it are confirmed
 
 
 class FakeBotApi:
@@ -266,7 +268,9 @@ class FakeBotApi:
         return message
 
     # -- request handling (server threads) -----------------------------------------------
-    def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def handle(
+        self, method: str, params: dict[str, Any], via: str = ""
+    ) -> tuple[int, dict[str, Any]]:
         chat_id = str(params.get("chat_id", ""))
         fault = self._take_fault(method, chat_id)
         if fault is not None and fault.delay:
@@ -279,17 +283,17 @@ class FakeBotApi:
             }
             if fault.parameters:
                 body["parameters"] = fault.parameters
-            self._record(method, params, fault.status)
+            self._record(method, params, fault.status, via=via)
             return fault.status, body
         if method == "getUpdates":
-            self._record(method, params, 200)
+            self._record(method, params, 200, via=via)
             return 200, {"ok": True, "result": self._get_updates(params)}
         handler = getattr(self, f"_api_{method}", None)
         result = handler(params) if handler else True
         if isinstance(result, tuple):
-            self._record(method, params, result[0])
+            self._record(method, params, result[0], via=via)
             return result
-        self._record(method, params, 200, result)
+        self._record(method, params, 200, result, via=via)
         return 200, {"ok": True, "result": result}
 
     def _take_fault(self, method: str, chat_id: str) -> Fault | None:
@@ -301,20 +305,25 @@ class FakeBotApi:
                     return fault
         return None
 
-    def _record(self, method: str, params: dict[str, Any], status: int, result: Any = None) -> None:
-        call = Call(method, params, self.clock(), time.monotonic(), status, result)
+    def _record(
+        self, method: str, params: dict[str, Any], status: int, result: Any = None, via: str = ""
+    ) -> None:
+        call = Call(method, params, self.clock(), time.monotonic(), status, result, via)
         with self._lock:
             self._state.calls.append(call)
 
     def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """As Telegram: an offset confirms every update below it, which no caller (a restarted
+        process, another replica) gets again."""
         offset = int(params.get("offset") or 0)
         wait = min(float(params.get("timeout") or 0), self.poll_wait)
         with self._lock:
-            self._lock.wait_for(lambda: self._pending(offset), timeout=wait)
-            return self._pending(offset)
+            self._state.confirmed = max(self._state.confirmed, offset)
+            self._lock.wait_for(self._pending, timeout=wait)
+            return self._pending()
 
-    def _pending(self, offset: int) -> list[dict[str, Any]]:
-        return [u for u in self._state.updates if u["update_id"] >= offset]
+    def _pending(self) -> list[dict[str, Any]]:
+        return [u for u in self._state.updates if u["update_id"] >= self._state.confirmed]
 
     def _chat(self, chat_id: str) -> dict[str, Any]:
         kind = self._state.chat_types.get(chat_id)
@@ -451,12 +460,12 @@ def _handler_for(fake: FakeBotApi) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
-            _, _, rest = self.path.partition("/bot")
+            via, _, rest = self.path.partition("/bot")
             token, _, method = rest.partition("/")
             if token != fake.token:
                 self._reply(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
                 return
-            status, answer = fake.handle(method, _decode(self.headers, body))
+            status, answer = fake.handle(method, _decode(self.headers, body), via.strip("/"))
             self._reply(status, answer)
 
         do_GET = do_POST

@@ -54,16 +54,20 @@ TAKEOVER_SLACK = 3.0  # claim ticks (1 s) and a loaded machine
 
 
 class Replica:
-    """One `newsbot run --console --json` process; its stdout lines are collected as they come."""
+    """One `newsbot run --console --json` process (`console=False`: delivering to the Telegram
+    its environment names); its stdout lines are collected as they come, its log in `log`."""
 
-    def __init__(self, name: str, env: dict[str, str], args: list[str], cwd: Path) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], args: list[str], cwd: Path, *, console: bool = True
+    ) -> None:
         self.name = name
         self.port = int(env["NEWSBOT_HTTP"].rsplit(":", 1)[1])
         self.lines: list[dict[str, object]] = []
         self.log = cwd / f"replica-{name}.log"
+        mode = ["--console", "--json"] if console else []
         with self.log.open("w") as stderr:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run", "--console", "--json", *args],
+                [sys.executable, "-m", "bot", "run", *mode, *args],
                 cwd=cwd,
                 env=env,
                 stdout=subprocess.PIPE,

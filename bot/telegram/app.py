@@ -8,8 +8,11 @@ English, receives updates, and runs the `Sender` loop that drains the outbox.
 Updates arrive by long polling unless NEWSBOT_WEBHOOK_URL is set: then PTB's webhook server
 listens on NEWSBOT_WEBHOOK_LISTEN (host:port, default 0.0.0.0:8443) at the URL's path, behind
 your HTTPS reverse proxy, and Telegram is told the URL with a secret token derived from the bot
-token. Only one process may long-poll a token: a second one gets 409 Conflict, which is logged
-clearly (once a minute) while PTB retries with backoff; it never crash-loops.
+token. Only one process may long-poll a token: a second one gets 409 Conflict. So `newsbot run`
+long-polls only on the replica that holds the leader lock (`receive_updates`, driven by
+bot/runner.py); by webhook every replica answers. A 409 that still happens (another deployment
+on the same token) is logged clearly, once a minute, while PTB retries with backoff; it never
+crash-loops.
 """
 
 from __future__ import annotations
@@ -218,6 +221,8 @@ class TelegramService:
         register(self.application, self.commands)
         self.poll_updates = poll_updates
         self.tick = tick
+        self._updates_lock = asyncio.Lock()  # one start or stop of the updater at a time
+        self._stopping = False
         self._stop = asyncio.Event()
         self._sender_task: asyncio.Task[None] | None = None
         self._last_conflict_log = 0.0
@@ -229,6 +234,33 @@ class TelegramService:
         """New alerts are waiting: deliver now rather than at the next tick."""
         self.sender.wake()
 
+    @property
+    def by_webhook(self) -> bool:
+        """Whether updates arrive by webhook (every replica may serve it) rather than by
+        long polling (one process per token)."""
+        return bool(getattr(self.settings, "newsbot_webhook_url", None))
+
+    @property
+    def receiving(self) -> bool:
+        """Whether this process receives updates now (long-polls, or serves the webhook)."""
+        updater = self.application.updater
+        return updater is not None and updater.running
+
+    async def receive_updates(self, on: bool) -> None:
+        """Start or stop receiving updates: long polling follows the leader lock.
+
+        Stopping confirms to Telegram the updates already fetched (PTB's last getUpdates), so
+        the next receiver does not get them again. Raises TelegramError (or OSError) when the
+        start fails; the caller tries again at its next check."""
+        async with self._updates_lock:
+            app = self.application
+            if self._stopping or app.updater is None or on == self.receiving:
+                return
+            if on:
+                await self._start_updates(app)
+            else:
+                await app.updater.stop()
+
     async def start(self) -> None:
         app = self.application
         await app.initialize()
@@ -237,8 +269,9 @@ class TelegramService:
         except TelegramError as exc:  # the menu is a nicety; alerts matter more
             log.warning("could not publish the command menu: %s", exc)
         await app.start()
-        if self.poll_updates and app.updater is not None:
-            await self._start_updates(app)
+        self._stopping = False
+        if self.poll_updates:
+            await self.receive_updates(True)
         self._stop.clear()
         self._sender_task = asyncio.create_task(self.sender.run(self._stop, tick=self.tick))
         log.info("Telegram bot @%s started", app.bot.username)
@@ -281,6 +314,7 @@ class TelegramService:
 
     async def stop(self) -> None:
         """Stop receiving, let the sender finish its in-flight messages, then close."""
+        self._stopping = True
         self._stop.set()
         self.sender.wake()
         if self._sender_task is not None:
@@ -292,8 +326,9 @@ class TelegramService:
                 with suppress(asyncio.CancelledError):
                     await self._sender_task
         app = self.application
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+        async with self._updates_lock:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()
         if app.running:
             await app.stop()
         await app.shutdown()
