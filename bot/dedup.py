@@ -59,7 +59,7 @@ class IngestResult:
 # database with every lookup, so replicas sharing it never disagree.
 MAX_CACHED_ANALYSES = 50_000
 MAX_SPECIFIC_CANDIDATES = 300  # stories sharing a person with an item
-MAX_WEAK_CANDIDATES = 60  # the most recent stories sharing only a club, competition or place
+MAX_WEAK_CANDIDATES = 60  # the stories nearest the item's time sharing only a club or place
 # New items of one feed stored per transaction, on SQLite. Its writers take turns (one write
 # lock), so a transaction may hold many stories. PostgreSQL locks a story's row when an item joins
 # it and feeds are ingested at once: two chunks joining two stories in opposite orders would
@@ -279,7 +279,7 @@ def _ingest_one(
     # a title that names no one ("Facile così") is about the clubs its summary names
     lookup |= stories.who_names(terms) | key.clubs
     window = timedelta(hours=window_hours)
-    # Stories sharing a person with the item, then the most recent ones sharing only a club
+    # Stories sharing a person with the item, then the ones nearest its time sharing only a club
     # (or a competition, a city): a club is in dozens of stories a day, and the ones that tell
     # the same news as the item (the same match) are published around the same time. The
     # names of the summary of a title that names no one are weaker evidence: looked up like a

@@ -1083,6 +1083,8 @@ def find_story_for(
 
     A candidate counts as the item's own outlet when that outlet is among its sources: then
     only a re-post or the outlet's own follow-up on the same news joins it (see `same_story`).
+    An item joins a story when it tells the same news as its first item or as one of its later
+    items (`members`): the first item does not always tell the news the way the others do.
     """
     best: tuple[float, str] | None = None
     for cand in candidates:

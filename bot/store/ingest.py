@@ -180,12 +180,13 @@ class IngestOps(StoreBase):
     ) -> list[tuple[str, str]]:
         """(id, sources as stored) of the stories published in [start, end] that share a name
         with an item: the `specific_limit` most recent sharing one of `specific`, then the
-        `weak_limit` most recent sharing one of `weak` that are not among them. One statement.
+        `weak_limit` nearest the middle of the window (the item's time) sharing one of `weak`
+        that are not among them. One statement.
 
         The limits apply to the name index (name, published), name by name: a lookup reads at
         most `limit` rows per name however many stories share a club, so the cost per item
-        does not grow with them. (The most recent N stories of a set of names are among the
-        most recent N of each name, so the result is the same as a limit over all names.)
+        does not grow with them. (The N most recent, or nearest, stories of a set of names are
+        among those N of each name, so the result is the same as a limit over all names.)
         """
         specific, weak = sorted(set(specific)), sorted(set(weak))
         if not specific and not weak:
@@ -615,7 +616,8 @@ def _instant(value: datetime | str) -> float:
 
 def _lookup_sql(specific: int, weak: int) -> str:
     """The story lookup for this many specific and weak names (see `story_lookup_in`): each
-    name's most recent rows, read off the index (name, published), with their story's outlets.
+    name's most recent rows (a weak name's: the latest before the item's time and the first
+    after it), read off the index (name, published), with their story's outlets.
 
     Grouping and ordering are left to the caller: a few hundred rows are sorted faster in
     Python than in SQLite's temporary b-trees. Plain SQL that SQLite and PostgreSQL both run.
