@@ -113,8 +113,8 @@ shipped watchlists, stories, outbox), each size on a fresh store in the same run
   the item and the 60 nearest its time sharing only a club, competition or place; each is
   compared through its first item and up to 8 later ones (those reading alike counted once).
 - Per new item: one lookup statement (each name's rows nearest in time off the name index,
-  with the stories' outlets), then the story (created, or its outlets updated), the item and its keys;
-  new items are stored 100 to a transaction on SQLite.
+  with the stories' outlets), then the story (created, or its outlets updated), the item and
+  its keys; new items are stored 100 to a transaction on SQLite.
 - SQLite with `durable=False` (no fsync per commit, still safe against a killed process): an
   fsync per transaction is the disk's cost, the same with or without stories.
 """
