@@ -274,10 +274,10 @@ def test_labelled_stream_through_poll_once(
     print("\n" + tuned.line("tuned") + "\n" + held.line("held back"))
     print("\n".join(mistakes))
     # The issue's targets are 0.99 and 0.95 on the held-back part. Measured: precision 1.0 (the
-    # target, asserted) and recall 0.84 there, 1.0 and 0.84 on the tuned part. Which outlet's
-    # front pages of one morning are read first can cost the tuned part two joins (0.79), so the
-    # recall floors sit just under that and the precision floors at the target.
+    # target, asserted) and recall 0.84 there (16/19), 1.0 and 0.95 (36/38) on the tuned part,
+    # the same in every order of the outlets' feeds tried (docs/stories.md), so the recall
+    # floors sit just under that and the precision floors at the target.
     assert held.precision >= 0.99, mistakes
-    assert held.recall >= 0.80, mistakes
+    assert held.recall >= 0.84, mistakes
     assert tuned.precision >= 0.99, mistakes
-    assert tuned.recall >= 0.78, mistakes
+    assert tuned.recall >= 0.94, mistakes
