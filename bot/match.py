@@ -179,6 +179,13 @@ class Words:
         return cls(text, tokens, dashes_before(text, tokens))
 
 
+@lru_cache(maxsize=256)
+def _words_of(text: str) -> Words:
+    """`Words.of`, kept for the next Matcher asked about the same text (the subscribers' own
+    terms are a second Matcher beside the lists'). Shared: read only."""
+    return Words.of(text)
+
+
 def _is_excluded(owner: Owner, words: Words, start: int, end: int) -> bool:
     """True when [start, end) lies inside one of the owner's exclude phrases in this text."""
     for phrase in owner.excludes:
@@ -348,6 +355,9 @@ def _text_depth(word: str) -> int:
     return 1 if len(word) >= MIN_FUZZY_LENGTH - 1 else 0
 
 
+MAX_SEEN_WORDS = 50_000  # headline words whose candidate term words a Matcher remembers
+
+
 class Matcher:
     """All watchlists compiled into one index; build once per watchlist change, reuse per item."""
 
@@ -397,15 +407,32 @@ class Matcher:
         return self._size
 
     def _first_word_candidates(self, token: Token) -> set[int]:
-        """Term words that `token` may count as: same folded text, or a shared deletion key."""
+        """Term words that `token` may count as: same folded text, or a shared deletion key.
+
+        Remembered per word (the index never changes once built, and the same words recur in
+        every headline): a word's dozens of deletion keys are looked up once, not per item.
+        The set handed out is shared: callers only read it."""
+        seen = self.__dict__.setdefault("_seen_words", {})
+        found = seen.get(token.text)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
         keys = _text_keys(token.text) if self._fuzzy else (token.text,)
-        found: set[int] = set()
+        found = set()
         for key in keys:
             wid = self._keys.get(key)
             if wid is not None:
                 found.add(wid)
                 found.update(self._more.get(key, ()))
+        if len(seen) >= MAX_SEEN_WORDS:
+            seen.clear()  # a service reads new words forever: start over now and then
+        seen[token.text] = found
         return found
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (bot/indexcache.py) without the words seen so far."""
+        state = dict(self.__dict__)
+        state.pop("_seen_words", None)
+        return state
 
     def _hits(self, words: Words) -> Iterator[Hit]:
         for i, token in enumerate(words.tokens):
@@ -444,7 +471,7 @@ class Matcher:
         for field, text in _fields_of(title, summary):
             if not text:
                 continue
-            words = Words.of(text)
+            words = _words_of(text)
             out.extend(hits_to_matches(words, field, self._hits(words), self._owners))
         return _keep_widest(out)
 

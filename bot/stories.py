@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -362,14 +362,26 @@ class StoryKey:
     teams: frozenset[str] = frozenset()  # which of a club's teams: volley, women, youth
     kinds_from_summary: bool = False  # the title tells no kind; the summary's are weaker
     episodes: frozenset[str] = frozenset()  # the referee's calls the title names (a goal, …)
+    # Derived once, not per comparison (an item is compared with dozens of stories): the
+    # tokens of the matched terms, and every name the title mentions or the item matched.
+    who_tokens: frozenset[str] = field(init=False, repr=False, compare=False)
+    mentioned: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        who = frozenset().union(*self.who) if self.who else frozenset()
+        object.__setattr__(self, "who_tokens", who)
+        object.__setattr__(self, "mentioned", self.names | self.maybe | who)
 
     def at(self, published: datetime | None, source: str) -> StoryKey:
         """The same analysis seen at another time or from another outlet."""
         return _replace(self, published=published, source=source)
 
 
+_KEY_FIELDS = tuple(f.name for f in fields(StoryKey) if f.init)
+
+
 def _replace(key: StoryKey, **changes: object) -> StoryKey:
-    values = {name: getattr(key, name) for name in StoryKey.__slots__}  # type: ignore[attr-defined]
+    values = {name: getattr(key, name) for name in _KEY_FIELDS}
     values.update(changes)
     return StoryKey(**values)  # type: ignore[arg-type]
 
@@ -768,7 +780,12 @@ def candidate_key(cand: StoryCandidate) -> StoryKey:
 def _within(a: datetime | None, b: datetime | None, window_hours: float) -> bool:
     if a is None or b is None:
         return True
-    return abs(a - b) <= timedelta(hours=window_hours)
+    return abs(a - b) <= _hours(window_hours)
+
+
+@lru_cache(maxsize=64)
+def _hours(hours: float) -> timedelta:
+    return timedelta(hours=hours)
 
 
 def similarity(a: StoryKey, b: StoryKey) -> float:
@@ -779,7 +796,7 @@ def similarity(a: StoryKey, b: StoryKey) -> float:
 
 
 def _who_tokens(key: StoryKey) -> frozenset[str]:
-    return frozenset().union(*key.who) if key.who else frozenset()
+    return key.who_tokens
 
 
 def shared_names(a: StoryKey, b: StoryKey) -> frozenset[str]:
@@ -930,7 +947,7 @@ def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
     for most candidates (every rule below needs more)."""
     if not a.words.isdisjoint(b.words):
         return False
-    shared = (a.names | a.maybe | _who_tokens(a)) & (b.names | b.maybe | _who_tokens(b))
+    shared = a.mentioned & b.mentioned
     if a.clubs & b.clubs and a.kinds & b.kinds & MATCH_REPORTS:
         return False  # one club's match told twice (see `_one_clubs_result_twice`)
     if len(_match_clubs(a) & _match_clubs(b)) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:

@@ -263,9 +263,11 @@ class IngestOps(StoreBase):
     ) -> None:
         """More names a story can be found by (those of an item that joined it), filed at the
         story's time."""
-        rows = [{"story_id": story_id, "name": n, "published": published} for n in sorted(names)]
-        if rows:
-            conn.execute(self._insert_new(story_names), rows)
+        indexed = sorted(set(names))
+        if indexed:
+            named: dict[str, Any] = {f"n{i}": n for i, n in enumerate(indexed)}
+            named.update(story=story_id, published=self._utc_param()(published))
+            self._run(conn, _story_names_sql(len(indexed)) + " ON CONFLICT DO NOTHING", named)
 
     def create_story_in(
         self,
@@ -288,28 +290,27 @@ class IngestOps(StoreBase):
         """
         names = sorted(set(names))
         indexed = sorted(set(names) | set(index or ()))
-        created = conn.execute(
-            self._insert_new(stories, returning=True),
-            {
-                "id": story_id,
-                "title": item.title,
-                "summary": item.summary,
-                "url": item.link,
-                "source": item.source,
-                "published": published,
-                "sources": json.dumps([item.source]),
-                "names": json.dumps(names),
-                "created_at": now,
-                "updated_at": now,
-            },
-        ).first()
-        if created is None:
+        utc = self._utc_param()
+        when, at = utc(published), utc(now)
+        params = {
+            "id": story_id,
+            "title": item.title,
+            "summary": item.summary,
+            "url": item.link,
+            "source": item.source,
+            "published": when,
+            "sources": json.dumps([item.source]),
+            "names": json.dumps(names),
+            "now": at,
+        }
+        # Both run by the driver itself (see `_run`): one story per new piece of news.
+        created, _ = self._run(conn, _INSERT_STORY, params, fetch=True)
+        if not created:
             return False
         if indexed:
-            conn.execute(
-                _INSERT_STORY_NAME,
-                [{"story_id": story_id, "name": n, "published": published} for n in indexed],
-            )
+            named: dict[str, Any] = {f"n{i}": n for i, n in enumerate(indexed)}
+            named.update(story=story_id, published=when)
+            self._run(conn, _story_names_sql(len(indexed)), named)
         if item_id is not None:
             conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
         return True
@@ -554,7 +555,11 @@ _INSERT_ITEM = (
     "seen_at) VALUES (:feed_url, :source, :title, :summary, :link, :published, :story_id, "
     ":backlog, :seen_at) RETURNING id"
 )
-_INSERT_STORY_NAME = story_names.insert()
+_INSERT_STORY = (
+    "INSERT INTO stories (id, title, summary, url, source, published, sources, names, "
+    "created_at, updated_at) VALUES (:id, :title, :summary, :url, :source, :published, "
+    ":sources, :names, :now, :now) ON CONFLICT DO NOTHING RETURNING id"
+)
 _SET_ITEM_STORY = (
     update(items).where(items.c.id == bindparam("item")).values(story_id=bindparam("story"))
 )
@@ -596,6 +601,13 @@ def _keys_sql(count: int) -> str:
         f'INSERT INTO item_keys ("key", item_id, first_seen, last_seen) VALUES {rows} '
         'ON CONFLICT DO NOTHING RETURNING "key"'
     )
+
+
+@lru_cache(maxsize=64)
+def _story_names_sql(count: int) -> str:
+    """Index one story under `count` names (one statement)."""
+    rows = ", ".join(f"(:story, :n{i}, :published)" for i in range(count))
+    return f"INSERT INTO {story_names.name} (story_id, name, published) VALUES {rows}"
 
 
 @lru_cache(maxsize=512)
