@@ -198,29 +198,33 @@ def ingest(
     # whose keys were partly known before the batch.
     stored: set[str] = set()
     size = 1 if store.is_postgres else CHUNK_ITEMS
-    for start in range(0, len(todo), size):
-        if stopped():
-            break
-        chunk = todo[start : start + size]
-        try:
-            with store.transaction() as conn:
-                done = IngestResult()
-                added: set[str] = set()
-                for n, item in enumerate(chunk):
-                    if n and stopped():
-                        break  # the items done so far are committed, each one whole
-                    check = any(k in seen or k in stored or k in added for k in item.keys)
-                    done.add(ingest_one(conn, item, check_known=check))
-                    added.update(item.keys)
-                faults.checkpoint(faults.DEDUP_BEFORE_COMMIT)
-        except (AlreadyKnown, Deadlock):
-            # Another writer stored one of these items meanwhile (only if two pollers ever ran
-            # at once), or PostgreSQL broke a deadlock with another writer by rolling this one
-            # back: store the chunk again an item per transaction, retrying a deadlock's victim.
-            done = _one_by_one(store, chunk, ingest_one, stopped)
-        faults.checkpoint(faults.DEDUP_AFTER_COMMIT)
-        stored |= added
-        total.add(done)
+    if not todo:
+        return total
+    with store.writer() as transaction:
+        for start in range(0, len(todo), size):
+            if stopped():
+                break
+            chunk = todo[start : start + size]
+            try:
+                with transaction() as conn:
+                    done = IngestResult()
+                    added: set[str] = set()
+                    for n, item in enumerate(chunk):
+                        if n and stopped():
+                            break  # the items done so far are committed, each one whole
+                        check = any(k in seen or k in stored or k in added for k in item.keys)
+                        done.add(ingest_one(conn, item, check_known=check))
+                        added.update(item.keys)
+                    faults.checkpoint(faults.DEDUP_BEFORE_COMMIT)
+            except (AlreadyKnown, Deadlock):
+                # Another writer stored one of these items meanwhile (only if two pollers ever
+                # ran at once), or PostgreSQL broke a deadlock with another writer by rolling
+                # this one back: store the chunk again an item per transaction, retrying a
+                # deadlock's victim.
+                done = _one_by_one(store, chunk, ingest_one, stopped)
+            faults.checkpoint(faults.DEDUP_AFTER_COMMIT)
+            stored |= added
+            total.add(done)
     return total
 
 

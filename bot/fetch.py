@@ -73,6 +73,8 @@ class FetchResult:
     elapsed: float = 0.0
     retry_after: float | None = None  # seconds the server asked us to wait (429/503)
     cache_floor: float | None = None  # seconds the response says it stays fresh (max-age, Expires)
+    link_hub: str | None = None  # the WebSub hub named by a `Link: <…>; rel="hub"` header
+    link_self: str | None = None  # the feed's own address by `Link: <…>; rel="self"`
 
 
 class _BodyTooLarge(Exception):
@@ -263,6 +265,8 @@ async def _final_result(
         "etag": response.headers.get("etag"),
         "last_modified": response.headers.get("last-modified"),
         "content_type": response.headers.get("content-type"),
+        "link_hub": _link(response, "hub"),
+        "link_self": _link(response, "self"),
         "cache_floor": outlet_floor(
             cache_control=response.headers.get("cache-control"),
             expires=response.headers.get("expires"),
@@ -281,6 +285,16 @@ async def _final_result(
     body = await _read_capped(response, max_bytes)
     elapsed = time.monotonic() - started
     return FetchResult(feed, "ok", body=body, moved_to=moved_to, elapsed=elapsed, **common)
+
+
+def _link(response: httpx.Response, rel: str) -> str | None:
+    """The URL of the response's `Link` header with this `rel`, if any (resolved against the
+    address fetched; a malformed header counts as none)."""
+    try:
+        target = response.links.get(rel, {}).get("url")
+    except Exception:  # a header a server got wrong is no reason to fail a poll
+        return None
+    return str(response.url.join(target)) if target else None
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -28,6 +28,7 @@ log = logging.getLogger("newsbot.leasing")
 CLAIM_EVERY_S = 1.0  # a due feed waits at most this long for a replica to claim it
 LEASE_MAX_S = 30.0  # a lease runs for the shortest interval, at most this; renewed while polling
 BOOKING_GRACE_S = 1.0  # at a stop, how long finished polls may take to book their next poll
+KEEP_ROWS_EVERY = timedelta(minutes=1)  # how often a replica checks its feeds all have a row
 
 PollFeed = Callable[[Feed], Awaitable[object]]
 NextWait = Callable[[Feed, object], float]
@@ -61,6 +62,7 @@ class FeedLeases:
         self._feeds: dict[str, Feed] = {}
         self._polling: dict[str, asyncio.Task[None]] = {}
         self._planned = False  # the feeds' rows are in the store (else: at the next tick)
+        self._rows_checked: datetime | None = None  # when `keep_feed_rows` last ran
         self._failing = False  # the store failed at the last tick (one warning per outage)
 
     @property
@@ -80,8 +82,12 @@ class FeedLeases:
 
     async def _plan(self) -> None:
         longest = {f.url: float(f.max_interval or f.interval) for f in self._feeds.values()}
-        await asyncio.to_thread(self.store.plan_feeds, longest, self.clock())
+        now = self.clock()
+        gone = await asyncio.to_thread(self.store.plan_feeds, longest, now)
+        if gone:
+            log.info("feed leases: forgot %d feed(s) no longer in the feeds file", gone)
         self._planned = True
+        self._rows_checked = now
 
     async def tick(self) -> list[asyncio.Task[None]]:
         """Renew the leases of running polls, claim due feeds up to free poll slots, start
@@ -105,6 +111,11 @@ class FeedLeases:
         if not self._planned:
             await self._plan()
         now = self.clock()
+        if self._rows_checked is None or now - self._rows_checked >= KEEP_ROWS_EVERY:
+            # Another replica, planning with an older feeds file, may have deleted the rows
+            # of feeds only this one's file has: without a row a feed is never claimed.
+            await asyncio.to_thread(self.store.keep_feed_rows, [*self._feeds], now)
+            self._rows_checked = now
         if self._polling:
             until = now + timedelta(seconds=self.lease_for)
             running = [*self._polling]

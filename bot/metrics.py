@@ -115,7 +115,7 @@ WEBSUB_REQUESTS = Counter(
 )
 WEBSUB_ACTIVE = Gauge(
     "newsbot_websub_subscriptions",
-    "Feeds with a WebSub subscription in force (pushed to us), as the poll leader last saw.",
+    "Feeds with a WebSub subscription in force (pushed to us), as the leader replica last saw.",
 )
 
 

@@ -24,7 +24,7 @@ from bot.fetch import FetchResult, confirm_move, fetch, is_due, next_state
 from bot.models import Feed, FeedState, Item, ItemContext, Match
 from bot.parse import parse
 from bot.store import Store
-from bot.websub import Discovery
+from bot.websub import Discovery, advertised
 
 log = logging.getLogger("newsbot.poll")
 
@@ -199,7 +199,7 @@ class Pipeline:
                 i.published for i in parsed.items if i.published and i.published <= now
             ),
             outlet_floor=max(floors) if floors else None,
-            hub=parsed.hub,
+            hub=advertised(result.link_hub, result.link_self, parsed.hub, feed.url),
         )
 
     async def ingest_push(

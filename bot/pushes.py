@@ -5,8 +5,9 @@ NEWSBOT_HTTP server's path for callbacks. The rules are in `bot/websub.py`, the 
 `bot/store/websub.py`; this module does the talking:
 
 - after a poll, `discovered` records the hub the feed advertises (a new one is asked at once);
-- `tick` (the poll leader, every minute) subscribes, renews before the lease ends, retries
-  after failures, and unsubscribes feeds that left the feeds file;
+- `tick` (every minute, on the replica holding the leader lock: on PostgreSQL every replica polls
+  its share of the feeds and records the hubs it finds, one asks them) subscribes, renews before
+  the lease ends, retries after failures, and unsubscribes feeds that left the feeds file;
 - `handle` answers the callback URL on any replica: the hub's verification GET, and pushes
   (POST), whose signature is checked before a 202; the pushed document then goes through
   `Pipeline.ingest_push`, the same stages as a poll, in the background (a hub wants a fast
@@ -50,7 +51,8 @@ STOP_WAIT_S = 3.0
 
 
 class WebSub:
-    """One replica's side of WebSub; `tick` only on the poll leader."""
+    """One replica's side of WebSub; `tick` only on the one holding the leader lock, `refresh`
+    on the others."""
 
     def __init__(
         self,

@@ -2,8 +2,8 @@
 
 Nothing here decides anything a stage module could: the Runner starts components, routes events
 between them (a poll that produced alerts wakes the delivery), and stops them in order so that
-SIGTERM loses nothing: in-flight polls finish or are cancelled between item transactions, and an
-alert is marked sent in the step that sends it.
+SIGTERM loses nothing: in-flight polls finish, or stop between items with the items done so far
+committed (each whole, with its alerts), and an alert is marked sent in the step that sends it.
 """
 
 from __future__ import annotations
@@ -413,8 +413,9 @@ class Runner:
             holder = self.store.leader_holder() or "another replica"
             log.warning(
                 "not the poll leader: %s polls the feeds; this one does not poll (it delivers "
-                "and answers) and takes over when that one stops",
+                "alerts%s) and takes over when that one stops",
                 holder,
+                " and answers the webhook" if self.settings.newsbot_webhook_url else "",
             )
         self.leader = leader
         self.leader_checks += 1

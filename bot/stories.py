@@ -628,14 +628,25 @@ def lookup_names(title: str, extra: Iterable[str] = ()) -> frozenset[str]:
     return found.names | found.maybe | frozenset(extra)
 
 
+@lru_cache(maxsize=16384)
+def _term_words(term: str) -> frozenset[str]:
+    """A matched term's folded name tokens (the same terms match item after item)."""
+    return frozenset(t.text for t in tokenize(term) if t.text not in STOPWORDS)
+
+
 def name_tokens(terms: Iterable[str]) -> frozenset[str]:
     """Matched canonical terms as folded name tokens ("Paulo Dybala" -> paulo, dybala)."""
-    return frozenset(t.text for term in terms for t in tokenize(term) if t.text not in STOPWORDS)
+    return frozenset().union(*map(_term_words, terms))
 
 
 def who_groups(terms: Iterable[str]) -> tuple[frozenset[str], ...]:
     """Matched canonical terms, one group of folded tokens each ("Paulo Dybala" is one name)."""
-    found = {frozenset(t.text for t in tokenize(term) if t.text not in STOPWORDS) for term in terms}
+    return _who_groups(tuple(terms))
+
+
+@lru_cache(maxsize=16384)
+def _who_groups(terms: tuple[str, ...]) -> tuple[frozenset[str], ...]:
+    found = set(map(_term_words, terms))
     return tuple(sorted((g for g in found if g), key=sorted))
 
 

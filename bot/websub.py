@@ -1,8 +1,8 @@
 """WebSub (W3C Recommendation, 2018) as a subscriber: the rules, without sockets or SQL.
 
-A feed that advertises a hub (`<atom:link rel="hub">`, with its own address as
-`<atom:link rel="self">`, the topic) can push its new items to us instead of waiting for the
-next poll. The protocol, as this module applies it:
+A feed that advertises a hub (an HTTP `Link: <…>; rel="hub"` header or
+`<atom:link rel="hub">`, with its own address as `rel="self"`, the topic) can push its new items
+to us instead of waiting for the next poll. The protocol, as this module applies it:
 
 - we ask the hub by POST (`hub.mode=subscribe`, `hub.topic`, `hub.callback`, `hub.secret`,
   `hub.lease_seconds`); the callback is `NEWSBOT_WEBSUB_URL` + a random token per feed, so a
@@ -115,6 +115,22 @@ def discover(feed_meta: Mapping[str, Any], fallback_topic: str) -> Discovery | N
     if hub is None:
         return None
     return Discovery(hub, self_url or fallback_topic)
+
+
+def advertised(
+    link_hub: str | None, link_self: str | None, document: Discovery | None, address: str
+) -> Discovery | None:
+    """The hub and topic a fetched feed advertises: its HTTP `Link` headers (`rel="hub"`,
+    `rel="self"`, where the spec puts them first) over its document's atom:links (`document`,
+    from `discover`); a feed that names no topic is the address we fetched it from."""
+    hub = link_hub if link_hub and _http_url(link_hub) else None
+    topic = link_self if link_self and _http_url(link_self) else None
+    if document is not None:
+        hub = hub or document.hub
+        topic = topic or document.topic
+    if hub is None:
+        return None
+    return Discovery(hub, topic or address)
 
 
 def _http_url(value: str) -> bool:

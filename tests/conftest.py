@@ -118,7 +118,7 @@ def poll_once(
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With pytest-xdist (`make test`: `-n 2 --dist loadgroup`), every PostgreSQL test runs in
-    one worker: they share one server, whose advisory locks (the poll leader's) are
+    one worker: they share one server, whose advisory locks (the leader's) are
     database-wide, not per schema."""
     for item in items:
         if item.get_closest_marker("postgres") or "pg_url" in getattr(item, "fixturenames", ()):

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.config import Settings
 from bot.health import bound_port, serve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,6 +205,21 @@ def test_compose_hands_the_token_over_as_a_secret_not_in_the_file() -> None:
     assert spec["secrets"]["telegram_bot_token"] == {"environment": "TELEGRAM_BOT_TOKEN"}
     assert "${TELEGRAM_BOT_TOKEN:?" in text  # a missing token stops `up` with a message
     assert not re.search(r"\d{6,}:[A-Za-z0-9_-]{30,}", text)
+
+
+def test_compose_proxy_routes_websub_to_the_http_server_and_the_rest_to_the_webhook() -> None:
+    """WebSub callbacks are served by NEWSBOT_HTTP (8080) under NEWSBOT_WEBSUB_URL's path, the
+    Telegram webhook by its own listener (8443); /healthz and /metrics are not made public."""
+    spec = compose()
+    proxy = spec["services"]["proxy"]
+    (mount,) = proxy["configs"]
+    assert mount["target"] == "/etc/caddy/Caddyfile" == proxy["command"][3]
+    caddyfile = spec["configs"][mount["source"]]["content"]
+    routes = re.findall(r"handle\s*(\S*)\s*\{\s*reverse_proxy\s+(\S+)", caddyfile)
+    assert routes == [("/websub/*", "newsbot:8080"), ("", "newsbot:8443")]
+    env = spec["services"]["newsbot"]["environment"]
+    assert env["NEWSBOT_WEBSUB_URL"] == "${NEWSBOT_WEBSUB_URL:-}"  # unset: polling only
+    assert Settings(newsbot_websub_url="").newsbot_websub_url is None
 
 
 def test_compose_file_follows_the_compose_specification() -> None:

@@ -179,3 +179,30 @@ async def test_a_store_outage_stops_claims_with_one_warning_and_they_resume(
         assert polled == ["Tuttomercatoweb"], "the store answers: planned, polled"
     finally:
         store.close()
+
+
+async def test_a_replica_whose_feeds_file_is_ahead_gets_back_the_rows_another_deleted(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    clock = Clock()
+    polled: list[str] = []
+
+    async def poll(feed: Feed) -> None:
+        polled.append(feed.name)
+
+    a, b = (
+        FeedLeases(store, poll, lambda f, _: 600.0, clock, concurrency=4, owner=name)
+        for name in ("a", "b")
+    )
+    try:
+        await a.set_feeds([TMW, GAZZETTA])  # a has loaded the feeds file with Gazzetta added
+        await b.set_feeds([TMW])  # b restarts with the old one: Gazzetta's row is deleted
+        assert set(store.feed_lease_rows()) == {TMW.url}
+        await asyncio.gather(*await a.tick())
+        assert polled == ["Tuttomercatoweb"]
+        clock.advance(60)  # a checks its feeds' rows once a minute
+        await asyncio.gather(*await a.tick())
+        assert polled == ["Tuttomercatoweb", "Gazzetta"]
+    finally:
+        store.close()

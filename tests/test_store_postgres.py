@@ -317,3 +317,31 @@ def test_replicas_poll_half_each_never_twice_per_interval_and_take_over_the_dead
     assert b.feeds_leased("b", FEEDS) == len(FEEDS) and b.feeds_leased("a", FEEDS) == 0
     for store in (a, b):
         store.close()
+
+
+def test_a_feed_removed_from_the_feeds_file_loses_its_lease_row(pg_url: str) -> None:
+    a, b = Store.open(pg_url), Store.open(pg_url)
+    a.plan_feeds(dict.fromkeys(FEEDS, 10.0), T0)
+    busy, gone, *kept = sorted(FEEDS)
+    assert claim(b, "b", 0, limit=1) == {busy}  # b is polling it when the file changes
+    # a reloads a feeds file without `busy` and `gone`: gone's row goes; busy's stays while
+    # b's lease runs, so b's poll still books, and goes at the next planning.
+    assert a.plan_feeds(dict.fromkeys(kept, 10.0), seconds(1)) == 1
+    assert set(a.feed_lease_rows()) == {busy, *kept}
+    assert b.finish_feed_lease("b", busy, seconds(20))
+    assert a.plan_feeds(dict.fromkeys(kept, 10.0), seconds(2)) == 1
+    assert set(a.feed_lease_rows()) == set(kept)
+    assert a.plan_feeds({}, seconds(3)) == len(kept), "an empty feeds file leaves no rows"
+
+    # A replica whose feeds file is ahead gets back the rows another one deleted, due at once;
+    # rows already there keep their booking.
+    a.plan_feeds(dict.fromkeys(kept, 10.0), seconds(4))
+    assert a.claim_feeds("a", kept[:1], seconds(4), lease_for=10, limit=1) == kept[:1]
+    assert a.finish_feed_lease("a", kept[0], seconds(30))
+    b.keep_feed_rows(FEEDS, seconds(5))
+    rows = b.feed_lease_rows()
+    assert set(rows) == set(FEEDS)
+    assert rows[gone][0] == rows[busy][0] == seconds(5)
+    assert rows[kept[0]][0] == seconds(30)
+    for store in (a, b):
+        store.close()

@@ -28,6 +28,7 @@ from bot.registry import Registry
 from bot.runner import Runner
 from bot.store import Store
 from bot.websub import (
+    Discovery,
     Subscription,
     check_signature,
     next_action,
@@ -242,6 +243,36 @@ async def test_subscribed_renewed_and_unsubscribed_when_the_feed_leaves(
     await websub.idle()
     again = hub.wait_for(4)
     assert again["hub.mode"] == "subscribe" and again["hub.callback"] != first["hub.callback"]
+
+
+async def test_a_hub_named_only_in_http_link_headers_is_found_and_asked(
+    store: Store, client: httpx.AsyncClient, hub: FakeHub, feed_server: object
+) -> None:
+    server = feed_server  # tests/feedserver.py
+    url = server.url("/tmw.xml")  # type: ignore[attr-defined]
+    topic = server.url("/canonical.xml")  # type: ignore[attr-defined]
+    link = f'<{hub.url}>; rel="hub", </canonical.xml>; rel="self"'
+    # The document names another hub and itself: the headers come first, as WebSub says.
+    document = rss([BACKLOG], hub="https://elsewhere.example/hub", self_url=url)
+    server.set("/tmw.xml", document, headers={"Link": link})  # type: ignore[attr-defined]
+    feed = Feed("TMW", url)
+    websub = _manager(store, client, [feed], Clock())
+    outcome = await websub.pipeline.poll_feed(feed)
+    assert outcome.status == "ok" and outcome.hub is not None
+    await websub.discovered(feed, outcome.hub)
+    await websub.idle()
+    asked = hub.wait_for(1)
+    assert (asked["hub.mode"], asked["hub.topic"]) == ("subscribe", topic)
+
+    # Only the hub in a header: the topic is the document's rel="self".
+    server.set(
+        "/tmw.xml",
+        rss([BACKLOG], hub=None, self_url=url),
+        headers={"Link": f'<{hub.url}>; rel="hub"'},
+    )  # type: ignore[attr-defined]
+    assert (await websub.pipeline.poll_feed(feed, respect_backoff=False)).hub == Discovery(
+        hub.url, url
+    )
 
 
 async def test_a_replica_without_the_leader_lock_records_hubs_but_asks_none(

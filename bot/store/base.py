@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,9 +150,34 @@ class StoreBase:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One write transaction (commit on success, rollback on error), for bot/dedup.py."""
+        with self._outcome(), self._writer or nullcontext(), self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def writer(self) -> Iterator[Callable[[], AbstractContextManager[Connection]]]:
+        """`transaction`s one after another, for one feed's items (bot/dedup.py).
+
+        On PostgreSQL every item commits on its own: here they share one connection, instead
+        of taking one from the pool (and pinging the server) per item. SQLite: `transaction`.
+        """
+        if not self.is_postgres:
+            yield self.transaction
+            return
+        with self.engine.connect() as held:
+
+            @contextmanager
+            def transaction() -> Iterator[Connection]:
+                with self._outcome(), held.begin():
+                    yield held
+
+            yield transaction
+
+    @contextmanager
+    def _outcome(self) -> Iterator[None]:
+        """A write's failure: a deadlock's victim (to retry), or an outage the health check
+        reports (`write_failure`, cleared by the next write that succeeds)."""
         try:
-            with self._writer or nullcontext(), self.engine.begin() as conn:
-                yield conn
+            yield
         except OperationalError as exc:
             if getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
                 raise Deadlock(exc.statement, exc.params, exc.orig) from exc  # not an outage

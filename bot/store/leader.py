@@ -1,7 +1,9 @@
-"""Poll leadership on SQLite: an exclusive `flock` on a file beside the database.
+"""Leadership on SQLite: an exclusive `flock` on a file beside the database.
 
-PostgreSQL replicas elect their poll leader with an advisory lock; SQLite has nothing alike, and
-two `newsbot run` processes on one database file would both poll every feed. The kernel's file
+PostgreSQL replicas elect their leader with an advisory lock (it asks WebSub hubs and, without a
+webhook, long-polls Telegram; the polling is shared by lease there). SQLite has nothing alike,
+and two `newsbot run` processes on one database file would both poll every feed and both
+long-poll Telegram. The kernel's file
 lock plays the advisory lock's part: the first process to take it leads for its whole lifetime,
 and when it exits, however it exits, the kernel releases the lock and the next process to ask
 takes over. The holder writes its pid into the file so that the others can say who leads.

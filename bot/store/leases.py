@@ -36,20 +36,25 @@ FORGET_POLLERS = timedelta(days=1)  # rows of pollers gone for this long are del
 class LeaseOps(StoreBase):
     """The SQL of shared polling; `bot/leasing.py` drives it."""
 
-    def plan_feeds(self, longest_wait: Mapping[str, float], now: datetime) -> None:
-        """Give each configured feed (url -> its longest wait, in seconds) a lease row.
+    def plan_feeds(self, longest_wait: Mapping[str, float], now: datetime) -> int:
+        """Give each configured feed (url -> its longest wait, in seconds) a lease row, and
+        delete the rows of feeds no longer configured; returns how many were deleted.
 
         A new feed is due at once. A feed whose next poll lies further than its longest wait
-        (its interval was shortened in the feeds file) is brought forward to it.
+        (its interval was shortened in the feeds file) is brought forward to it. A removed
+        feed's row goes unless a lease on it still runs (a replica that has not reloaded yet
+        is polling it): the next planning deletes it.
         """
-        if not longest_wait:
-            return
         with self.transaction() as conn:
-            conn.execute(
-                self._insert(feed_leases)
-                .values([{"url": url, "next_poll_at": now} for url in longest_wait])
-                .on_conflict_do_nothing(index_elements=[feed_leases.c.url])
-            )
+            gone = conn.execute(
+                delete(feed_leases).where(
+                    feed_leases.c.url.not_in(list(longest_wait)),
+                    or_(feed_leases.c.lease_until.is_(None), feed_leases.c.lease_until < now),
+                )
+            ).rowcount
+            if not longest_wait:
+                return gone
+            self._add_feed_rows(conn, list(longest_wait), now)
             conn.execute(
                 update(feed_leases)
                 .where(
@@ -62,6 +67,22 @@ class LeaseOps(StoreBase):
                     for url, wait in longest_wait.items()
                 ],
             )
+            return gone
+
+    def keep_feed_rows(self, urls: Sequence[str], now: datetime) -> None:
+        """Give the configured feeds that lack one a lease row, due at once; the others are
+        left alone. Replicas plan at start and at each reload: this mends a replica whose feeds
+        file is ahead of another's that planned after it (and deleted rows it did not know)."""
+        if urls:
+            with self.transaction() as conn:
+                self._add_feed_rows(conn, urls, now)
+
+    def _add_feed_rows(self, conn: Connection, urls: Sequence[str], now: datetime) -> None:
+        conn.execute(
+            self._insert(feed_leases)
+            .values([{"url": url, "next_poll_at": now} for url in urls])
+            .on_conflict_do_nothing(index_elements=[feed_leases.c.url])
+        )
 
     def claim_feeds(
         self,
