@@ -110,10 +110,11 @@ shipped watchlists, stories, outbox), each size on a fresh store in the same run
   {MAX_SECONDS:.0f} s.
 - Each story's analysis (names, kinds of event, stems, scores) is computed once and kept per
   store. A lookup reads at most 300 candidate stories sharing a specific name (a person) with
-  the item and the 60 most recent sharing only a club, competition or place.
-- Per new item: one lookup statement (each name's most recent rows off the name index, with the
-  stories' outlets), then the story (created, or its outlets updated), the item and its keys;
-  new items are stored 100 to a transaction on SQLite.
+  the item and the 60 nearest its time sharing only a club, competition or place; each is
+  compared through its first item and up to 8 later ones (those reading alike counted once).
+- Per new item: one lookup statement (each name's rows nearest in time off the name index,
+  with the stories' outlets), then the story (created, or its outlets updated), the item and
+  its keys; new items are stored 100 to a transaction on SQLite.
 - SQLite with `durable=False` (no fsync per commit, still safe against a killed process): an
   fsync per transaction is the disk's cost, the same with or without stories.
 """

@@ -59,12 +59,15 @@ class IngestResult:
 # database with every lookup, so replicas sharing it never disagree.
 MAX_CACHED_ANALYSES = 50_000
 MAX_SPECIFIC_CANDIDATES = 300  # stories sharing a person with an item
-MAX_WEAK_CANDIDATES = 60  # the most recent stories sharing only a club, competition or place
+MAX_WEAK_CANDIDATES = 60  # the stories nearest the item's time sharing only a club or place
 # New items of one feed stored per transaction, on SQLite. Its writers take turns (one write
 # lock), so a transaction may hold many stories. PostgreSQL locks a story's row when an item joins
 # it and feeds are ingested at once: two chunks joining two stories in opposite orders would
 # deadlock, so there each item commits on its own.
 CHUNK_ITEMS = 100
+# Later items of a story compared with a new item besides its first (the earliest ones): a
+# piece that tells the news the way the second outlet did belongs to the story too.
+MAX_MEMBERS = 8
 
 
 @dataclass(slots=True)
@@ -99,6 +102,23 @@ def _remember(
     return cached
 
 
+def _member_key(title: str, summary: str, published: datetime, source: str) -> stories.StoryKey:
+    """A later item of a story as clustering compares it: from its title and summary only
+    (its matched terms are not stored), the same whether just joined or read back."""
+    return stories.analyse(title, summary, (), (), published, source)
+
+
+def _add_member(cached: _Cached, key: stories.StoryKey) -> None:
+    """Keep a later item of a story, unless it reads like one kept already (a headline
+    copied by another outlet compares like its first copy: comparing it again costs time)."""
+    cand = cached.candidate
+    if len(cand.members) >= MAX_MEMBERS:
+        return
+    if any(stories.reads_alike(key, k) for k in (cand.key, *cand.members) if k is not None):
+        return
+    cached.candidate = replace(cand, members=(*cand.members, key))
+
+
 @lru_cache(maxsize=4096)
 def _outlets(stored: str) -> frozenset[str]:
     return frozenset(loads(stored))
@@ -111,8 +131,11 @@ def _candidates(
     with the outlets just read; the stories not cached are read and analysed now."""
     cache = _analyses(store)
     missing = [story_id for story_id, _ in found if story_id not in cache]
+    members = store.story_members_in(conn, missing, MAX_MEMBERS) if missing else {}
     for cand in store.story_details_in(conn, missing) if missing else ():
-        _remember(cache, cand.story_id, stories.candidate_key(cand), cand.published)
+        cached = _remember(cache, cand.story_id, stories.candidate_key(cand), cand.published)
+        for title, summary, published, source in members.get(cand.story_id, ()):
+            _add_member(cached, _member_key(title, summary, published, source))
     out = []
     for story_id, sources in found:
         cached = cache.get(story_id)
@@ -260,7 +283,7 @@ def _ingest_one(
     # a title that names no one ("Facile così") is about the clubs its summary names
     lookup |= stories.who_names(terms) | key.clubs
     window = timedelta(hours=window_hours)
-    # Stories sharing a person with the item, then the most recent ones sharing only a club
+    # Stories sharing a person with the item, then the ones nearest its time sharing only a club
     # (or a competition, a city): a club is in dozens of stories a day, and the ones that tell
     # the same news as the item (the same match) are published around the same time. The
     # names of the summary of a title that names no one are weaker evidence: looked up like a
@@ -297,6 +320,11 @@ def _ingest_one(
             conn, story_id, None, item.source, now, sources=dict(found)[story_id]
         )
         new_outlet = item.source not in sources
+        # later items find the story by this item's names too, and compare with it
+        joined = _analyses(store).get(story_id)
+        if joined is not None:
+            store.index_story_names_in(conn, story_id, lookup, joined.candidate.published)
+            _add_member(joined, _member_key(item.title, item.summary, published, item.source))
     item_id = store.add_item_in(conn, item, now=now, backlog=backlog, story_id=story_id)
     faults.checkpoint(faults.DEDUP_AFTER_ITEM_INSERT)
     if new_outlet and not backlog:

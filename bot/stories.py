@@ -401,6 +401,9 @@ class StoryCandidate:
     sources: frozenset[str] = frozenset()
     summary: str = ""
     key: StoryKey | None = field(default=None, compare=False)
+    # later items of the story (each at its own time and outlet): an item that tells the same
+    # news as any of them belongs to the story too
+    members: tuple[StoryKey, ...] = field(default=(), compare=False)
 
 
 @lru_cache(maxsize=65536)
@@ -756,6 +759,23 @@ def story_key(
     )
 
 
+def reads_alike(a: StoryKey, b: StoryKey) -> bool:
+    """Two analyses that every rule judges alike (only their time or outlet differ)."""
+    return (
+        a.words == b.words
+        and a.names == b.names
+        and a.maybe == b.maybe
+        and a.kinds == b.kinds
+        and a.context == b.context
+        and a.scores == b.scores
+        and a.summary_scores == b.summary_scores
+        and a.clubs == b.clubs
+        and a.teams == b.teams
+        and a.speaker == b.speaker
+        and a.quoted == b.quoted
+    )
+
+
 def candidate_key(cand: StoryCandidate) -> StoryKey:
     """A candidate story's analysis: its cached key, or one computed from its first item."""
     if cand.key is not None:
@@ -866,7 +886,9 @@ def same_story(
     `same_outlet` says `b` already has `a`'s outlet (as when `b` is a story it contributed to).
     """
     same_outlet = same_outlet or (bool(a.source) and a.source == b.source)
-    if not _within(a.published, b.published, window_hours) or _nothing_in_common(a, b):
+    if not _within(a.published, b.published, window_hours):
+        return False
+    if _nothing_in_common(a, b) and not _named_in_each_other(a, b):
         return False
     if same_outlet and is_repost(a.text, b.text):
         return True
@@ -876,11 +898,38 @@ def same_story(
         return False
     if _front_page_of_the_match(a, b) or _front_page_of_the_match(b, a):
         return True
-    if same_outlet and a.words.isdisjoint(b.words) and not a.kinds & b.kinds:
-        return False  # an outlet's next piece on the same people (the Totti saga, day by day)
     if kinds_differ(a, b) or _other_speaker(a, b) or _other_speaker(b, a):
         return False
+    if _named_in_each_other(a, b) and "result" not in a.kinds ^ b.kinds:
+        return True
+    if same_outlet and a.words.isdisjoint(b.words) and not a.kinds & b.kinds:
+        return False  # an outlet's next piece on the same people (the Totti saga, day by day)
     return _evidence_agrees(a, b)
+
+
+SUMMARY_NAMES_HOURS = 12  # two items whose summaries name each other's people
+
+
+def _named_in_each_other(a: StoryKey, b: StoryKey) -> bool:
+    """Each title's names are named by the other item too (in its title or its summary), and
+    the two titles name at least two different ones between them, one of them not a club
+    ("Spalletti, riflessioni sulla rosa", whose summary tells Juventus's night in Istanbul,
+    and "Devono rifare la Juve", whose summary quotes Spalletti): the summaries say that the
+    two pieces are about the same people, which their titles tell only in part."""
+    a_own, b_own = a.names - NOT_CLUBS, b.names - NOT_CLUBS
+    if a_own == b_own or not a_own or not b_own:
+        return False
+    a_title, b_title = a.names | a.maybe, b.names | b.maybe
+    if not a_own <= b_title | b.context or not b_own <= a_title | a.context:
+        return False
+    if a_own <= b_title and b_own <= a_title:
+        return False  # the titles name the same people: the other rules judge them
+    both = a_own | b_own
+    return (
+        len(both) >= 2
+        and bool(both - WEAK_NAMES)
+        and _within(a.published, b.published, SUMMARY_NAMES_HOURS)
+    )
 
 
 def _front_page_of_the_match(front: StoryKey, report: StoryKey) -> bool:
@@ -1062,16 +1111,18 @@ def find_story_for(
 
     A candidate counts as the item's own outlet when that outlet is among its sources: then
     only a re-post or the outlet's own follow-up on the same news joins it (see `same_story`).
+    An item joins a story when it tells the same news as its first item or as one of its later
+    items (`members`): the first item does not always tell the news the way the others do.
     """
     best: tuple[float, str] | None = None
     for cand in candidates:
-        other = candidate_key(cand)
         own = bool(key.source) and key.source in cand.sources
-        if not same_story(key, other, window_hours=window_hours, same_outlet=own):
-            continue
-        score = _score(key, other)
-        if best is None or score > best[0]:
-            best = (score, cand.story_id)
+        for other in (candidate_key(cand), *cand.members):
+            if not same_story(key, other, window_hours=window_hours, same_outlet=own):
+                continue
+            score = _score(key, other)
+            if best is None or score > best[0]:
+                best = (score, cand.story_id)
     return best[1] if best else None
 
 

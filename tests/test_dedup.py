@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot import faults
+from bot import dedup, faults
 from bot.dedup import IngestResult, ingest
 from bot.match import Matcher
 from bot.models import Alert, Feed, Item, Match, Term, Watchlist
@@ -598,3 +598,61 @@ def test_a_story_is_found_by_a_name_it_only_starts_a_sentence_with(store: Store)
     assert poll(store, [later], at=T0 + timedelta(hours=1)).new_items == 1
     [story] = store.recent_stories(T0 - timedelta(hours=1))
     assert story.sources == ("CdS", "Napolista")
+
+
+FUGA = "Fuga Inter, furia Juve"
+FUGA_SUMMARY = (
+    "È stato un Derby d'Italia con i fiocchi quello tra nerazzurri e bianconeri ieri sera a San"
+    " Siro, anche se sull'1-1 l'arbitro La Penna ha preso una decisione sbagliata"
+)
+
+
+def test_a_story_is_compared_by_its_later_items_too_also_after_a_restart(store: Store) -> None:
+    """ "Furia Juve contro l'arbitro" tells the match the way "Juventus infuriata" did (the
+    3-2 in its summary), not the way the story's first front page did (only the referee's
+    call): it joins their story, also in a new process (nothing cached)."""
+    first = item("t1", FUGA, source="TuttoJuve", summary=FUGA_SUMMARY)
+    second = item(
+        "t2",
+        "Juventus infuriata",
+        source="TuttoJuve",
+        published=T0 + timedelta(minutes=30),
+        summary="A San Siro succede di tutto: l’Inter batte la Juventus 3-2 al 90’.",
+    )
+    later = item(
+        "c1",
+        "Furia Juve contro l’arbitro",
+        source="CdS",
+        published=T0 + timedelta(minutes=75),
+        summary="Finisce 3-2 per i nerazzurri, con tanto di polemiche per l'espulsione di Kalulu.",
+    )
+    poll(store, [first, second])
+    dedup._CACHES.clear()  # a new process: the story's items are read back
+    poll(store, [later], at=T0 + timedelta(hours=2))
+    [story] = store.recent_stories(T0 - timedelta(hours=1))
+    assert story.sources == ("TuttoJuve", "CdS")
+
+
+def test_an_outlet_polled_late_finds_the_story_nearest_its_items_time(store: Store) -> None:
+    """Last night's report, read after the morning's front page and a day of other news on
+    one club (more stories than a lookup reads), joins the front page's story."""
+    front = item("f1", FUGA, source="TuttoJuve", summary=FUGA_SUMMARY)
+    others = [
+        item(
+            f"o{n}",
+            f"Juventus, notizia {n}",
+            source="Other",
+            published=T0 + timedelta(hours=1, minutes=20 * n),
+        )
+        for n in range(dedup.MAX_WEAK_CANDIDATES + 10)
+    ]
+    report = item(
+        "n1",
+        "L’Inter batte la Juventus 3-2 e può festeggiare lo scudetto",
+        source="Napolista",
+        published=T0 - timedelta(hours=8),
+    )
+    poll(store, [front, *others], at=T0 + timedelta(days=1))
+    poll(store, [report], at=T0 + timedelta(days=1))
+    joined = [s for s in store.recent_stories(T0 - timedelta(days=1)) if "Napolista" in s.sources]
+    assert [s.sources for s in joined] == [("TuttoJuve", "Napolista")]

@@ -648,3 +648,34 @@ def test_a_front_page_naming_the_two_clubs_of_last_nights_match_is_its_story() -
         summary="Le due società sono pronte a un'offerta per il difensore",
     )
     assert not same_story(transfer, report)
+
+
+def test_two_pieces_whose_summaries_name_each_others_people_are_one_story() -> None:
+    """An outlet's pieces on Juve after Istanbul: each title names one of them (Spalletti, the
+    Juve), the other's summary names it too. The same names in both titles are not enough
+    ("Ranieri si dimette" and "Ranieri: «…stadio»"), nor is one person in common."""
+    spalletti = story_key(
+        "Spalletti, riflessioni sulla rosa",
+        published=T0,
+        source="TuttoJuve",
+        summary="Ci sono notti che cambiano il destino di una squadra. E quella di Juventus a"
+        " Istanbul, in casa del Galatasaray, rischia di segnare un prima e un dopo.",
+    )
+    juve = story_key(
+        "Devono rifare la Juve",
+        published=T0 + timedelta(minutes=15),
+        source="TuttoJuve",
+        summary="In occasione della prima pagina di oggi, Tuttosport ha scelto il seguente come"
+        ' titolo principale: "Devono rifare la Juve". Spalletti ha convinto il club.',
+    )
+    assert same_story(juve, spalletti)
+    ranieri = story_key("Ranieri si dimette da consulente della Roma", published=T0)
+    stadio = story_key('Ranieri: "La Roma ha bisogno di un nuovo stadio"', published=T0)
+    assert not same_story(ranieri, stadio)
+    lucio = story_key(
+        "Lucio vuole personalità",
+        published=T0 + timedelta(minutes=45),
+        source="TuttoJuve",
+        summary="Luciano Spalletti non è un allenatore tormentato dai dubbi.",
+    )
+    assert not same_story(lucio, spalletti)

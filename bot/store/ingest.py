@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -180,26 +180,31 @@ class IngestOps(StoreBase):
     ) -> list[tuple[str, str]]:
         """(id, sources as stored) of the stories published in [start, end] that share a name
         with an item: the `specific_limit` most recent sharing one of `specific`, then the
-        `weak_limit` most recent sharing one of `weak` that are not among them. One statement.
+        `weak_limit` nearest the middle of the window (the item's time) sharing one of `weak`
+        that are not among them. One statement.
 
         The limits apply to the name index (name, published), name by name: a lookup reads at
         most `limit` rows per name however many stories share a club, so the cost per item
-        does not grow with them. (The most recent N stories of a set of names are among the
-        most recent N of each name, so the result is the same as a limit over all names.)
+        does not grow with them. (The N most recent, or nearest, stories of a set of names are
+        among those N of each name, so the result is the same as a limit over all names.)
         """
         specific, weak = sorted(set(specific)), sorted(set(weak))
         if not specific and not weak:
             return []
         utc = self._utc_param()
-        params: dict[str, Any] = {"start": utc(start), "end": utc(end)}
+        mid = start + (end - start) / 2  # the item's time
+        params: dict[str, Any] = {"start": utc(start), "mid": utc(mid), "end": utc(end)}
         params.update({f"s{i}": n for i, n in enumerate(specific)})
         params.update({f"w{i}": n for i, n in enumerate(weak)})
         params.update(ls=specific_limit, lw=weak_limit)
         # Run by the driver itself: this statement runs for every item and returns hundreds
         # of rows, and SQLAlchemy's handling of them cost more than the database's.
         rows, _ = self._run(conn, _lookup_sql(len(specific), len(weak)), params, fetch=True)
-        rows.sort(key=itemgetter(2), reverse=True)  # newest first (a story's rows: one time)
-        rows.sort(key=itemgetter(0))  # specific names first, still newest first
+        # Specific names: newest first (a story's rows: one time). Weak names: nearest the
+        # item's time first (an outlet polled late brings items older than stories known).
+        rows.sort(key=itemgetter(2), reverse=True)
+        at = _instant(mid)
+        rows.sort(key=lambda r: (r[0], 0.0 if r[0] == 0 else abs(_instant(r[2]) - at)))
         limits = (specific_limit, weak_limit)
         taken: tuple[set[str], set[str]] = (set(), set())
         out = []
@@ -238,6 +243,31 @@ class IngestOps(StoreBase):
                 for d in rows
             )
         return out
+
+    def story_members_in(
+        self, conn: Connection, ids: Sequence[str], limit: int
+    ) -> dict[str, list[tuple[str, str, datetime, str]]]:
+        """The items of stories `ids` other than each one's first, as (title, summary, time,
+        outlet): the earliest `limit` of each story, oldest first."""
+        out: dict[str, list[tuple[str, str, datetime, str]]] = {}
+        for chunk in range(0, len(ids), 500):
+            rows = conn.execute(_STORY_MEMBERS, {"ids": list(ids[chunk : chunk + 500])})
+            for r in rows:
+                kept = out.setdefault(r.story_id, [])
+                if len(kept) < limit:
+                    kept.append((r.title, r.summary or "", r.published or r.seen_at, r.source))
+        return out
+
+    def index_story_names_in(
+        self, conn: Connection, story_id: str, names: Iterable[str], published: datetime
+    ) -> None:
+        """More names a story can be found by (those of an item that joined it), filed at the
+        story's time."""
+        indexed = sorted(set(names))
+        if indexed:
+            named: dict[str, Any] = {f"n{i}": n for i, n in enumerate(indexed)}
+            named.update(story=story_id, published=self._utc_param()(published))
+            self._run(conn, _story_names_sql(len(indexed)) + " ON CONFLICT DO NOTHING", named)
 
     def create_story_in(
         self,
@@ -540,6 +570,19 @@ _JOIN_STORY = (
 _KNOWN_KEYS = select(item_keys.c.key, item_keys.c.item_id, item_keys.c.last_seen).where(
     item_keys.c.key.in_(bindparam("keys", expanding=True))
 )
+_STORY_MEMBERS = (
+    select(
+        items.c.story_id,
+        items.c.title,
+        items.c.summary,
+        items.c.published,
+        items.c.seen_at,
+        items.c.source,
+    )
+    .join(stories, stories.c.id == items.c.story_id)
+    .where(items.c.story_id.in_(bindparam("ids", expanding=True)), items.c.link != stories.c.url)
+    .order_by(items.c.story_id, items.c.published, items.c.id)
+)
 _STORY_DETAILS = select(
     stories.c.id,
     stories.c.title,
@@ -574,23 +617,35 @@ def _driver_style(sql: str, postgres: bool) -> str:
 
 
 @lru_cache(maxsize=256)
+def _instant(value: datetime | str) -> float:
+    """A stored time as the driver returns it (SQLite: naive UTC text) in seconds."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
 def _lookup_sql(specific: int, weak: int) -> str:
     """The story lookup for this many specific and weak names (see `story_lookup_in`): each
-    name's most recent rows, read off the index (name, published), with their story's outlets.
+    name's most recent rows (a weak name's: the latest before the item's time and the first
+    after it), read off the index (name, published), with their story's outlets.
 
     Grouping and ordering are left to the caller: a few hundred rows are sorted faster in
     Python than in SQLite's temporary b-trees. Plain SQL that SQLite and PostgreSQL both run.
     """
 
-    def per_name(group: int, param: str, limit: str) -> str:
+    def per_name(group: int, param: str, limit: str, start: str, end: str, order: str) -> str:
         return (
             f"SELECT * FROM (SELECT {group} AS grp, story_id, published FROM story_names "
-            f"WHERE name = :{param} AND published >= :start AND published <= :end "
-            f"ORDER BY published DESC LIMIT :{limit}) AS n_{param}"
+            f"WHERE name = :{param} AND published >= :{start} AND published <= :{end} "
+            f"ORDER BY published {order} LIMIT :{limit}) AS n_{param}_{order}"
         )
 
-    names = [per_name(0, f"s{i}", "ls") for i in range(specific)]
-    names += [per_name(1, f"w{i}", "lw") for i in range(weak)]
+    names = [per_name(0, f"s{i}", "ls", "start", "end", "DESC") for i in range(specific)]
+    # a weak name's stories nearest the item's time: the latest before it, the first after it
+    names += [per_name(1, f"w{i}", "lw", "start", "mid", "DESC") for i in range(weak)]
+    names += [per_name(1, f"w{i}", "lw", "mid", "end", "ASC") for i in range(weak)]
     sql = (
         f"SELECT n.grp, n.story_id, n.published, s.sources FROM ({' UNION ALL '.join(names)}) "
         "AS n JOIN stories AS s ON s.id = n.story_id"
