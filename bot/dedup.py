@@ -257,16 +257,20 @@ def _ingest_one(
         item.title, item.summary, (), stories.who_groups(terms), published, item.source
     )
     lookup = stories.lookup_names(item.title, stories.name_tokens(terms))
-    lookup |= stories.who_names(terms)
+    # a title that names no one ("Facile così") is about the clubs its summary names
+    lookup |= stories.who_names(terms) | key.clubs
     window = timedelta(hours=window_hours)
     # Stories sharing a person with the item, then the most recent ones sharing only a club
     # (or a competition, a city): a club is in dozens of stories a day, and the ones that tell
-    # the same news as the item (the same match) are published around the same time.
+    # the same news as the item (the same match) are published around the same time. The
+    # names of the summary of a title that names no one are weaker evidence: looked up like a
+    # club.
     specific = {n for n in lookup if n not in stories.WEAK_NAMES}
+    weak = lookup - specific if key.names else (lookup - specific) | key.context
     found = store.story_lookup_in(
         conn,
         specific,
-        lookup - specific,
+        weak,
         published - window,
         published + window,
         specific_limit=MAX_SPECIFIC_CANDIDATES,

@@ -143,7 +143,8 @@ def plain_text(html_or_text: str) -> str:
         if not (has_markup(text) or _ENTITY_RE.search(text)):
             break
     text = drop_undefined_entities(text)
-    text = ftfy.fix_text(text, uncurl_quotes=False, unescape_html=False)
+    if not (text.isascii() and text.isprintable()):  # ftfy changes nothing in plain ASCII
+        text = ftfy.fix_text(text, uncurl_quotes=False, unescape_html=False)
     text = _fix_double_prime(text)
     text = drop_invisible(text)
     return _SPACE_RE.sub(" ", text).strip()
@@ -174,11 +175,25 @@ def _collapse_repeats(text: str) -> str:
     return text
 
 
+class _DropCombining(dict[int, int | None]):
+    """A str.translate table dropping combining marks, filled one code point at a time."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_DROP_COMBINING = _DropCombining()
+_WORD_RE = re.compile(r"\w+")
+
+
 def _fold(text: str) -> str:
     """Lower-case, accents and punctuation removed: what a title fingerprint compares."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(re.findall(r"\w+", letters))
+    folded = text.casefold()
+    if not folded.isascii():
+        folded = unicodedata.normalize("NFKD", folded).translate(_DROP_COMBINING)
+    return " ".join(_WORD_RE.findall(folded))
 
 
 def title_fingerprint(title: str) -> str:

@@ -70,7 +70,7 @@ STOPWORDS = _words(
     quella quelli quelle suo sua suoi sue loro mio mia tuo tua nostro nostra tutto tutti tutte
     molto poco tanto altro altra altri ecco c se no si sì va fa fare può puo deve ci vi mi ti
     io tu lui lei noi voi essi the a an of to in for and on with is at by from as its it be
-    vs v de van von der dos el fino sta stanno vanno ero siamo sara sarà viene
+    vs v de van von der dos el fino sta stanno vanno ero siamo sara sarà viene così cosi
     """
 )
 
@@ -133,6 +133,30 @@ CLUB_ALIASES = {
     "barcelona": "barcellona",
     "nazionale": "italia",
 }
+# A derby's name tells its two clubs ("il derby d'Italia" is Inter-Juventus): read as if the
+# text named them.
+_DERBIES = re.compile(
+    r"\b(derby)\s+(?:d['’]\s*|della\s+|del\s+)(italia|madonnina|capitale|mole|lanterna|sole)\b",
+    re.IGNORECASE,
+)
+DERBY_CLUBS = {
+    "italia": "Inter-Juventus",
+    "madonnina": "Inter-Milan",
+    "capitale": "Roma-Lazio",
+    "mole": "Juventus-Torino",
+    "lanterna": "Genoa-Sampdoria",
+    "sole": "Napoli-Roma",
+}
+
+
+def name_derbies(text: str) -> str:
+    """`text` with a derby's name read as its two clubs ("il derby d'Italia" -> "il derby
+    Inter-Juventus"): the clubs a reader hears in it (and no national team)."""
+    if "erby" not in text:
+        return text
+    return _DERBIES.sub(lambda m: f"{m[1]} {DERBY_CLUBS[m[2].lower()]}", text)
+
+
 # Club names too ambiguous to tell one club on their own (Manchester City or United?).
 AMBIGUOUS_CLUBS = _words("real manchester city united utd west ham aston villa borussia atletico")
 CLUBS = (WEAK_NAMES - NOT_CLUBS - AMBIGUOUS_CLUBS) | {"italia"}
@@ -278,7 +302,7 @@ KIND_PHRASES: dict[str, re.Pattern[str]] = {
     ),
     "interview": re.compile(r"\b(ha detto|ha parlato|le parole)\b"),
     "disciplinary": re.compile(r"\b(giudice sportivo)\b"),
-    "refereeing": re.compile(r"\b(cartellino rosso)\b"),
+    "refereeing": re.compile(r"\b(cartellino rosso|var)\b"),
 }
 # Events that happen to one person once in a few days: the same person and kind is one story
 # (not a red card: every post-match piece mentions it).
@@ -337,6 +361,7 @@ class StoryKey:
     clubs: frozenset[str] = frozenset()  # clubs the title names, one name each
     teams: frozenset[str] = frozenset()  # which of a club's teams: volley, women, youth
     kinds_from_summary: bool = False  # the title tells no kind; the summary's are weaker
+    episodes: frozenset[str] = frozenset()  # the referee's calls the title names (a goal, …)
     # Derived once, not per comparison (an item is compared with dozens of stories): the
     # tokens of the matched terms, and every name the title mentions or the item matched.
     who_tokens: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -503,6 +528,7 @@ def _not_a_word(word: str) -> bool:
 
 @lru_cache(maxsize=16384)
 def _analyse(title: str) -> _Analysis:
+    title = name_derbies(title)
     tokens = tokenize(title)
     all_caps = all(t.upper for t in tokens if t.text.isalpha())
     names: set[str] = set()
@@ -664,8 +690,9 @@ def analyse(
     if from_summary:  # "Furia Juve contro l'arbitro": the summary says the match ended 3-2
         kinds |= told if not kinds else {"result"}
     all_names = found.names | extra
-    # a title naming no one ("Il danno") is about the clubs its summary names
-    named = all_names or found.maybe or _summary_context(summary)
+    # a title naming no one ("Il danno", "Facile così": its capitalised first word may be a
+    # name, never a club) is about the clubs its summary names
+    named = all_names or _summary_context(summary)
     return StoryKey(
         clubs=frozenset(n for n in named if n in CLUBS),
         teams=frozenset(
@@ -686,6 +713,7 @@ def analyse(
         kinds_from_summary=from_summary,
         who=who_,
         context=_summary_context(summary) | found.aside,
+        episodes=_episodes(text),
     )
 
 
@@ -865,7 +893,7 @@ def _front_page_of_the_match(front: StoryKey, report: StoryKey) -> bool:
         return False
     if not front.kinds <= MATCH_KINDS or (front.kinds and not front.kinds_from_summary):
         return False
-    if not report.kinds & MATCH_REPORTS or not front.clubs <= report.clubs:
+    if not report.kinds & MATCH_REPORTS or not front.clubs <= _match_clubs(report):
         return False
     if front.teams != report.teams or not _within(
         front.published, report.published, RESULT_PAIR_HOURS
@@ -884,8 +912,10 @@ def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
     shared = a.mentioned & b.mentioned
     if a.clubs & b.clubs and a.kinds & b.kinds & MATCH_REPORTS:
         return False  # one club's match told twice (see `_one_clubs_result_twice`)
-    if len(a.clubs & b.clubs) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
+    if len(_match_clubs(a) & _match_clubs(b)) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
         return False  # a front page on the two clubs' match (see `_front_page_of_the_match`)
+    if a.episodes & b.episodes and a.clubs & b.clubs:
+        return False  # one call of the referee in a club's match (see `_one_referees_call`)
     return len(shared) < 2 and not (shared - WEAK_NAMES)
 
 
@@ -904,6 +934,8 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
     if len(shared) >= 2 and a.scores and b.scores and scores_agree(a.scores, b.scores):
         return True
     if _one_match_reported_twice(a, b, kinds) or _one_clubs_result_twice(a, b):
+        return True
+    if _one_referees_call(a, b):
         return True
     who = _shared_who(a, b)
     clubs = shared & WEAK_NAMES - NOT_CLUBS
@@ -929,8 +961,61 @@ def _one_match_reported_twice(a: StoryKey, b: StoryKey, kinds: frozenset[str]) -
 
 
 MATCH_REPORTS = frozenset({"result", "ratings"})  # what one match's reports tell
+
+
+def _match_clubs(key: StoryKey) -> frozenset[str]:
+    """The clubs of the match an item reports: its title's, and its summary's when the result
+    is read only there ("Juventus infuriata", whose summary says "l'Inter batte la Juventus
+    3-2", reports Inter-Juventus)."""
+    if key.kinds_from_summary and key.kinds & MATCH_REPORTS:
+        return key.clubs | (key.context & CLUBS)
+    return key.clubs
+
+
 REFEREE_KINDS = frozenset({"refereeing", "disciplinary"})
 MATCH_KINDS = MATCH_REPORTS | REFEREE_KINDS
+
+
+# The referee's calls a title may be about, one at a time: the goal (allowed or not), a
+# penalty, a sending-off. A review of them all ("Moviola Inter-Juve: episodi chiave, rosso a
+# Kalulu e rigore su McKennie") is about none of them alone.
+REFEREES_CALLS = {
+    "goal": _words("gol goal rete"),
+    "penalty": _words("rigore penalty"),
+    "sending-off": _words("rosso espulsione espulso"),
+}
+CALLS_REVIEWED = _words("moviola episodi")
+REFEREES_CALL_HOURS = 12  # the pieces on one call come out the night and morning after
+
+
+def _episodes(text: str) -> frozenset[str]:
+    """The referee's calls a folded title names, unless it reviews them all."""
+    words = set(text.split())
+    if words & CALLS_REVIEWED:
+        return frozenset()
+    return frozenset(call for call, names in REFEREES_CALLS.items() if words & names)
+
+
+def _one_referees_call(a: StoryKey, b: StoryKey) -> bool:
+    """Two pieces on one call of the referee in one club's match: both tell the referee's
+    part and nothing else (no result, no interview), name one club in common and the same call
+    (the goal, a penalty, a red card) within hours, and no one else apart: "Inter, dubbio sul
+    gol, c'è la mano" (its summary tells the Var's check), "Gol Inter da annullare" and "Quanti
+    dubbi sulla rete di Pio Esposito in Bodo-Inter: un errore assurdo dell'arbitro". A club
+    plays once in a few days, so it is one match."""
+    if a.kinds != REFEREEING or b.kinds != REFEREEING or a.teams != b.teams:
+        return False
+    if not a.episodes & b.episodes or not a.clubs & b.clubs:
+        return False
+    if not _within(a.published, b.published, REFEREES_CALL_HOURS):
+        return False
+    shared = shared_names(a, b)
+    own_a = (a.names | a.maybe) - WEAK_NAMES - shared
+    own_b = (b.names | b.maybe) - WEAK_NAMES - shared
+    return not (own_a and own_b)
+
+
+REFEREEING = frozenset({"refereeing"})
 
 
 def _one_clubs_result_twice(a: StoryKey, b: StoryKey) -> bool:

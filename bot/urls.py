@@ -68,6 +68,14 @@ TRACKING_PARAMS = frozenset(
 TRACKING_PREFIXES = ("utm_", "ns_", "pk_", "mtm_", "hsa_", "piwik_", "matomo_")
 
 _HOST_RE = re.compile(r"^[a-z0-9.\-\[\]:%]+$")
+# A URL that url-normalize would leave as it is: lower-case http(s) scheme, a lower-case ASCII
+# host without port, a path and query of unreserved characters only (nothing to percent-encode
+# or decode). The fast path below skips url-normalize for these, most links of most feeds;
+# tests/test_urls.py checks it agrees with the full path.
+_PLAIN_URL_RE = re.compile(
+    r"https?://([a-z0-9](?:[a-z0-9.\-]*[a-z0-9])?)(/[A-Za-z0-9\-._~/]*)?(?:\?([A-Za-z0-9\-._~=&]*))?"
+)
+_PLAIN_LABEL_RE = re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?")
 
 
 def is_tracking_param(name: str) -> bool:
@@ -93,6 +101,12 @@ def canonical_url(url: str) -> str:
 def _canonical(url: str) -> str:
     if not url:
         return url
+    plain = _plain(url)
+    return plain if plain is not None else _canonical_slow(url)
+
+
+def _canonical_slow(url: str) -> str:
+    """Any URL, through url-normalize (percent-encoding, IDNA hosts, dot segments, ports)."""
     if url.startswith("//"):
         url = "https:" + url
     elif not re.match(r"^https?://", url, re.IGNORECASE):
@@ -109,6 +123,21 @@ def _canonical(url: str) -> str:
     path = parts.path.rstrip("/") or "/"
     query = _clean_query(parts.query)
     return urlunsplit(("https", netloc, path, query, ""))
+
+
+def _plain(url: str) -> str | None:
+    """The canonical form of a URL url-normalize would not change, or None for the others."""
+    found = _PLAIN_URL_RE.fullmatch(url)
+    if found is None:
+        return None
+    host, path, query = found.group(1), found.group(2) or "", found.group(3) or ""
+    if "--" in host or ".." in host or len(host) > 253:
+        return None  # punycode, empty labels, over-long names: left to url-normalize and idna
+    if not all(_PLAIN_LABEL_RE.fullmatch(label) for label in host.split(".")):
+        return None
+    if "//" in path or "/./" in path or "/../" in path or path.endswith(("/.", "/..")):
+        return None  # dot segments and empty segments: url-normalize resolves them
+    return urlunsplit(("https", host, path.rstrip("/") or "/", _clean_query(query), ""))
 
 
 def clean_link(url: str) -> str:

@@ -446,3 +446,44 @@ def test_concurrent_writers_never_wait_out_sqlite_busy_timeout(tmp_path: Path) -
         thread.join()
     db.close()
     assert failures == []
+
+
+# ---------------------------------------------------------------- /watch terms across replicas
+
+
+def check_terms_follow_every_change(url: str) -> None:
+    """A term added, dropped, or a subscriber (de)activated or deleted anywhere, whoever did it,
+    is in the next poll's terms of every replica (they are cached between changes)."""
+    from bot.subscribers import SubscriberRecord
+
+    poller, other = Store.open(url), Store.open(url)
+    try:
+        a = other.subscriber("a")
+        assert poller.watched_terms() == []
+        assert other.subscribe(a.id, "term", "Palestra")
+        assert other.subscribe(a.id, "list", "milan")
+        assert poller.watched_terms() == ["Palestra"]
+        assert poller.watched_terms() == ["Palestra"]  # unchanged: from the cache
+        other.set_active(a.id, False)
+        assert poller.watched_terms() == []
+        other.set_active(a.id, True)
+        assert poller.watched_terms() == ["Palestra"]
+        assert other.unsubscribe(a.id, "term", "Palestra")
+        assert poller.watched_terms() == []
+        other.import_subscribers([SubscriberRecord(chat_id=7, terms=("Scamacca", "Lookman"))])
+        assert poller.watched_terms() == ["Lookman", "Scamacca"]
+        with other.transaction() as conn:  # an admin's SQL: the database keeps the count
+            conn.execute(text("DELETE FROM subscribers WHERE chat_id = '7'"))
+        assert poller.watched_terms() == []
+    finally:
+        poller.close()
+        other.close()
+
+
+def test_terms_follow_every_change_across_replicas(db_path: Path) -> None:
+    check_terms_follow_every_change(f"sqlite:///{db_path}")
+
+
+@pytest.mark.postgres
+def test_terms_follow_every_change_across_replicas_on_postgresql(pg_url: str) -> None:
+    check_terms_follow_every_change(pg_url)

@@ -273,11 +273,12 @@ def test_labelled_stream_through_poll_once(
     tuned, held, mistakes = _score(rows, story_of, first_of, alerts)
     print("\n" + tuned.line("tuned") + "\n" + held.line("held back"))
     print("\n".join(mistakes))
-    # The issue's targets are 0.99 and 0.95 on the held-back part. Measured: precision 1.0 (the
-    # target, asserted) and recall 0.84 there, 1.0 and 0.84 on the tuned part. Which outlet's
-    # front pages of one morning are read first can cost the tuned part two joins (0.79), so the
-    # recall floors sit just under that and the precision floors at the target.
+    # The issue's targets are 0.99 and 0.95 on the held-back part. Measured (2026-12-05, the
+    # outlets' feeds in seven orders): precision 1.0 on both parts (the target, asserted),
+    # recall 0.84 held back and 0.87 to 0.92 tuned (which outlet's front pages of one morning
+    # are read first costs the tuned part up to two joins). The recall floors sit just under
+    # the lowest figures, so that they cannot get worse.
     assert held.precision >= 0.99, mistakes
-    assert held.recall >= 0.80, mistakes
+    assert held.recall >= 0.84, mistakes
     assert tuned.precision >= 0.99, mistakes
-    assert tuned.recall >= 0.78, mistakes
+    assert tuned.recall >= 0.86, mistakes

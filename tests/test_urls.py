@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot import urls
 from bot.urls import canonical_url, site_host
 
 ARTICLE = "https://www.tuttosport.com/news/calcio/serie-a/2026/03/02-147010187/vanoli_duro"
@@ -93,3 +94,18 @@ def test_site_host() -> None:
     assert site_host("https://WWW.Gazzetta.it/rss/calcio.xml") == "gazzetta.it"
     assert site_host("https://sport.sky.it:8443/rss") == "sport.sky.it"
     assert site_host("not a url") == ""
+
+
+@given(
+    st.sampled_from(["http://", "https://", "HTTPS://", "//"]),
+    st.text(alphabet="ab-.AZ9", min_size=1, max_size=20),
+    st.text(alphabet="ab/.-_~%é ?=&#:A", max_size=40),
+)
+def test_plain_links_skip_url_normalize_with_the_same_result(
+    scheme: str, host: str, tail: str
+) -> None:
+    """Links url-normalize would not change take a fast path; it must give the same key."""
+    url = scheme + host + "/" + tail
+    fast = urls._plain(url)
+    if fast is not None:
+        assert fast == urls._canonical_slow(url)

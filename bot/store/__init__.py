@@ -63,6 +63,7 @@ from bot.store.leader import FileLock, lock_path
 from bot.store.leases import LeaseOps
 from bot.store.prefs import PreferenceOps
 from bot.store.schema import (
+    counters,
     exclusions,
     feeds,
     item_keys,
@@ -107,6 +108,7 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps, WebSubOps, LeaseOps):
         self._leader_conn: Connection | None = None
         self._leader_names: set[str] = set()
         self._file_locks: dict[str, FileLock] = {}  # SQLite: name -> lock beside the file
+        self._terms: tuple[int, tuple[str, ...]] | None = None  # (version, /watch terms)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -383,8 +385,21 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps, WebSubOps, LeaseOps):
             return result.rowcount > 0
 
     def watched_terms(self) -> list[str]:
-        """Distinct /watch terms of active subscribers, to build their personal watchlists."""
+        """Distinct /watch terms of active subscribers, to build their personal watchlists.
+
+        Asked before every poll: the terms are read again only when the database's version of
+        them (a counter its triggers keep, schema 9) moved since the last read, whoever changed
+        them (this process, another replica, an import, an admin's SQL). The version is read
+        in the same transaction as the terms, so what is cached is never newer than its version.
+        """
         with self._read() as conn:
+            version = conn.execute(
+                select(counters.c.value).where(counters.c.name == "watched_terms")
+            ).scalar_one_or_none()
+            with self._lock:
+                cached = self._terms
+            if version is not None and cached is not None and cached[0] == version:
+                return list(cached[1])
             rows = conn.execute(
                 select(subscriptions.c.value)
                 .join(subscribers, subscribers.c.id == subscriptions.c.subscriber_id)
@@ -392,7 +407,10 @@ class Store(IngestOps, PreferenceOps, SubscriberBulkOps, WebSubOps, LeaseOps):
                 .distinct()
                 .order_by(subscriptions.c.value)
             ).all()
-        return [row[0] for row in rows]
+        terms = tuple(row[0] for row in rows)
+        with self._lock:
+            self._terms = None if version is None else (version, terms)
+        return list(terms)
 
     def subscribers_for(
         self, watchlists: Iterable[str], conn: Connection | None = None

@@ -289,6 +289,17 @@ pollers = Table(
     Column("seen_at", UTCDateTime, nullable=False),
 )
 
+# Schema 9: counters the database keeps itself (triggers, bot/store/migrations.py), so every
+# process and replica can tell cheaply whether something changed: "watched_terms" grows with
+# every change to the set of /watch terms of active subscribers (a term subscribed or dropped,
+# a subscriber activated, deactivated or deleted, an import), whoever made it.
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
 V1_TABLES = (
     feeds,
     stories,
