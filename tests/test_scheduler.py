@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
@@ -107,9 +106,8 @@ class Clock:
 
 
 async def test_leased_feeds_are_polled_once_per_interval_and_freed_when_a_replica_leaves(
-    tmp_path: Path,
+    store: Store,
 ) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
     clock = Clock()
     polled: list[tuple[str, str]] = []
     slow_done = asyncio.Event()
@@ -145,15 +143,13 @@ async def test_leased_feeds_are_polled_once_per_interval_and_freed_when_a_replic
         assert store.feeds_leased("b", [TMW.url, GAZZETTA.url]) == 2
     finally:
         slow_done.set()
-        store.close()
 
 
 async def test_a_store_outage_stops_claims_with_one_warning_and_they_resume(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
     clock = Clock()
     polled: list[str] = []
 
@@ -165,26 +161,22 @@ async def test_a_store_outage_stops_claims_with_one_warning_and_they_resume(
     def down(*args: object, **kw: object) -> None:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    try:
-        monkeypatch.setattr(store, "plan_feeds", down)
-        monkeypatch.setattr(store, "claim_feeds", down)
-        with caplog.at_level(logging.WARNING, logger="newsbot.leasing"):
-            await leases.set_feeds([TMW])  # a reload while the database is down
-            for _ in range(3):
-                assert await leases.tick() == []
-        warnings = [r for r in caplog.records if "store unavailable" in r.getMessage()]
-        assert len(warnings) == 1, "one warning per outage, not one a second"
-        monkeypatch.undo()
-        await asyncio.gather(*await leases.tick())
-        assert polled == ["Tuttomercatoweb"], "the store answers: planned, polled"
-    finally:
-        store.close()
+    monkeypatch.setattr(store, "plan_feeds", down)
+    monkeypatch.setattr(store, "claim_feeds", down)
+    with caplog.at_level(logging.WARNING, logger="newsbot.leasing"):
+        await leases.set_feeds([TMW])  # a reload while the database is down
+        for _ in range(3):
+            assert await leases.tick() == []
+    warnings = [r for r in caplog.records if "store unavailable" in r.getMessage()]
+    assert len(warnings) == 1, "one warning per outage, not one a second"
+    monkeypatch.undo()
+    await asyncio.gather(*await leases.tick())
+    assert polled == ["Tuttomercatoweb"], "the store answers: planned, polled"
 
 
 async def test_a_replica_whose_feeds_file_is_ahead_gets_back_the_rows_another_deleted(
-    tmp_path: Path,
+    store: Store,
 ) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
     clock = Clock()
     polled: list[str] = []
 
@@ -195,14 +187,11 @@ async def test_a_replica_whose_feeds_file_is_ahead_gets_back_the_rows_another_de
         FeedLeases(store, poll, lambda f, _: 600.0, clock, concurrency=4, owner=name)
         for name in ("a", "b")
     )
-    try:
-        await a.set_feeds([TMW, GAZZETTA])  # a has loaded the feeds file with Gazzetta added
-        await b.set_feeds([TMW])  # b restarts with the old one: Gazzetta's row is deleted
-        assert set(store.feed_lease_rows()) == {TMW.url}
-        await asyncio.gather(*await a.tick())
-        assert polled == ["Tuttomercatoweb"]
-        clock.advance(60)  # a checks its feeds' rows once a minute
-        await asyncio.gather(*await a.tick())
-        assert polled == ["Tuttomercatoweb", "Gazzetta"]
-    finally:
-        store.close()
+    await a.set_feeds([TMW, GAZZETTA])  # a has loaded the feeds file with Gazzetta added
+    await b.set_feeds([TMW])  # b restarts with the old one: Gazzetta's row is deleted
+    assert set(store.feed_lease_rows()) == {TMW.url}
+    await asyncio.gather(*await a.tick())
+    assert polled == ["Tuttomercatoweb"]
+    clock.advance(60)  # a checks its feeds' rows once a minute
+    await asyncio.gather(*await a.tick())
+    assert polled == ["Tuttomercatoweb", "Gazzetta"]
