@@ -267,7 +267,7 @@ class IngestOps(StoreBase):
         if indexed:
             named: dict[str, Any] = {f"n{i}": n for i, n in enumerate(indexed)}
             named.update(story=story_id, published=self._utc_param()(published))
-            self._run(conn, _story_names_sql(len(indexed)) + " ON CONFLICT DO NOTHING", named)
+            self._run(conn, _story_names_sql(len(indexed)), named)
 
     def create_story_in(
         self,
@@ -289,7 +289,6 @@ class IngestOps(StoreBase):
         (None when the item is stored afterwards, with the story's id).
         """
         names = sorted(set(names))
-        indexed = sorted(set(names) | set(index or ()))
         utc = self._utc_param()
         when, at = utc(published), utc(now)
         params = {
@@ -307,10 +306,7 @@ class IngestOps(StoreBase):
         created, _ = self._run(conn, _INSERT_STORY, params, fetch=True)
         if not created:
             return False
-        if indexed:
-            named: dict[str, Any] = {f"n{i}": n for i, n in enumerate(indexed)}
-            named.update(story=story_id, published=when)
-            self._run(conn, _story_names_sql(len(indexed)), named)
+        self.index_story_names_in(conn, story_id, {*names, *(index or ())}, published)
         if item_id is not None:
             conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
         return True
@@ -605,9 +601,12 @@ def _keys_sql(count: int) -> str:
 
 @lru_cache(maxsize=64)
 def _story_names_sql(count: int) -> str:
-    """Index one story under `count` names (one statement)."""
+    """Index one story under `count` names (one statement); names it has already are kept."""
     rows = ", ".join(f"(:story, :n{i}, :published)" for i in range(count))
-    return f"INSERT INTO {story_names.name} (story_id, name, published) VALUES {rows}"
+    return (
+        f"INSERT INTO {story_names.name} (story_id, name, published) VALUES {rows} "
+        "ON CONFLICT DO NOTHING"
+    )
 
 
 @lru_cache(maxsize=512)
@@ -626,6 +625,7 @@ def _instant(value: datetime | str) -> float:
     return value.timestamp()
 
 
+@lru_cache(maxsize=256)
 def _lookup_sql(specific: int, weak: int) -> str:
     """The story lookup for this many specific and weak names (see `story_lookup_in`): each
     name's most recent rows (a weak name's: the latest before the item's time and the first
