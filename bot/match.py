@@ -374,6 +374,7 @@ class Matcher:
             (w.name, t.term): t.place for w in watchlists for t in w.terms if t.place is not None
         }
         self._size: int | None = None  # counted when asked: folding 100k terms takes a while
+        self._seen_words: dict[str, set[int]] = {}  # see _first_word_candidates
         words: dict[TermWord, int] = {}
         self._by_first: dict[int, list[Pattern]] = defaultdict(list)
         for pattern in self._owners:
@@ -412,10 +413,10 @@ class Matcher:
         Remembered per word (the index never changes once built, and the same words recur in
         every headline): a word's dozens of deletion keys are looked up once, not per item.
         The set handed out is shared: callers only read it."""
-        seen = self.__dict__.setdefault("_seen_words", {})
+        seen = self._seen_words
         found = seen.get(token.text)
         if found is not None:
-            return found  # type: ignore[no-any-return]
+            return found
         keys = _text_keys(token.text) if self._fuzzy else (token.text,)
         found = set()
         for key in keys:
@@ -431,8 +432,12 @@ class Matcher:
     def __getstate__(self) -> dict[str, object]:
         """Pickled (bot/indexcache.py) without the words seen so far."""
         state = dict(self.__dict__)
-        state.pop("_seen_words", None)
+        del state["_seen_words"]
         return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._seen_words = {}
 
     def _hits(self, words: Words) -> Iterator[Hit]:
         for i, token in enumerate(words.tokens):
