@@ -287,7 +287,7 @@ KIND_PREFIXES: dict[str, tuple[str, ...]] = {
     "business": ("bilanci", "ricav", "fatturat", "sponsor", "partnership", "azionist", "debit"),
 }
 # Whole words that tell a kind (too short to be word beginnings): "Pari show".
-KIND_WORDS: dict[str, frozenset[str]] = {"result": _words("pari")}
+KIND_WORDS: dict[str, frozenset[str]] = {"result": _words("pari tris poker manita goleada")}
 KIND_PHRASES: dict[str, re.Pattern[str]] = {
     "result": re.compile(r"\bnon bast(a|ano)\b"),
     "training": re.compile(r"\b(si allena\w*|in gruppo|a parte|con i compagni)\b"),
@@ -312,13 +312,17 @@ _SCORER_SIGNS = re.compile(
     r"\bfirma (l |il |la |un |una )?(impresa|gol|rete|rimonta|vittoria|pari)"
 )
 _INFINITIVE = ("are", "ere", "ire")
+_FOUGHT = re.compile(r"\bsi (?:e |sono |era |erano )?batt\w*")
 _MOVES_TO = re.compile(r"\bpass(?:a|ano|era) (?:a|al|all|alla|allo|ai) (\w+)")
-KIND_EXCLUDE = _words("allenatore allenatori passato passaggio perdere var varese")
+KIND_EXCLUDE = _words(
+    "allenatore allenatori passato passaggio perdere var varese battaglia battaglie"
+)
 
 # Football words that no dictionary knows but that name a kind of article, not a person.
-JARGON = _words("moviola pagelle pagella fantacalcio")
+JARGON = _words("moviola pagelle pagella fantacalcio tris manita goleada")
 
-_SCORE = re.compile(r"(?<![\w.])(\d{1,2})\s*[-–—:]\s*(\d{1,2})(?![\w.])")
+# a score ends a sentence too ("la Juve vince 3-0. Il Mattino…"), but "2-0.5" is no score
+_SCORE = re.compile(r"(?<![\w.])(\d{1,2})\s*[-–—:]\s*(\d{1,2})(?!\w|[.,]\d)")
 # Words before a score that make it a score along the way, not the final one.
 _ALONG_THE_WAY = re.compile(
     r"(\bsull['’]|\bsul\s|\bdallo\s|\bdal\s|\bsotto\s|\bavanti\s|\bdopo (lo|l['’]|il)\s*)$",
@@ -456,6 +460,7 @@ def event_kinds(text: str) -> frozenset[str]:
     """The kinds of event a text tells ("result", "transfer", "injury", …); empty if none."""
     folded = folded_text(text)
     found = {kind for kind, phrase in KIND_PHRASES.items() if phrase.search(folded)}
+    folded = _FOUGHT.sub(" ", folded)  # "si è battuto con dignità": fought, not beaten
     if _SCORER_SIGNS.search(folded):
         found.add("result")
         folded = _SCORER_SIGNS.sub(" ", folded)
@@ -681,7 +686,7 @@ def analyse(
     source: str = "",
 ) -> StoryKey:
     """The comparison key of an item: what happened (kinds, words, numbers) and who."""
-    found = _set_aside(_analyse(title), title)
+    found = _where(_set_aside(_analyse(title), title), title)
     text = folded_text(title)
     if " nazionale " in f" {text} ":  # "Pre-convocati nazionale": Italy's team
         names = (*names, "italia")
@@ -737,6 +742,34 @@ def _set_aside(found: _Analysis, title: str) -> _Analysis:
         maybe=found.maybe - aside,
         groups=tuple(g for g in found.groups if not g <= aside),
         aside=aside,
+    )
+
+
+# Cities where two clubs play: "a Torino" is where (Juventus's home too), not the Torino club;
+# elsewhere "a X" is at X's ground, so X is the opponent ("Lazio a Lecce").
+SHARED_CITIES = _words("torino roma")
+
+
+def _where(found: _Analysis, title: str) -> _Analysis:
+    """ "Disfatta a Torino, la Juve vince 3-0": a city two clubs share, named only as where
+    ("a Torino"), is not who the title is about; it counts as context, like a summary's name."""
+    cities = SHARED_CITIES & (found.names | found.maybe)
+    if not cities:
+        return found
+    words = folded_text(title).split()
+    where = frozenset(
+        c
+        for c in cities
+        if all(i > 0 and words[i - 1] == "a" for i, w in enumerate(words) if w == c) and c in words
+    )
+    if not where:
+        return found
+    return replace(
+        found,
+        names=found.names - where,
+        maybe=found.maybe - where,
+        groups=tuple(g for g in found.groups if not g <= where),
+        aside=found.aside | where,
     )
 
 
@@ -1001,7 +1034,7 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
 def _one_match_reported_twice(a: StoryKey, b: StoryKey, kinds: frozenset[str]) -> bool:
     """Two results naming the same two teams (one a known club) within a day, no score
     contradicting the other: one match (not every outlet puts the score in the title)."""
-    if not kinds & {"result", "preview"} or a.teams != b.teams:
+    if not kinds & {"result", "preview"} or a.teams != b.teams or _round_up(a) or _round_up(b):
         return False
     if not _within(a.published, b.published, RESULT_PAIR_HOURS):
         return False
@@ -1079,9 +1112,22 @@ def _one_clubs_result_twice(a: StoryKey, b: StoryKey) -> bool:
     shared = a.clubs & b.clubs
     if not shared or not _within(a.published, b.published, RESULT_PAIR_HOURS):
         return False
+    if _round_up(a) or _round_up(b):
+        return False
+    if len(shared) < 2 and max(len(a.clubs), len(b.clubs)) > 2:
+        return False  # "1-1 col Milan, agganciato il Napoli": a third club is the table's
     # a result read only in the summary counts when the title is about that club alone (not
     # a round-up of "Inter, Milan, tennis", not the next match of another team of the club)
     return not any(k.kinds_from_summary and k.names & CLUBS - shared for k in (a, b))
+
+
+ROUND_UP_CLUBS = 4  # a result naming this many clubs tells the round, not one match
+
+
+def _round_up(key: StoryKey) -> bool:
+    """ "Serie A show: Pari Roma, il Milan rallenta. Festa Juve, Napoli a -9 dall'Inter": the
+    day's results, none of its matches alone."""
+    return len(key.clubs) >= ROUND_UP_CLUBS
 
 
 def _same_words_around_a_club(

@@ -679,3 +679,64 @@ def test_two_pieces_whose_summaries_name_each_others_people_are_one_story() -> N
         summary="Luciano Spalletti non è un allenatore tormentato dai dubbi.",
     )
     assert not same_story(lucio, spalletti)
+
+
+def test_a_score_ending_a_sentence_pins_the_match() -> None:
+    """ "la Juve vince 3-0. Il Mattino…": the score before a full stop is the match's, so a
+    result with another score is another match, even when a third club is named in both."""
+    assert scores('Disfatta a Torino, la Juve vince 3-0. Il Mattino: "Al tappeto"') == {"3-0"}
+    assert scores("Quota 2-0.5 sul Napoli") == frozenset()
+    juve = story_key(
+        'Disfatta a Torino, la Juve vince 3-0. Il Mattino in apertura sul Napoli: "Al tappeto"',
+        published=T0,
+        source="A",
+    )
+    roma = story_key(
+        '1-1 col Milan, agganciato il Napoli. Il Messaggero: "Roma pari al terzo posto"',
+        published=T0,
+        source="A",
+    )
+    assert not same_story(juve, roma)
+
+
+def test_a_battle_of_fans_and_a_team_that_fought_are_no_result() -> None:
+    assert "result" not in event_kinds(
+        "Battaglia ultrà Napoli e Lazio in autostrada, si rischia il blocco delle trasferte"
+    )
+    assert "result" not in event_kinds(
+        "Il Napoli dice addio alla lotta scudetto, a Torino si è battuto con dignità (Condò)"
+    )
+    assert "result" in event_kinds("Napoli battuto a Torino")
+    assert "result" in event_kinds('Tris della Signora a Conte: "Juve da urlo, Napoli a terra"')
+
+
+def test_a_city_two_clubs_share_named_as_where_is_not_the_club() -> None:
+    """ "a Torino" is where Juventus played, not the Torino club; "a Lecce" is the opponent."""
+    assert "torino" not in story_key("Disfatta a Torino, la Juve vince 3-0").clubs
+    assert "torino" in story_key("Il Torino batte il Como").clubs
+    assert "lecce" in story_key("Lazio a Lecce nel caos").clubs
+
+
+def test_a_round_of_results_is_none_of_its_matches_and_a_third_club_is_the_tables() -> None:
+    match = story_key(
+        '1-1 col Milan, agganciato il Napoli. Il Messaggero: "Roma pari al terzo posto"',
+        published=T0,
+        source="A",
+    )
+    roundup = story_key(
+        'Serie A show, Corriere della Sera: "Pari Roma, il Milan rallenta. Festa Juve, Napoli a'
+        " -9 dall'Inter\"",
+        published=T0,
+        source="B",
+    )
+    assert not same_story(match, roundup)
+    napoli = story_key(
+        "Mago Spalletti fa sparire Conte, travolto il Napoli", published=T0, source="C"
+    )
+    assert not same_story(match, napoli)
+    same_match = story_key(
+        "Roma, evitato lo stesso copione dell’andata: col Milan il primo pareggio",
+        published=T0,
+        source="D",
+    )
+    assert same_story(match, same_match)
