@@ -29,6 +29,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 
 from bot.models import Item, Match
 from bot.store.base import (
@@ -116,11 +117,18 @@ class IngestOps(StoreBase):
 
         For the few statements every new item runs: SQLAlchemy's work around a statement
         (parameters, result rows) cost more than the database's for them.
+
+        The driver's errors are raised as SQLAlchemy's (as `conn.execute` would), so that the
+        transaction's handling sees them: a deadlock's victim becomes the store's `Deadlock`,
+        which ingest retries, and an outage is reported by the health check.
         """
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(_driver_style(sql, self.is_postgres), params)
             return (cursor.fetchall() if fetch else []), cursor.rowcount
+        except (dialect := self.engine.dialect).loaded_dbapi.Error as exc:
+            base = dialect.loaded_dbapi.Error
+            raise DBAPIError.instance(sql, params, exc, base, dialect=dialect) from exc
         finally:
             cursor.close()
 
