@@ -6,6 +6,7 @@ runs in a schema of its own, so tests (and other suites using the database) do n
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Connection, text
 
-from bot import stories
+from bot import dedup, stories
 from bot.dedup import IngestResult, ingest
 from bot.models import Feed, FeedState, Item, Match
 from bot.store import Store, migrations
@@ -451,3 +452,75 @@ def test_an_item_chosen_as_a_deadlocks_victim_is_ingested_again(store: Store) ->
     assert errors == []
     assert [r.new_items for r in results] == [1]
     assert store.stats(T0)["items"] == 2 and store.stats(T0)["stories"] == 1
+
+
+NEWS = [
+    "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione",
+    "Juventus, Vlahovic si ferma: lesione muscolare, out tre settimane",
+    "Inter, Lautaro rinnova fino al 2029: c'è la firma",
+    "Napoli, Conte: McTominay è un leader, resta con noi",
+    "Milan, Leao torna in gruppo dopo l'infortunio al polpaccio",
+    "Lazio, Guendouzi squalificato per due giornate dal giudice sportivo",
+]
+
+
+def test_backlogs_of_feeds_polled_at_once_go_in_chunks_without_deadlocks(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first poll stores many items per transaction on PostgreSQL too. Feeds polled at once
+    whose items join the same stories, each in another order, and each holding its first story
+    while the others ask for it: no deadlock (no chunk is redone an item at a time), every item
+    stored once, one story per piece of news, no feed failed."""
+    ingest(store, FEED, [item(f"n{j}", t) for j, t in enumerate(NEWS)], match, now=T0, backlog=True)
+    redone: list[int] = []
+    real_one_by_one = dedup._one_by_one
+    monkeypatch.setattr(
+        dedup,
+        "_one_by_one",
+        lambda store, chunk, *rest: (
+            redone.append(len(chunk)) or real_one_by_one(store, chunk, *rest)
+        ),
+    )
+    feeds = 4
+    all_hold_one = threading.Barrier(feeds, timeout=30)
+    met: set[str] = set()
+
+    def outlet(f: int) -> list[Item]:  # the news from the f-th on, round the list
+        order = [(f + n) % len(NEWS) for n in range(len(NEWS))]
+        return [
+            item(
+                f"{f}-{j}", f"{NEWS[j]} ({f})", source=f"S{f}", published=T0 + timedelta(minutes=n)
+            )
+            for n, j in enumerate(order)
+        ]
+
+    def meet_at_the_second(it: Item) -> list[Match]:
+        if it.published == T0 + timedelta(minutes=1) and it.source not in met:
+            met.add(it.source)  # each feed has joined its first story in this transaction
+            all_hold_one.wait()
+        return match(it)
+
+    results: list[IngestResult] = []
+    errors: list[BaseException] = []
+
+    def run(f: int) -> None:
+        try:
+            feed = Feed(f"S{f}", f"https://s{f}.example/rss")
+            results.append(ingest(store, feed, outlet(f), meet_at_the_second, now=T0, backlog=True))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in range(feeds)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert redone == []
+    assert sorted(r.backlog_items for r in results) == [len(NEWS)] * feeds
+    stats = store.stats(T0)
+    assert stats["items"] == len(NEWS) * (feeds + 1)
+    assert stats["stories"] == len(NEWS)
+    with store.engine.connect() as conn:
+        outlets = conn.execute(text("SELECT sources FROM stories")).scalars().all()
+    assert all(len(json.loads(s)) == feeds + 1 for s in outlets)

@@ -349,6 +349,16 @@ class IngestOps(StoreBase):
                 return before
             sources = None  # changed by another writer since read: read again
 
+    def lock_story_if_free_in(self, conn: Connection, story_id: str) -> bool:
+        """Lock a story's row for this transaction unless another writer's transaction holds
+        it: False then, having waited for nothing (PostgreSQL: FOR UPDATE SKIP LOCKED; a row
+        this transaction locked or created already is its own). SQLite has one writer at a
+        time: always True."""
+        if not self.is_postgres:
+            return True
+        rows, _ = self._run(conn, _LOCK_STORY_IF_FREE, {"story": story_id}, fetch=True)
+        return bool(rows)
+
     def story_sources_in(self, conn: Connection, story_id: str) -> list[str]:
         return list(loads(conn.execute(_STORY_SOURCES, {"story": story_id}).scalar_one()))
 
@@ -571,6 +581,7 @@ _STORY_SOURCES = select(stories.c.sources).where(stories.c.id == bindparam("stor
 _JOIN_STORY = (
     "UPDATE stories SET sources = :new, updated_at = :now WHERE id = :story AND sources = :old"
 )
+_LOCK_STORY_IF_FREE = "SELECT id FROM stories WHERE id = :story FOR UPDATE SKIP LOCKED"
 _KNOWN_KEYS = select(item_keys.c.key, item_keys.c.item_id, item_keys.c.last_seen).where(
     item_keys.c.key.in_(bindparam("keys", expanding=True))
 )
