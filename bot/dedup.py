@@ -334,16 +334,25 @@ def _ingest_one(
         sources = [item.source]
         new_outlet = False
     else:
-        if not wait and not store.lock_story_if_free_in(conn, story_id):
-            raise _Taken(story_id)
-        sources = store.join_story_in(
-            conn, story_id, None, item.source, now, sources=dict(found)[story_id]
-        )
-        new_outlet = item.source not in sources
-        # later items find the story by this item's names too, and compare with it
+        # later items find the story by this item's names too (filed at the story's time),
+        # and compare with it
         joined = _analyses(store).get(story_id)
+        joined_as = store.join_story_in(
+            conn,
+            story_id,
+            None,
+            item.source,
+            now,
+            sources=dict(found)[story_id],
+            wait=wait,
+            index=lookup if joined is not None else (),
+            filed=joined.candidate.published if joined is not None else published,
+        )
+        if joined_as is None:
+            raise _Taken(story_id)
+        sources = joined_as
+        new_outlet = item.source not in sources
         if joined is not None:
-            store.index_story_names_in(conn, story_id, lookup, joined.candidate.published)
             _add_member(joined, _member_key(item.title, item.summary, published, item.source))
     item_id = store.add_item_in(conn, item, now=now, backlog=backlog, story_id=story_id)
     faults.checkpoint(faults.DEDUP_AFTER_ITEM_INSERT)
