@@ -1,11 +1,12 @@
 """The ingest stage: parsed items + their matches -> known items, stories and outbox rows.
 
-New items are stored in chunks of up to `CHUNK_ITEMS` on SQLite, one transaction each (a commit
-per item cost more than the rest of the item's writes), one item per transaction on PostgreSQL
-(see `CHUNK_ITEMS`). An item row, all of its keys, its story assignment and the outbox rows it
-causes commit together, with the rest of its chunk, so a crash at any point leaves either whole
-items (with every alert they owe) or nothing of the chunk (and the next poll sees those items as
-new again). The outbox's unique (subscriber, story) constraint makes a replay harmless.
+New items are stored in chunks of up to `CHUNK_ITEMS`, one transaction each (a commit per item
+cost more than the rest of the item's writes); on PostgreSQL only a backlog is (see
+`CHUNK_ITEMS`), other items commit one per transaction. An item row, all of its keys, its story
+assignment and the outbox rows it causes commit together, with the rest of its chunk, so a crash
+at any point leaves either whole items (with every alert they owe) or nothing of the chunk (and
+the next poll sees those items as new again). The outbox's unique (subscriber, story) constraint
+makes a replay harmless.
 
 - An item is known when ANY of its keys is known (guid, canonical link, title fingerprint):
   an edited headline, a dropped guid or a link with tracking parameters is not a new item.
@@ -60,10 +61,14 @@ class IngestResult:
 MAX_CACHED_ANALYSES = 50_000
 MAX_SPECIFIC_CANDIDATES = 300  # stories sharing a person with an item
 MAX_WEAK_CANDIDATES = 60  # the stories nearest the item's time sharing only a club or place
-# New items of one feed stored per transaction, on SQLite. Its writers take turns (one write
-# lock), so a transaction may hold many stories. PostgreSQL locks a story's row when an item joins
-# it and feeds are ingested at once: two chunks joining two stories in opposite orders would
-# deadlock, so there each item commits on its own.
+# New items of one feed stored per transaction. SQLite's writers take turns (one write lock), so
+# a transaction may hold many stories. PostgreSQL locks a story's row when an item joins it, and
+# feeds are ingested at once: two chunks joining two stories in opposite orders would deadlock.
+# So there a transaction waits for a story only while it holds nothing (its first item); a later
+# item finding its story locked by another writer (`Store.lock_story_if_free_in`) ends the
+# transaction instead, committing the items before it, and starts the next one. Only a backlog
+# is chunked there: a new item's alerts and update flags touch the outbox rows the sender works
+# on, one item per transaction as before.
 CHUNK_ITEMS = 100
 # Later items of a story compared with a new item besides its first (the earliest ones): a
 # piece that tells the news the way the second outlet did belongs to the story too.
@@ -197,23 +202,28 @@ def ingest(
     # Keys of this batch stored so far: an item sharing one is checked as known, as is one
     # whose keys were partly known before the batch.
     stored: set[str] = set()
-    size = 1 if store.is_postgres else CHUNK_ITEMS
+    size = 1 if store.is_postgres and not backlog else CHUNK_ITEMS
     if not todo:
         return total
     with store.writer() as transaction:
-        for start in range(0, len(todo), size):
-            if stopped():
-                break
+        start = 0
+        while start < len(todo) and not stopped():
             chunk = todo[start : start + size]
+            taken = len(chunk)  # the items of the chunk this transaction got to
             try:
                 with transaction() as conn:
                     done = IngestResult()
                     added: set[str] = set()
                     for n, item in enumerate(chunk):
                         if n and stopped():
-                            break  # the items done so far are committed, each one whole
+                            taken = n  # the items done so far are committed, each one whole
+                            break
                         check = any(k in seen or k in stored or k in added for k in item.keys)
-                        done.add(ingest_one(conn, item, check_known=check))
+                        try:
+                            done.add(ingest_one(conn, item, check_known=check, wait=n == 0))
+                        except _Taken:
+                            taken = n  # the items before it commit; it starts the next chunk
+                            break
                         added.update(item.keys)
                     faults.checkpoint(faults.DEDUP_BEFORE_COMMIT)
             except (AlreadyKnown, Deadlock):
@@ -225,7 +235,13 @@ def ingest(
             faults.checkpoint(faults.DEDUP_AFTER_COMMIT)
             stored |= added
             total.add(done)
+            start += taken
     return total
+
+
+class _Taken(Exception):
+    """The story an item joins is locked by another writer's transaction, and this one holds
+    locks of its earlier items: waiting could close a circle (a deadlock), so it ends here."""
 
 
 DEADLOCK_ATTEMPTS = 5  # tries of one item chosen as a deadlock's victim (PostgreSQL)
@@ -268,9 +284,11 @@ def _ingest_one(
     backlog: bool,
     window_hours: int,
     check_known: bool,
+    wait: bool = True,
 ) -> IngestResult:
     """One item, in the caller's transaction. `check_known`: some key of the item may be
-    stored already (else a key stored meanwhile raises AlreadyKnown)."""
+    stored already (else a key stored meanwhile raises AlreadyKnown). `wait`: for a story
+    another writer holds; else `_Taken` is raised, before this item wrote anything."""
     if check_known and store.known_item_in(conn, item.keys, now) is not None:
         return IngestResult(known_items=1)
     matches = match(item)
@@ -316,14 +334,25 @@ def _ingest_one(
         sources = [item.source]
         new_outlet = False
     else:
-        sources = store.join_story_in(
-            conn, story_id, None, item.source, now, sources=dict(found)[story_id]
-        )
-        new_outlet = item.source not in sources
-        # later items find the story by this item's names too, and compare with it
+        # later items find the story by this item's names too (filed at the story's time),
+        # and compare with it
         joined = _analyses(store).get(story_id)
+        joined_as = store.join_story_in(
+            conn,
+            story_id,
+            None,
+            item.source,
+            now,
+            sources=dict(found)[story_id],
+            wait=wait,
+            index=lookup if joined is not None else (),
+            filed=joined.candidate.published if joined is not None else published,
+        )
+        if joined_as is None:
+            raise _Taken(story_id)
+        sources = joined_as
+        new_outlet = item.source not in sources
         if joined is not None:
-            store.index_story_names_in(conn, story_id, lookup, joined.candidate.published)
             _add_member(joined, _member_key(item.title, item.summary, published, item.source))
     item_id = store.add_item_in(conn, item, now=now, backlog=backlog, story_id=story_id)
     faults.checkpoint(faults.DEDUP_AFTER_ITEM_INSERT)

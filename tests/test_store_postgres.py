@@ -6,17 +6,20 @@ runs in a schema of its own, so tests (and other suites using the database) do n
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
-from bot.dedup import ingest
+from bot import dedup, stories
+from bot.dedup import IngestResult, ingest
 from bot.models import Feed, FeedState, Item, Match
 from bot.store import Store, migrations
+from bot.store.base import Deadlock
 
 pytestmark = pytest.mark.postgres
 
@@ -345,3 +348,179 @@ def test_a_feed_removed_from_the_feeds_file_loses_its_lease_row(pg_url: str) -> 
     assert rows[kept[0]][0] == seconds(30)
     for store in (a, b):
         store.close()
+
+
+def _blocked_by(conn: Connection, pid: int) -> bool:
+    """Whether some backend is waiting for a lock that the backend `pid` holds."""
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))")
+    return bool(conn.execute(query, {"pid": pid}).scalar())
+
+
+def _wait_until_blocked_by(store: Store, pid: int) -> None:
+    """Until a backend waits for `pid`'s locks (a condition asked of the server, no sleep)."""
+    with store.engine.connect() as watcher:
+        for _ in range(100_000):
+            if _blocked_by(watcher, pid):
+                return
+            watcher.rollback()
+    raise AssertionError(f"no backend ever waited for {pid}")
+
+
+def test_a_deadlock_in_the_drivers_own_sql_is_the_stores_deadlock(store: Store) -> None:
+    """Statements run on the driver's cursor (`_run`, the hot path of ingest) report PostgreSQL
+    breaking a deadlock (40P01) as the store's `Deadlock`, which the ingest retries, not as the
+    driver's own error, which fails the feed."""
+    with store.transaction() as conn:
+        conn.execute(text("CREATE TABLE pair (id INTEGER PRIMARY KEY, v INTEGER)"))
+        conn.execute(text("INSERT INTO pair VALUES (1, 0), (2, 0)"))
+    both_hold_one = threading.Barrier(2, timeout=30)
+    outcomes: dict[int, BaseException | None] = {}
+
+    def lock(first: int, second: int) -> None:
+        try:
+            with store.transaction() as conn:
+                bump = "UPDATE pair SET v = v + 1 WHERE id = :id"
+                store._run(conn, bump, {"id": first})
+                both_hold_one.wait()
+                store._run(conn, bump, {"id": second})
+            outcomes[first] = None
+        except BaseException as exc:
+            outcomes[first] = exc
+
+    threads = [threading.Thread(target=lock, args=pair) for pair in ((1, 2), (2, 1))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    failed = [exc for exc in outcomes.values() if exc is not None]
+    assert len(failed) == 1, outcomes
+    assert isinstance(failed[0], Deadlock), repr(failed[0])
+    assert store.write_failure is None  # a deadlock's victim is no outage
+    with store.transaction() as conn:
+        assert conn.execute(text("SELECT sum(v) FROM pair")).scalar() == 2  # the winner's two
+
+
+def test_an_item_chosen_as_a_deadlocks_victim_is_ingested_again(store: Store) -> None:
+    """A writer outside ingest locks a story row the other way round: the item PostgreSQL rolls
+    back to break the deadlock is stored by the retry, and the feed does not fail."""
+    dybala = "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione"
+    ingest(store, FEED, [item("d", dybala)], match, now=T0, backlog=False)
+    with store.engine.connect() as probe:
+        [story_id] = probe.execute(text("SELECT id FROM stories")).scalars()
+    joining = item("d2", f"{dybala} e Mourinho", source="S2", published=T0 + timedelta(minutes=5))
+    # the names the joining item adds to the story's index, as ingest computes them
+    terms = [m.term for m in match(joining)]
+    names = stories.lookup_names(joining.title, stories.name_tokens(terms))
+    with store.engine.connect() as probe:
+        known = set(
+            probe.execute(
+                text("SELECT name FROM story_names WHERE story_id = :s"), {"s": story_id}
+            ).scalars()
+        )
+    added = sorted(names - known)
+    assert added, "the joining item must index a name the story lacks"
+    results: list[IngestResult] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(ingest(store, FEED, [joining], match, now=T0, backlog=False))
+        except BaseException as exc:
+            errors.append(exc)
+
+    other = Store.open(store.engine.url.render_as_string(hide_password=False))
+    try:
+        with other.engine.connect() as conn, conn.begin():
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            # holds a name the item will index: the item waits for it with its story locked
+            for name in added:
+                conn.execute(
+                    text("INSERT INTO story_names (story_id, name, published) VALUES (:s, :n, :p)"),
+                    {"s": story_id, "n": name, "p": T0},
+                )
+            worker = threading.Thread(target=run)
+            worker.start()
+            _wait_until_blocked_by(store, pid)
+            # ... and now waits for the story the item locked: a deadlock, whose victim is the
+            # item (it waited first, so its deadlock check runs first)
+            conn.execute(
+                text("UPDATE stories SET updated_at = updated_at WHERE id = :s"), {"s": story_id}
+            )
+        worker.join()
+    finally:
+        other.close()
+    assert errors == []
+    assert [r.new_items for r in results] == [1]
+    assert store.stats(T0)["items"] == 2 and store.stats(T0)["stories"] == 1
+
+
+NEWS = [
+    "Roma, il ginocchio tormenta ancora Dybala: si va verso l'operazione",
+    "Juventus, Vlahovic si ferma: lesione muscolare, out tre settimane",
+    "Inter, Lautaro rinnova fino al 2029: c'è la firma",
+    "Napoli, Conte: McTominay è un leader, resta con noi",
+    "Milan, Leao torna in gruppo dopo l'infortunio al polpaccio",
+    "Lazio, Guendouzi squalificato per due giornate dal giudice sportivo",
+]
+
+
+def test_backlogs_of_feeds_polled_at_once_go_in_chunks_without_deadlocks(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first poll stores many items per transaction on PostgreSQL too. Feeds polled at once
+    whose items join the same stories, each in another order, and each holding its first story
+    while the others ask for it: no deadlock (no chunk is redone an item at a time), every item
+    stored once, one story per piece of news, no feed failed."""
+    ingest(store, FEED, [item(f"n{j}", t) for j, t in enumerate(NEWS)], match, now=T0, backlog=True)
+    redone: list[int] = []
+    real_one_by_one = dedup._one_by_one
+    monkeypatch.setattr(
+        dedup,
+        "_one_by_one",
+        lambda store, chunk, *rest: (
+            redone.append(len(chunk)) or real_one_by_one(store, chunk, *rest)
+        ),
+    )
+    feeds = 4
+    all_hold_one = threading.Barrier(feeds, timeout=30)
+    met: set[str] = set()
+
+    def outlet(f: int) -> list[Item]:  # the news from the f-th on, round the list
+        order = [(f + n) % len(NEWS) for n in range(len(NEWS))]
+        return [
+            item(
+                f"{f}-{j}", f"{NEWS[j]} ({f})", source=f"S{f}", published=T0 + timedelta(minutes=n)
+            )
+            for n, j in enumerate(order)
+        ]
+
+    def meet_at_the_second(it: Item) -> list[Match]:
+        if it.published == T0 + timedelta(minutes=1) and it.source not in met:
+            met.add(it.source)  # each feed has joined its first story in this transaction
+            all_hold_one.wait()
+        return match(it)
+
+    results: list[IngestResult] = []
+    errors: list[BaseException] = []
+
+    def run(f: int) -> None:
+        try:
+            feed = Feed(f"S{f}", f"https://s{f}.example/rss")
+            results.append(ingest(store, feed, outlet(f), meet_at_the_second, now=T0, backlog=True))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(f,)) for f in range(feeds)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert redone == []
+    assert sorted(r.backlog_items for r in results) == [len(NEWS)] * feeds
+    stats = store.stats(T0)
+    assert stats["items"] == len(NEWS) * (feeds + 1)
+    assert stats["stories"] == len(NEWS)
+    with store.engine.connect() as conn:
+        outlets = conn.execute(text("SELECT sources FROM stories")).scalars().all()
+    assert all(len(json.loads(s)) == feeds + 1 for s in outlets)

@@ -120,11 +120,13 @@ class WriteFailure:
 
 class Deadlock(OperationalError):
     """PostgreSQL ended this transaction to break a deadlock with another writer (two
-    transactions that locked the same rows in opposite orders): it was rolled back whole, and
-    the same work can be done again."""
+    transactions that locked the same rows in opposite orders), or could not serialize it with
+    one: it was rolled back whole, and the same work can be done again."""
 
 
 DEADLOCK_SQLSTATE = "40P01"
+SERIALIZATION_SQLSTATE = "40001"  # only under REPEATABLE READ or SERIALIZABLE; retried alike
+RETRYABLE_SQLSTATES = frozenset({DEADLOCK_SQLSTATE, SERIALIZATION_SQLSTATE})
 
 
 class StoreBase:
@@ -179,7 +181,7 @@ class StoreBase:
         try:
             yield
         except OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) == DEADLOCK_SQLSTATE:
+            if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
                 raise Deadlock(exc.statement, exc.params, exc.orig) from exc  # not an outage
             reason = str(exc.orig or exc).strip().splitlines() or [type(exc).__name__]
             self.write_failure = WriteFailure(datetime.now(UTC), reason[0][:500])

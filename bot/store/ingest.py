@@ -29,6 +29,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 
 from bot.models import Item, Match
 from bot.store.base import (
@@ -116,11 +117,18 @@ class IngestOps(StoreBase):
 
         For the few statements every new item runs: SQLAlchemy's work around a statement
         (parameters, result rows) cost more than the database's for them.
+
+        The driver's errors are raised as SQLAlchemy's (as `conn.execute` would), so that the
+        transaction's handling sees them: a deadlock's victim becomes the store's `Deadlock`,
+        which ingest retries, and an outage is reported by the health check.
         """
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(_driver_style(sql, self.is_postgres), params)
             return (cursor.fetchall() if fetch else []), cursor.rowcount
+        except (dialect := self.engine.dialect).loaded_dbapi.Error as exc:
+            base = dialect.loaded_dbapi.Error
+            raise DBAPIError.instance(sql, params, exc, base, dialect=dialect) from exc
         finally:
             cursor.close()
 
@@ -159,9 +167,17 @@ class IngestOps(StoreBase):
             "backlog": backlog,
             "seen_at": utc(now),
         }
-        [(item_id,)], _ = self._run(conn, _INSERT_ITEM, params, fetch=True)
-        distinct = len({storable_key(k) for k in item.keys})
-        if self._add_keys(conn, item_id, item.keys, now) < distinct:
+        keys = list(dict.fromkeys(storable_key(k) for k in item.keys))
+        if self.is_postgres and keys:
+            # the item and its keys in one statement (a round trip to the server costs more
+            # than either insert)
+            params.update({f"k{i}": key for i, key in enumerate(keys)})
+            written, _ = self._run(conn, _item_and_keys_sql(len(keys)), params, fetch=True)
+            item_id, added = (written[0][0] if written else None), len(written)
+        else:
+            [(item_id,)], _ = self._run(conn, _INSERT_ITEM, params, fetch=True)
+            added = self._add_keys(conn, item_id, keys, now)
+        if added < len(keys) or item_id is None:
             # Another writer stored this item since we looked (only if two pollers ever ran
             # at once): the caller rolls back and counts it as known, never as a second item.
             raise AlreadyKnown(item.key)
@@ -204,7 +220,9 @@ class IngestOps(StoreBase):
         # item's time first (an outlet polled late brings items older than stories known).
         rows.sort(key=itemgetter(2), reverse=True)
         at = _instant(mid)
-        rows.sort(key=lambda r: (r[0], 0.0 if r[0] == 0 else abs(_instant(r[2]) - at)))
+        nearest = [r for r in rows if r[0]]
+        nearest.sort(key=lambda r: abs(_instant(r[2]) - at))  # stable: newest first on ties
+        rows = [r for r in rows if not r[0]] + nearest
         limits = (specific_limit, weak_limit)
         taken: tuple[set[str], set[str]] = (set(), set())
         out = []
@@ -302,11 +320,19 @@ class IngestOps(StoreBase):
             "names": json.dumps(names),
             "now": at,
         }
-        # Both run by the driver itself (see `_run`): one story per new piece of news.
-        created, _ = self._run(conn, _INSERT_STORY, params, fetch=True)
-        if not created:
-            return False
-        self.index_story_names_in(conn, story_id, {*names, *(index or ())}, published)
+        indexed = sorted({*names, *(index or ())})
+        # Run by the driver itself (see `_run`): one story per new piece of news. PostgreSQL:
+        # the story and its names in one statement (a round trip costs more than either).
+        if self.is_postgres and indexed:
+            params.update({f"n{i}": n for i, n in enumerate(indexed)})
+            created, _ = self._run(conn, _story_and_names_sql(len(indexed)), params, fetch=True)
+            if not created:
+                return False
+        else:
+            created, _ = self._run(conn, _INSERT_STORY, params, fetch=True)
+            if not created:
+                return False
+            self.index_story_names_in(conn, story_id, indexed, published)
         if item_id is not None:
             conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
         return True
@@ -320,12 +346,23 @@ class IngestOps(StoreBase):
         now: datetime,
         *,
         sources: str | None = None,
-    ) -> list[str]:
+        wait: bool = True,
+        index: Iterable[str] = (),
+        filed: datetime | None = None,
+    ) -> list[str] | None:
         """Add an item (or, with None, only its outlet) to a story; returns the story's outlets
         before it joined. `sources`: the outlets as this transaction read them (saves a read;
-        if another writer changed them since, they are read again)."""
-        if item_id is not None:
-            conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
+        if another writer changed them since, they are read again). Without `wait`, on
+        PostgreSQL: None, having written and waited for nothing, when another writer's
+        transaction holds the story (see `lock_story_if_free_in`). `index`: more names to find
+        the story by (see `index_story_names_in`), filed at `filed` (PostgreSQL: in the same
+        statement as the join, once the story's row is locked)."""
+        if_free = not wait and self.is_postgres
+        indexed = sorted(set(index))
+        named: dict[str, Any] = {}
+        if indexed and self.is_postgres:
+            named = {f"n{i}": n for i, n in enumerate(indexed)}
+            named["published"] = self._utc_param()(filed or now)
         while True:
             if sources is None:
                 sources = conn.execute(_STORY_SOURCES, {"story": story_id}).scalar_one()
@@ -337,9 +374,34 @@ class IngestOps(StoreBase):
                 "new": json.dumps(after),
                 "now": self._utc_param()(now),
             }
-            if self._run(conn, _JOIN_STORY, params)[1]:
-                return before
+            join = _JOIN_STORY_IF_FREE if if_free else _JOIN_STORY
+            if named:  # the story's new names in the same statement
+                sql = _join_and_names_sql(join, len(indexed))
+                done, _ = self._run(conn, sql, params | named, fetch=True)
+                if done:
+                    break
+            elif self._run(conn, join, params)[1]:
+                if indexed:
+                    self.index_story_names_in(conn, story_id, indexed, filed or now)
+                break
+            if if_free:  # locked by another writer, or its outlets changed since read
+                if not self.lock_story_if_free_in(conn, story_id):
+                    return None
+                if_free = False  # this transaction holds it now
             sources = None  # changed by another writer since read: read again
+        if item_id is not None:
+            conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
+        return before
+
+    def lock_story_if_free_in(self, conn: Connection, story_id: str) -> bool:
+        """Lock a story's row for this transaction unless another writer's transaction holds
+        it: False then, having waited for nothing (PostgreSQL: FOR UPDATE SKIP LOCKED; a row
+        this transaction locked or created already is its own). SQLite has one writer at a
+        time: always True."""
+        if not self.is_postgres:
+            return True
+        rows, _ = self._run(conn, _LOCK_STORY_IF_FREE, {"story": story_id}, fetch=True)
+        return bool(rows)
 
     def story_sources_in(self, conn: Connection, story_id: str) -> list[str]:
         return list(loads(conn.execute(_STORY_SOURCES, {"story": story_id}).scalar_one()))
@@ -563,6 +625,12 @@ _STORY_SOURCES = select(stories.c.sources).where(stories.c.id == bindparam("stor
 _JOIN_STORY = (
     "UPDATE stories SET sources = :new, updated_at = :now WHERE id = :story AND sources = :old"
 )
+# the join in one statement, unless another writer's transaction holds the story (PostgreSQL)
+_JOIN_STORY_IF_FREE = (
+    "UPDATE stories SET sources = :new, updated_at = :now WHERE id = (SELECT id FROM stories "
+    "WHERE id = :story FOR UPDATE SKIP LOCKED) AND sources = :old"
+)
+_LOCK_STORY_IF_FREE = "SELECT id FROM stories WHERE id = :story FOR UPDATE SKIP LOCKED"
 _KNOWN_KEYS = select(item_keys.c.key, item_keys.c.item_id, item_keys.c.last_seen).where(
     item_keys.c.key.in_(bindparam("keys", expanding=True))
 )
@@ -596,6 +664,45 @@ def _keys_sql(count: int) -> str:
     return (
         f'INSERT INTO item_keys ("key", item_id, first_seen, last_seen) VALUES {rows} '
         'ON CONFLICT DO NOTHING RETURNING "key"'
+    )
+
+
+@lru_cache(maxsize=64)
+def _item_and_keys_sql(count: int) -> str:
+    """PostgreSQL: insert an item and its `count` keys, returning (item id,) per key not known
+    before (no row at all when every key was known)."""
+    keys = ", ".join(f"(:k{i})" for i in range(count))
+    return (
+        f"WITH new_item AS ({_INSERT_ITEM}) "
+        'INSERT INTO item_keys ("key", item_id, first_seen, last_seen) '
+        f'SELECT k."key", new_item.id, :seen_at, :seen_at FROM new_item, (VALUES {keys}) '
+        'AS k("key") ON CONFLICT DO NOTHING RETURNING item_id'
+    )
+
+
+@lru_cache(maxsize=64)
+def _story_and_names_sql(count: int) -> str:
+    """PostgreSQL: insert a story (unless its id exists) indexed under `count` names,
+    returning its id if it was created."""
+    names = ", ".join(f"(:n{i})" for i in range(count))
+    return (
+        f"WITH new_story AS ({_INSERT_STORY}), named AS ("
+        f"INSERT INTO {story_names.name} (story_id, name, published) "
+        f"SELECT new_story.id, v.name, :published FROM new_story, (VALUES {names}) AS v(name) "
+        "ON CONFLICT DO NOTHING) SELECT id FROM new_story"
+    )
+
+
+@lru_cache(maxsize=64)
+def _join_and_names_sql(join: str, count: int) -> str:
+    """PostgreSQL: `join` (an UPDATE of one story) and, if it updated the story, its index under
+    `count` more names; returns the story's id if it was updated."""
+    names = ", ".join(f"(:n{i})" for i in range(count))
+    return (
+        f"WITH joined AS ({join} RETURNING id), named AS ("
+        f"INSERT INTO {story_names.name} (story_id, name, published) "
+        f"SELECT joined.id, v.name, :published FROM joined, (VALUES {names}) AS v(name) "
+        "ON CONFLICT DO NOTHING) SELECT id FROM joined"
     )
 
 
