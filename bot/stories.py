@@ -408,6 +408,8 @@ class StoryCandidate:
     # later items of the story (each at its own time and outlet): an item that tells the same
     # news as any of them belongs to the story too
     members: tuple[StoryKey, ...] = field(default=(), compare=False)
+    # what its compared items have together, worked out at the first comparison (`_reach`)
+    reach: StoryReach | None = field(default=None, init=False, repr=False, compare=False)
 
 
 @lru_cache(maxsize=65536)
@@ -989,16 +991,73 @@ def _front_page_of_the_match(front: StoryKey, report: StoryKey) -> bool:
 def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
     """No content word, no specific name and at most one club in common: the quick answer
     for most candidates (every rule below needs more)."""
+    return _apart(a, b, _match_clubs(b))
+
+
+def _apart(a: StoryKey, b: StoryKey | StoryReach, b_match_clubs: frozenset[str]) -> bool:
+    """`_nothing_in_common` of `a` and `b`, an item or what a story's items have together.
+
+    Each test finds something in common in a set of `b`'s: when `b` is the union of several
+    items' sets, nothing in common with it means nothing in common with any of them.
+    """
     if not a.words.isdisjoint(b.words):
         return False
     shared = a.mentioned & b.mentioned
     if a.clubs & b.clubs and a.kinds & b.kinds & MATCH_REPORTS:
         return False  # one club's match told twice (see `_one_clubs_result_twice`)
-    if len(_match_clubs(a) & _match_clubs(b)) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
+    if len(_match_clubs(a) & b_match_clubs) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
         return False  # a front page on the two clubs' match (see `_front_page_of_the_match`)
     if a.episodes & b.episodes and a.clubs & b.clubs:
         return False  # one call of the referee in a club's match (see `_one_referees_call`)
     return len(shared) < 2 and not (shared - WEAK_NAMES)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryReach:
+    """What a story's compared items (its first and later ones) have together: an item
+    `_apart` from it, and whose own names are not all among its names, tells the same news
+    as none of them, so `find_story_for` skips the story without comparing each item."""
+
+    words: frozenset[str]
+    mentioned: frozenset[str]
+    clubs: frozenset[str]
+    kinds: frozenset[str]
+    episodes: frozenset[str]
+    match_clubs: frozenset[str]
+    named: frozenset[str]  # names, sentence starters and summary names of any of them
+
+    @classmethod
+    def of(cls, keys: Sequence[StoryKey]) -> StoryReach:
+        def union(sets: Iterable[frozenset[str]]) -> frozenset[str]:
+            return frozenset().union(*sets)
+
+        return cls(
+            words=union(k.words for k in keys),
+            mentioned=union(k.mentioned for k in keys),
+            clubs=union(k.clubs for k in keys),
+            kinds=union(k.kinds for k in keys),
+            episodes=union(k.episodes for k in keys),
+            match_clubs=union(_match_clubs(k) for k in keys),
+            named=union(k.names | k.maybe | k.context for k in keys),
+        )
+
+
+def _out_of_reach(a: StoryKey, reach: StoryReach) -> bool:
+    """No item under `reach` can tell the same news as `a`: `same_story` of each would stop
+    at its quick answer (nothing in common, and not named in each other: that needs every
+    own name of `a`'s title among the other item's names)."""
+    own = a.names - NOT_CLUBS
+    if own and own <= reach.named:
+        return False
+    return _apart(a, reach, reach.match_clubs)
+
+
+def _reach(cand: StoryCandidate, keys: Sequence[StoryKey]) -> StoryReach:
+    """`cand`'s reach, worked out once per candidate (a new member or outlet makes a new
+    candidate, whose reach is worked out again)."""
+    if cand.reach is None:
+        object.__setattr__(cand, "reach", StoryReach.of(keys))
+    return cand.reach  # type: ignore[return-value]
 
 
 def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
@@ -1163,7 +1222,10 @@ def find_story_for(
     best: tuple[float, str] | None = None
     for cand in candidates:
         own = bool(key.source) and key.source in cand.sources
-        for other in (candidate_key(cand), *cand.members):
+        others = (candidate_key(cand), *cand.members)
+        if len(others) > 1 and _out_of_reach(key, _reach(cand, others)):
+            continue
+        for other in others:
             if not same_story(key, other, window_hours=window_hours, same_outlet=own):
                 continue
             score = _score(key, other)
