@@ -50,13 +50,20 @@ _DASHES = "-‐‑‒–—―−﹘﹣－"
 
 @lru_cache(maxsize=8192)
 def _fold_char(ch: str) -> str:
-    """Fold one character: NFKC, special letters, accents stripped, casefolded."""
+    """Fold one character: NFKC, special letters, accents stripped, casefolded.
+
+    Apostrophes and dashes are unified after NFKC too: "ŉ" becomes "ʼn", whose modifier
+    apostrophe would otherwise be folded only by a second pass (fold must be idempotent:
+    folded keys are folded again when compared)."""
     if ch in _APOSTROPHES:
         return "'"
     if ch in _DASHES:
         return "-"
     out = []
     for c in unicodedata.normalize("NFKC", ch):
+        if c in _APOSTROPHES or c in _DASHES:
+            out.append("'" if c in _APOSTROPHES else "-")
+            continue
         c = _SPECIAL_LETTERS.get(c, c)
         for d in unicodedata.normalize("NFKD", c.casefold()):
             if unicodedata.combining(d) or unicodedata.category(d) == "Cf":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.text import _tokenize_ascii, _tokenize_unicode, fold, tokenize
@@ -81,6 +81,7 @@ def test_tokens_are_ordered_non_overlapping_slices(text: str) -> None:
 
 
 @given(st.text())
+@example("ŉ")  # NFKC makes it "ʼn": a modifier apostrophe, folded only on a second pass
 def test_fold_is_idempotent(text: str) -> None:
     assert fold(fold(text)) == fold(text)
 
