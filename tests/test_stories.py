@@ -23,6 +23,7 @@ import pytest
 
 from bot.stories import (
     StoryCandidate,
+    StoryKey,
     event_kinds,
     find_story,
     same_story,
@@ -650,24 +651,32 @@ def test_a_front_page_naming_the_two_clubs_of_last_nights_match_is_its_story() -
     assert not same_story(transfer, report)
 
 
-def test_two_pieces_whose_summaries_name_each_others_people_are_one_story() -> None:
-    """An outlet's pieces on Juve after Istanbul: each title names one of them (Spalletti, the
-    Juve), the other's summary names it too. The same names in both titles are not enough
-    ("Ranieri si dimette" and "Ranieri: «…stadio»"), nor is one person in common."""
+def istanbul_pieces(t0: datetime = T0) -> tuple[StoryKey, StoryKey]:
+    """TuttoJuve's two pieces on Juve after Istanbul: "Spalletti, riflessioni sulla rosa" and,
+    15 minutes later, "Devono rifare la Juve". No word and no title name in common: each
+    summary names the other's people."""
     spalletti = story_key(
         "Spalletti, riflessioni sulla rosa",
-        published=T0,
+        published=t0,
         source="TuttoJuve",
         summary="Ci sono notti che cambiano il destino di una squadra. E quella di Juventus a"
         " Istanbul, in casa del Galatasaray, rischia di segnare un prima e un dopo.",
     )
     juve = story_key(
         "Devono rifare la Juve",
-        published=T0 + timedelta(minutes=15),
+        published=t0 + timedelta(minutes=15),
         source="TuttoJuve",
         summary="In occasione della prima pagina di oggi, Tuttosport ha scelto il seguente come"
         ' titolo principale: "Devono rifare la Juve". Spalletti ha convinto il club.',
     )
+    return spalletti, juve
+
+
+def test_two_pieces_whose_summaries_name_each_others_people_are_one_story() -> None:
+    """An outlet's pieces on Juve after Istanbul: each title names one of them (Spalletti, the
+    Juve), the other's summary names it too. The same names in both titles are not enough
+    ("Ranieri si dimette" and "Ranieri: «…stadio»"), nor is one person in common."""
+    spalletti, juve = istanbul_pieces()
     assert same_story(juve, spalletti)
     ranieri = story_key("Ranieri si dimette da consulente della Roma", published=T0)
     stadio = story_key('Ranieri: "La Roma ha bisogno di un nuovo stadio"', published=T0)

@@ -5,9 +5,10 @@ Judged on the labelled stream's real headlines, each of its news groups a story.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
+from test_stories import istanbul_pieces
 from test_story_stream import load_stream
 
 from bot.stories import (
@@ -73,21 +74,8 @@ def test_a_story_is_not_skipped_when_its_summaries_name_the_items_people() -> No
     title name: only each summary naming the other's people makes them one story, and a story
     of that piece and another is not skipped for it."""
     t0 = datetime(2026, 2, 19, 6, 0, tzinfo=UTC)
-    spalletti = story_key(
-        "Spalletti, riflessioni sulla rosa",
-        published=t0,
-        source="TuttoJuve",
-        summary="Ci sono notti che cambiano il destino di una squadra. E quella di Juventus a"
-        " Istanbul, in casa del Galatasaray, rischia di segnare un prima e un dopo.",
-    )
+    spalletti, juve = istanbul_pieces(t0)
     other = story_key("Galatasaray, la festa dei tifosi turchi", published=t0, source="TMW")
-    juve = story_key(
-        "Devono rifare la Juve",
-        published=t0 + timedelta(minutes=15),
-        source="TuttoJuve",
-        summary="In occasione della prima pagina di oggi, Tuttosport ha scelto il seguente come"
-        ' titolo principale: "Devono rifare la Juve". Spalletti ha convinto il club.',
-    )
     assert same_story(juve, spalletti)
     story = StoryCandidate("s", "", frozenset(), t0, key=other, members=(spalletti,))
     assert find_story_for(juve, [story]) == "s"

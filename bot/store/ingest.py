@@ -680,29 +680,28 @@ def _item_and_keys_sql(count: int) -> str:
     )
 
 
-@lru_cache(maxsize=64)
 def _story_and_names_sql(count: int) -> str:
     """PostgreSQL: insert a story (unless its id exists) indexed under `count` names,
     returning its id if it was created."""
-    names = ", ".join(f"(:n{i})" for i in range(count))
-    return (
-        f"WITH new_story AS ({_INSERT_STORY}), named AS ("
-        f"INSERT INTO {story_names.name} (story_id, name, published) "
-        f"SELECT new_story.id, v.name, :published FROM new_story, (VALUES {names}) AS v(name) "
-        "ON CONFLICT DO NOTHING) SELECT id FROM new_story"
-    )
+    return _then_names_sql(_INSERT_STORY, count)
 
 
-@lru_cache(maxsize=64)
 def _join_and_names_sql(join: str, count: int) -> str:
     """PostgreSQL: `join` (an UPDATE of one story) and, if it updated the story, its index under
     `count` more names; returns the story's id if it was updated."""
+    return _then_names_sql(f"{join} RETURNING id", count)
+
+
+@lru_cache(maxsize=64)
+def _then_names_sql(story_sql: str, count: int) -> str:
+    """`story_sql` (a statement returning the id of the story it wrote, or nothing) and the
+    story's index under `count` names, in one statement; returns the id."""
     names = ", ".join(f"(:n{i})" for i in range(count))
     return (
-        f"WITH joined AS ({join} RETURNING id), named AS ("
+        f"WITH story AS ({story_sql}), named AS ("
         f"INSERT INTO {story_names.name} (story_id, name, published) "
-        f"SELECT joined.id, v.name, :published FROM joined, (VALUES {names}) AS v(name) "
-        "ON CONFLICT DO NOTHING) SELECT id FROM joined"
+        f"SELECT story.id, v.name, :published FROM story, (VALUES {names}) AS v(name) "
+        "ON CONFLICT DO NOTHING) SELECT id FROM story"
     )
 
 
