@@ -46,6 +46,7 @@ _SPECIAL_LETTERS = {
 # Every apostrophe-like and dash-like character, unified so that folded text is predictable.
 _APOSTROPHES = "'’‘‛`´ʼʹʻʽ′＇"
 _DASHES = "-‐‑‒–—―−﹘﹣－"
+_UNIFIED = {**dict.fromkeys(_APOSTROPHES, "'"), **dict.fromkeys(_DASHES, "-")}
 
 
 @lru_cache(maxsize=8192)
@@ -55,14 +56,12 @@ def _fold_char(ch: str) -> str:
     Apostrophes and dashes are unified after NFKC too: "ŉ" becomes "ʼn", whose modifier
     apostrophe would otherwise be folded only by a second pass (fold must be idempotent:
     folded keys are folded again when compared)."""
-    if ch in _APOSTROPHES:
-        return "'"
-    if ch in _DASHES:
-        return "-"
+    if ch in _UNIFIED:  # before NFKC too: it makes "´" a space and an accent
+        return _UNIFIED[ch]
     out = []
     for c in unicodedata.normalize("NFKC", ch):
-        if c in _APOSTROPHES or c in _DASHES:
-            out.append("'" if c in _APOSTROPHES else "-")
+        if c in _UNIFIED:
+            out.append(_UNIFIED[c])
             continue
         c = _SPECIAL_LETTERS.get(c, c)
         for d in unicodedata.normalize("NFKD", c.casefold()):

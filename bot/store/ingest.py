@@ -326,13 +326,12 @@ class IngestOps(StoreBase):
         if self.is_postgres and indexed:
             params.update({f"n{i}": n for i, n in enumerate(indexed)})
             created, _ = self._run(conn, _story_and_names_sql(len(indexed)), params, fetch=True)
-            if not created:
-                return False
         else:
             created, _ = self._run(conn, _INSERT_STORY, params, fetch=True)
-            if not created:
-                return False
-            self.index_story_names_in(conn, story_id, indexed, published)
+            if created:
+                self.index_story_names_in(conn, story_id, indexed, published)
+        if not created:
+            return False
         if item_id is not None:
             conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
         return True
