@@ -696,13 +696,23 @@ def analyse(
     published: datetime | None = None,
     source: str = "",
 ) -> StoryKey:
-    """The comparison key of an item: what happened (kinds, words, numbers) and who."""
+    """The comparison key of an item: what happened (kinds, words, numbers) and who.
+
+    What the title and summary tell is worked out once per text (`_told`): a headline that
+    other outlets retell, or that is compared again as a story's later item, costs a copy.
+    """
+    told = _told(title, summary, tuple(names))
+    return _replace(told, who=tuple(who), published=published, source=source)
+
+
+@lru_cache(maxsize=4096)
+def _told(title: str, summary: str, names: tuple[str, ...]) -> StoryKey:
+    """`analyse` of a title and summary, before who matched, when and at which outlet."""
     found = _where(_set_aside(_analyse(title), title), title)
     text = folded_text(title)
     if " nazionale " in f" {text} ":  # "Pre-convocati nazionale": Italy's team
         names = (*names, "italia")
     extra = frozenset(names) - found.names - found.maybe
-    who_ = tuple(who)
     kinds = event_kinds(title) | quoted_words(title)
     told = event_kinds(summary[:400]) if summary else frozenset()
     from_summary = bool(told) and (not kinds or (kinds <= REFEREE_KINDS and "result" in told))
@@ -721,8 +731,6 @@ def analyse(
         names=all_names,
         scores=scores(title),
         summary_scores=scores(summary[:400]) if summary else frozenset(),
-        published=published,
-        source=source,
         maybe=found.maybe - extra,
         groups=found.groups + tuple(frozenset({n}) for n in extra),
         speaker=found.speaker,
@@ -730,7 +738,6 @@ def analyse(
         quoted=found.quoted,
         kinds=kinds,
         kinds_from_summary=from_summary,
-        who=who_,
         context=_summary_context(summary) | found.aside,
         episodes=_episodes(text),
     )
