@@ -867,7 +867,7 @@ def shared_names(a: StoryKey, b: StoryKey) -> frozenset[str]:
 
 
 def _distinct(groups: Iterable[frozenset[str]], names: frozenset[str]) -> int:
-    return sum(1 for g in groups if g & names)
+    return sum(1 for g in groups if not g.isdisjoint(names))
 
 
 def _strong_count(a: StoryKey, b: StoryKey, strong: frozenset[str]) -> int:
@@ -884,13 +884,14 @@ def _shared_who(a: StoryKey, b: StoryKey) -> int:
         return 0
     a_title, b_title = a.titled, b.titled
     a_all, b_all = a.mentioned, b.mentioned
+    # the cheapest tests first: most matched terms are not the other item's
     people = {
         g
         for g in {*a.who, *b.who}
-        if (g - WEAK_NAMES)
-        and g & (a_title | b_title)
-        and g & a_all
-        and g & b_all
+        if not g.isdisjoint(a_all)
+        and not g.isdisjoint(b_all)
+        and not g <= WEAK_NAMES
+        and not (g.isdisjoint(a_title) and g.isdisjoint(b_title))
         and (g & a_title or _about_no_one_else(a, g))
         and (g & b_title or _about_no_one_else(b, g))
     }
@@ -1216,10 +1217,12 @@ def _same_words_around_a_club(
 ) -> bool:
     """Nearly the same words around a shared club, unless each names someone else:
     "X rinnova con la Roma fino al 2030" and "Y rinnova con la Roma…" are two stories."""
-    own_a = (a.names | a.maybe) - WEAK_NAMES - shared
-    own_b = (b.names | b.maybe) - WEAK_NAMES - shared
+    if common < 2 or similarity(a, b) < 0.6:
+        return False
+    own_a = a.titled - WEAK_NAMES - shared
+    own_b = b.titled - WEAK_NAMES - shared
     named_apart = bool(own_a) and bool(own_b)
-    return similarity(a, b) >= 0.6 and common >= 2 and not named_apart
+    return not named_apart
 
 
 def _score(a: StoryKey, b: StoryKey) -> float:
