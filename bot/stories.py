@@ -1010,7 +1010,7 @@ def _front_page_of_the_match(front: StoryKey, report: StoryKey) -> bool:
 def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
     """No content word, no specific name and at most one club in common: the quick answer
     for most candidates (every rule below needs more)."""
-    return _apart(a, b, _match_clubs(b))
+    return _apart(a, b, b.match_clubs)
 
 
 def _apart(a: StoryKey, b: StoryKey | StoryReach, b_match_clubs: frozenset[str]) -> bool:
@@ -1246,10 +1246,10 @@ def find_story_for(
     """
     best: tuple[float, str] | None = None
     for cand in candidates:
-        own = bool(key.source) and key.source in cand.sources
         others = (candidate_key(cand), *cand.members)
         if len(others) > 1 and _out_of_reach(key, _reach(cand, others)):
             continue
+        own = bool(key.source) and key.source in cand.sources
         for other in others:
             if not same_story(key, other, window_hours=window_hours, same_outlet=own):
                 continue
