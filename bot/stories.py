@@ -706,13 +706,22 @@ def analyse(
 
 
 @lru_cache(maxsize=4096)
-def _told(title: str, summary: str, names: tuple[str, ...]) -> StoryKey:
-    """`analyse` of a title and summary, before who matched, when and at which outlet."""
+def _told(
+    title: str,
+    summary: str,
+    names: Iterable[str],
+    who: Iterable[frozenset[str]] = (),
+    published: datetime | None = None,
+    source: str = "",
+) -> StoryKey:
+    """`analyse` of a title and summary, before who matched, when and at which outlet (the
+    caller leaves those out and sets them on a copy)."""
     found = _where(_set_aside(_analyse(title), title), title)
     text = folded_text(title)
     if " nazionale " in f" {text} ":  # "Pre-convocati nazionale": Italy's team
         names = (*names, "italia")
     extra = frozenset(names) - found.names - found.maybe
+    who_ = tuple(who)
     kinds = event_kinds(title) | quoted_words(title)
     told = event_kinds(summary[:400]) if summary else frozenset()
     from_summary = bool(told) and (not kinds or (kinds <= REFEREE_KINDS and "result" in told))
@@ -731,6 +740,8 @@ def _told(title: str, summary: str, names: tuple[str, ...]) -> StoryKey:
         names=all_names,
         scores=scores(title),
         summary_scores=scores(summary[:400]) if summary else frozenset(),
+        published=published,
+        source=source,
         maybe=found.maybe - extra,
         groups=found.groups + tuple(frozenset({n}) for n in extra),
         speaker=found.speaker,
@@ -738,6 +749,7 @@ def _told(title: str, summary: str, names: tuple[str, ...]) -> StoryKey:
         quoted=found.quoted,
         kinds=kinds,
         kinds_from_summary=from_summary,
+        who=who_,
         context=_summary_context(summary) | found.aside,
         episodes=_episodes(text),
     )
