@@ -85,7 +85,7 @@ GENERIC = _words(
     trasferta quotidiano quotidiani titolo titola scrive dice parla parole annuncio
     clamoroso clamorosa svolta retroscena ecco cosa dove come quando grande grandi nuovo nuova
     primo secondo terzo contro pronostico quote esclusiva esclusivo breaking ufficialmente
-    rassegna stampa foto
+    rassegna stampa foto orario probabili formazioni formazione vedere tv streaming
     """
 )
 
@@ -486,6 +486,8 @@ def event_kinds(text: str) -> frozenset[str]:
         found.add("result")
     if "sacking" in found:  # "esonerato dopo la quinta sconfitta", "esonero ufficiale"
         found -= {"result", "signing"}
+    if "moviola" in folded.split():  # "La moviola di Bologna-Milan 0-3": the calls, no result
+        found.discard("result")
     return frozenset(found)
 
 
@@ -694,7 +696,10 @@ def analyse(
         names = (*names, "italia")
     extra = frozenset(names) - found.names - found.maybe
     who_ = tuple(who)
-    kinds = event_kinds(title) | quoted_words(title)
+    quoted = quoted_words(title)
+    # someone's words after a match ("Sarri dopo il pari con il Cagliari: «…»") are his words,
+    # not the match report, whatever result they mention
+    kinds = quoted | (event_kinds(title) - {"result"} if quoted else event_kinds(title))
     told = event_kinds(summary[:400]) if summary else frozenset()
     from_summary = bool(told) and (not kinds or (kinds <= REFEREE_KINDS and "result" in told))
     if from_summary:  # "Furia Juve contro l'arbitro": the summary says the match ended 3-2
@@ -1070,7 +1075,7 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
         return True  # three people, or two people and a club (Zirkzee, Gasperini, Roma)
     if strong >= 1 and common >= 1 and similarity(a, b) >= SAME_WORDS:
         return True
-    if a.quoted & b.quoted and (common >= 1 or strong >= 2):
+    if a.quoted & b.quoted and (common >= 1 or strong >= 2 or _same_days_words(a, b)):
         return True  # one person's outburst quoted twice: words are picked differently
     if len(shared) >= 2 and a.scores and b.scores and scores_agree(a.scores, b.scores):
         return True
@@ -1088,6 +1093,17 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
     if who and kinds - {"interview", "refereeing"} and (common >= 1 or clubs):
         return True  # one person, one kind of event, and a club or a word in common
     return bool(shared) and not strong and _same_words_around_a_club(a, b, shared, common)
+
+
+QUOTED_HOURS = 12  # one person's words quoted by two outlets: the same evening's
+
+
+def _same_days_words(a: StoryKey, b: StoryKey) -> bool:
+    """Two titles quoting the same person within hours (both times known): his words of one
+    evening (Palladino after Atalanta-Juventus, as CdS and Tuttosport picked them)."""
+    if a.published is None or b.published is None:
+        return False
+    return _within(a.published, b.published, QUOTED_HOURS)
 
 
 def _one_match_reported_twice(a: StoryKey, b: StoryKey, kinds: frozenset[str]) -> bool:
