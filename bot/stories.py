@@ -292,7 +292,8 @@ KIND_PHRASES: dict[str, re.Pattern[str]] = {
     "result": re.compile(r"\bnon bast(a|ano)\b"),
     "training": re.compile(r"\b(si allena\w*|in gruppo|a parte|con i compagni)\b"),
     "injury": re.compile(
-        r"\b(si opera|si ferma|si fa male|tempi di recupero|torna a disposizione|in dubbio)\b"
+        r"\b(si opera|si ferma|si fa male|si e fatto male|tempi di recupero"
+        r"|torna a disposizione|in dubbio)\b"
     ),
     # the day's front pages or news in brief: many pieces of news, none of them told
     "roundup": re.compile(r"\b(le prime pagine|ultimissime)\b"),
@@ -312,6 +313,10 @@ _SCORER_SIGNS = re.compile(
     r"\bfirma (l |il |la |un |una )?(impresa|gol|rete|rimonta|vittoria|pari)"
 )
 _INFINITIVE = ("are", "ere", "ire")
+NOT_INFINITIVES = _words("muscolare muscolari particolare spettacolare regolare titolare")
+_LOSES_SOMEONE = re.compile(r"\bperde anche lui\b")
+# "Il Real Madrid vuole Allegri", "tenta di nuovo Allegri": wanting someone (a name) is a rumour
+_WANTS = re.compile(r"\b(?:vuole|vogliono|tenta|tentano) (?:di nuovo |ancora )?(\w+)")
 _FOUGHT = re.compile(r"\bsi (?:e |sono |era |erano )?batt\w*")
 _MOVES_TO = re.compile(r"\bpass(?:a|ano|era) (?:a|al|all|alla|allo|ai) (\w+)")
 KIND_EXCLUDE = _words(
@@ -424,7 +429,7 @@ def _word_key(word: str) -> str:
     for family, prefixes in EVENT_FAMILIES.items():
         if word.startswith(prefixes):
             return family
-    if len(word) > 5 and word.endswith(_INFINITIVE):
+    if len(word) > 5 and word.endswith(_INFINITIVE) and word not in NOT_INFINITIVES:
         return "to " + _stem(word)  # "battere la Juve vuol dire…" is not "batte la Juve"
     return _stem(word)
 
@@ -463,6 +468,7 @@ def event_kinds(text: str) -> frozenset[str]:
     folded = folded_text(text)
     found = {kind for kind, phrase in KIND_PHRASES.items() if phrase.search(folded)}
     folded = _FOUGHT.sub(" ", folded)  # "si è battuto con dignità": fought, not beaten
+    folded = _LOSES_SOMEONE.sub(" ", folded)  # "Conte perde anche lui": a player, no match
     if _SCORER_SIGNS.search(folded):
         found.add("result")
         folded = _SCORER_SIGNS.sub(" ", folded)
@@ -471,6 +477,8 @@ def event_kinds(text: str) -> frozenset[str]:
             found.add("transfer")
             folded = folded[: moved.start()] + " " + folded[moved.start(1) :]
     names = _analyse(text).inner  # "Vincenzo" Vivarini has not won anything
+    if any(m[1] in names for m in _WANTS.finditer(folded)):  # "il Real vuole Allegri"
+        found.add("transfer")
     previous = ""
     for word in folded.split():
         previous, before = word, previous
@@ -479,7 +487,7 @@ def event_kinds(text: str) -> frozenset[str]:
         if word in KIND_EXCLUDE or word in names:
             continue
         found.update(kind for kind, words in KIND_WORDS.items() if word in words)
-        if len(word) > 5 and word.endswith(_INFINITIVE):
+        if len(word) > 5 and word.endswith(_INFINITIVE) and word not in NOT_INFINITIVES:
             continue
         found.update(kind for kind, prefixes in KIND_PREFIXES.items() if word.startswith(prefixes))
     if scores(text):

@@ -874,3 +874,43 @@ def test_one_coachs_words_after_a_match_quoted_by_two_outlets_are_one_story() ->
             source="Napolista",
         ),
     )
+
+
+def test_a_club_that_wants_a_person_is_a_transfer_rumour() -> None:
+    """ "Il Real Madrid vuole Allegri", "tenta di nuovo Allegri": a rumour about where he may
+    go, whatever words each outlet picks; "Lucio vuole personalità" wants no one."""
+    assert "transfer" in event_kinds(
+        "Il Real Madrid (che di calcio ne capisce) vuole Allegri. In passato, Florentino ci ha"
+        " già provato due volte"
+    )
+    assert "transfer" in event_kinds("Il Real Madrid tenta di nuovo Allegri: in corsa anche Klopp")
+    assert "transfer" not in event_kinds("Lucio vuole personalità")
+    allegri = [frozenset({"massimiliano", "allegri"})]
+    cds = story_key(
+        "Il Real Madrid tenta di nuovo Allegri: in corsa anche Klopp. Ma il Milan…",
+        published=datetime(2026, 3, 4, 6, 42, tzinfo=UTC),
+        source="CdS",
+        who=allegri,
+        summary="All’orizzonte un nuovo assalto madridista (anche Klopp nel mirino). Il tecnico"
+        " livornese a Milano sta bene e il suo contratto scadrà nel 2027",
+    )
+    napolista = story_key(
+        "Il Real Madrid (che di calcio ne capisce) vuole Allegri. In passato, Florentino ci ha"
+        " già provato due volte",
+        published=datetime(2026, 3, 4, 6, 49, tzinfo=UTC),
+        source="Napolista",
+        who=allegri,
+        summary="Dopo i tentativi del 2019 e del 2021, il Madrid ci riprova. C'è anche Klopp in"
+        " orbita Real.",
+    )
+    assert same_story(cds, napolista)
+
+
+def test_one_players_injury_told_again_reads_as_his_injury() -> None:
+    """ "sovraccarico muscolare" is an injury ("muscolare" is no infinitive), "si è fatto male"
+    is getting hurt, and "Conte perde anche lui" loses a player, not a match."""
+    kinds = event_kinds(
+        "Lobotka si è fatto male a Verona: sovraccarico muscolare. Conte perde anche lui"
+    )
+    assert kinds == {"injury"}
+    assert event_kinds("Si fa male pure Lobotka (again): fastidio muscolare") == {"injury"}

@@ -296,13 +296,13 @@ def test_labelled_stream_through_poll_once(
     mistakes = [m for m in mistakes if m.startswith("[tuned]")]
     # The targets are 0.99 and 0.95 on the held-back part. Measured on 631 items
     # (docs/stories.md, 2026-12-06, seventh round): held back 0.957 (22/23) and 0.759 (22/29),
-    # tuned 0.934 (57/61) and 0.731 (57/78), the same in every run and fetch order since a
+    # tuned 0.935 (58/62) and 0.744 (58/78), the same in every run and fetch order since a
     # cycle's items are read in publication order. The targets are not reached; the floors
     # sit one join under these figures, so that a real loss fails the test.
     assert held.precision >= 0.91, mistakes  # 21/23
     assert held.recall >= 0.72, mistakes  # 21/29
-    assert tuned.precision >= 0.91, mistakes  # 56/61
-    assert tuned.recall >= 0.71, mistakes  # 56/78
+    assert tuned.precision >= 0.91, mistakes  # 57/62
+    assert tuned.recall >= 0.73, mistakes  # 57/78
 
 
 def _orders(outlets: list[str], count: int) -> list[list[str]]:
