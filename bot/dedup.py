@@ -243,14 +243,13 @@ def ingest_batches(
     # Keys of this stream stored so far: an item sharing one is checked as known, as is one
     # whose keys were partly known before the stream.
     stored: set[str] = set()
-    backlog_only = all(batch.backlog for batch in batches)
-    size = 1 if store.is_postgres and not backlog_only else CHUNK_ITEMS
+    chunk_end = partial(_chunk_end, todo, [b.backlog for b in batches], store.is_postgres)
     if not todo:
         return totals
     with store.writer() as transaction:
         start = 0
         while start < len(todo) and not stopped():
-            chunk = todo[start : start + size]
+            chunk = todo[start : chunk_end(start)]
             taken = len(chunk)  # the items of the chunk this transaction got to
             try:
                 with transaction() as conn:
@@ -280,6 +279,20 @@ def ingest_batches(
                 total.add(part)
             start += taken
     return totals
+
+
+def _chunk_end(
+    todo: Sequence[tuple[Item, int]], backlog: Sequence[bool], postgres: bool, start: int
+) -> int:
+    """Where the chunk starting at `start` ends: `CHUNK_ITEMS` items, but on PostgreSQL a new
+    item (not a backlog's) is a chunk of its own (see `CHUNK_ITEMS`), and a backlog's items are
+    chunked together only up to the next new item."""
+    end = min(start + CHUNK_ITEMS, len(todo))
+    if not postgres:
+        return end
+    if not backlog[todo[start][1]]:
+        return start + 1
+    return next((i for i in range(start, end) if not backlog[todo[i][1]]), end)
 
 
 class _Taken(Exception):
