@@ -155,18 +155,7 @@ class IngestOps(StoreBase):
     ) -> int:
         """Store a new item (of `story_id`, when already known) with all its keys; returns its
         id. Raises AlreadyKnown if any key was stored meanwhile (the caller must roll back)."""
-        utc = self._utc_param()
-        params = {
-            "feed_url": item.feed_url,
-            "source": item.source,
-            "title": item.title,
-            "summary": item.summary,
-            "link": item.link,
-            "published": utc(item.published),
-            "story_id": story_id,
-            "backlog": backlog,
-            "seen_at": utc(now),
-        }
+        params = self._item_params(item, now=now, backlog=backlog, story_id=story_id)
         keys = list(dict.fromkeys(storable_key(k) for k in item.keys))
         if self.is_postgres and keys:
             # the item and its keys in one statement (a round trip to the server costs more
@@ -182,6 +171,76 @@ class IngestOps(StoreBase):
             # at once): the caller rolls back and counts it as known, never as a second item.
             raise AlreadyKnown(item.key)
         return int(item_id)
+
+    def _item_params(
+        self, item: Item, *, now: datetime, backlog: bool, story_id: str | None = None
+    ) -> dict[str, Any]:
+        """An item's row as `_INSERT_ITEM` takes it."""
+        utc = self._utc_param()
+        return {
+            "feed_url": item.feed_url,
+            "source": item.source,
+            "title": item.title,
+            "summary": item.summary,
+            "link": item.link,
+            "published": utc(item.published),
+            "story_id": story_id,
+            "backlog": backlog,
+            "seen_at": utc(now),
+        }
+
+    def _with_item(
+        self,
+        conn: Connection,
+        story_sql: str,
+        params: dict[str, Any],
+        item: Item,
+        *,
+        now: datetime,
+        backlog: bool,
+        names: int,
+    ) -> int | None:
+        """PostgreSQL: `story_sql` (writes one story and returns its id, or writes nothing),
+        its index under `names` names (`:n0`…) and `item` stored in that story with its keys,
+        in ONE statement (a round trip costs more than any of the writes). Returns the item's
+        id, or None when the story was not written (then nothing was). Raises AlreadyKnown as
+        `add_item_in` does."""
+        keys = list(dict.fromkeys(storable_key(k) for k in item.keys))
+        row = {f"i_{k}": v for k, v in self._item_params(item, now=now, backlog=backlog).items()}
+        row.update({f"k{i}": key for i, key in enumerate(keys)})
+        sql = _story_item_sql(story_sql, names, len(keys))
+        [(story_id, item_id, added)], _ = self._run(conn, sql, params | row, fetch=True)
+        if story_id is None:
+            return None
+        if item_id is None or added < len(keys):
+            raise AlreadyKnown(item.key)  # as in `add_item_in`
+        return int(item_id)
+
+    def create_story_with_item_in(
+        self,
+        conn: Connection,
+        story_id: str,
+        item: Item,
+        names: Iterable[str],
+        *,
+        published: datetime,
+        now: datetime,
+        index: Iterable[str],
+        backlog: bool,
+    ) -> int | None:
+        """`create_story_in` then `add_item_in` of its first item: the item's id, or None (and
+        nothing written) when a story with this id exists. PostgreSQL: one statement."""
+        if not self.is_postgres or not item.keys:
+            made = self.create_story_in(
+                conn, story_id, item, None, names, published=published, now=now, index=index
+            )
+            if not made:
+                return None
+            return self.add_item_in(conn, item, now=now, backlog=backlog, story_id=story_id)
+        params, indexed = self._story_params(story_id, item, names, published, now, index)
+        return self._with_item(
+            conn, _INSERT_STORY, params, item, now=now, backlog=backlog, names=len(indexed)
+        )
 
     def story_lookup_in(
         self,
@@ -306,25 +365,10 @@ class IngestOps(StoreBase):
         names later items can find it by. `item_id`: the stored item to assign to the story
         (None when the item is stored afterwards, with the story's id).
         """
-        names = sorted(set(names))
-        utc = self._utc_param()
-        when, at = utc(published), utc(now)
-        params = {
-            "id": story_id,
-            "title": item.title,
-            "summary": item.summary,
-            "url": item.link,
-            "source": item.source,
-            "published": when,
-            "sources": json.dumps([item.source]),
-            "names": json.dumps(names),
-            "now": at,
-        }
-        indexed = sorted({*names, *(index or ())})
+        params, indexed = self._story_params(story_id, item, names, published, now, index)
         # Run by the driver itself (see `_run`): one story per new piece of news. PostgreSQL:
         # the story and its names in one statement (a round trip costs more than either).
         if self.is_postgres and indexed:
-            params.update({f"n{i}": n for i, n in enumerate(indexed)})
             created, _ = self._run(conn, _story_and_names_sql(len(indexed)), params, fetch=True)
         else:
             created, _ = self._run(conn, _INSERT_STORY, params, fetch=True)
@@ -335,6 +379,34 @@ class IngestOps(StoreBase):
         if item_id is not None:
             conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
         return True
+
+    def _story_params(
+        self,
+        story_id: str,
+        item: Item,
+        names: Iterable[str],
+        published: datetime,
+        now: datetime,
+        index: Iterable[str] | None,
+    ) -> tuple[dict[str, Any], list[str]]:
+        """A new story's row as `_INSERT_STORY` takes it, with its index names as `:n0`…
+        (returned too, sorted)."""
+        names = sorted(set(names))
+        utc = self._utc_param()
+        params = {
+            "id": story_id,
+            "title": item.title,
+            "summary": item.summary,
+            "url": item.link,
+            "source": item.source,
+            "published": utc(published),
+            "sources": json.dumps([item.source]),
+            "names": json.dumps(names),
+            "now": utc(now),
+        }
+        indexed = sorted({*names, *(index or ())})
+        params.update({f"n{i}": n for i, n in enumerate(indexed)})
+        return params, indexed
 
     def join_story_in(
         self,
@@ -356,6 +428,57 @@ class IngestOps(StoreBase):
         transaction holds the story (see `lock_story_if_free_in`). `index`: more names to find
         the story by (see `index_story_names_in`), filed at `filed` (PostgreSQL: in the same
         statement as the join, once the story's row is locked)."""
+        joined = self._join(
+            conn, story_id, item_id, source, now, sources=sources, wait=wait, index=index,
+            filed=filed, add=None,
+        )  # fmt: skip
+        return None if joined is None else joined[0]
+
+    def join_story_with_item_in(
+        self,
+        conn: Connection,
+        story_id: str,
+        item: Item,
+        now: datetime,
+        *,
+        sources: str | None,
+        wait: bool,
+        index: Iterable[str],
+        filed: datetime,
+        backlog: bool,
+    ) -> tuple[list[str], int] | None:
+        """`join_story_in` of `item`'s outlet then `add_item_in` of `item` in the story: (the
+        story's outlets before, the item's id), or None as `join_story_in`. PostgreSQL: one
+        statement (unless the story changed since `sources` were read)."""
+        if self.is_postgres and item.keys:
+            return self._join(
+                conn, story_id, None, item.source, now, sources=sources, wait=wait,
+                index=index, filed=filed, add=(item, backlog),
+            )  # type: ignore[return-value]  # fmt: skip
+        before = self.join_story_in(
+            conn, story_id, None, item.source, now, sources=sources, wait=wait, index=index,
+            filed=filed,
+        )  # fmt: skip
+        if before is None:
+            return None
+        return before, self.add_item_in(conn, item, now=now, backlog=backlog, story_id=story_id)
+
+    def _join(
+        self,
+        conn: Connection,
+        story_id: str,
+        item_id: int | None,
+        source: str,
+        now: datetime,
+        *,
+        sources: str | None,
+        wait: bool,
+        index: Iterable[str],
+        filed: datetime | None,
+        add: tuple[Item, bool] | None,
+    ) -> tuple[list[str], int | None] | None:
+        """`join_story_in`; with `add` (PostgreSQL: an item and whether it is a backlog's), the
+        item is stored in the story by the join's statement: (outlets before, its id)."""
         if_free = not wait and self.is_postgres
         indexed = sorted(set(index))
         named: dict[str, Any] = {}
@@ -374,7 +497,14 @@ class IngestOps(StoreBase):
                 "now": self._utc_param()(now),
             }
             join = _JOIN_STORY_IF_FREE if if_free else _JOIN_STORY
-            if named:  # the story's new names in the same statement
+            if add is not None:  # the names and the item in the same statement
+                added = self._with_item(
+                    conn, f"{join} RETURNING id", params | named, add[0], now=now,
+                    backlog=add[1], names=len(indexed) if named else 0,
+                )  # fmt: skip
+                if added is not None:
+                    return before, added
+            elif named:  # the story's new names in the same statement
                 sql = _join_and_names_sql(join, len(indexed))
                 done, _ = self._run(conn, sql, params | named, fetch=True)
                 if done:
@@ -390,7 +520,7 @@ class IngestOps(StoreBase):
             sources = None  # changed by another writer since read: read again
         if item_id is not None:
             conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
-        return before
+        return before, item_id
 
     def lock_story_if_free_in(self, conn: Connection, story_id: str) -> bool:
         """Lock a story's row for this transaction unless another writer's transaction holds
@@ -676,6 +806,41 @@ def _item_and_keys_sql(count: int) -> str:
         'INSERT INTO item_keys ("key", item_id, first_seen, last_seen) '
         f'SELECT k."key", new_item.id, :seen_at, :seen_at FROM new_item, (VALUES {keys}) '
         'AS k("key") ON CONFLICT DO NOTHING RETURNING item_id'
+    )
+
+
+_ITEM_OF_STORY = (
+    "INSERT INTO items (feed_url, source, title, summary, link, published, story_id, backlog, "
+    "seen_at) SELECT :i_feed_url, :i_source, :i_title, :i_summary, :i_link, "
+    "CAST(:i_published AS TIMESTAMPTZ), story.id, CAST(:i_backlog AS BOOLEAN), "
+    "CAST(:i_seen_at AS TIMESTAMPTZ) FROM story RETURNING id"
+)
+
+
+@lru_cache(maxsize=256)
+def _story_item_sql(story_sql: str, names: int, keys: int) -> str:
+    """PostgreSQL: `story_sql` (a statement returning the id of the story it wrote, or
+    nothing), the story's index under `names` names, an item in that story and its `keys` keys,
+    in one statement; returns (story id, item id, keys not known before), the ids NULL when
+    nothing was written. (Every part of a WITH runs once, whether the rest reads it or not.)"""
+    parts = [f"story AS ({story_sql})"]
+    if names:
+        values = ", ".join(f"(:n{i})" for i in range(names))
+        parts.append(
+            f"named AS (INSERT INTO {story_names.name} (story_id, name, published) "
+            f"SELECT story.id, v.name, :published FROM story, (VALUES {values}) AS v(name) "
+            "ON CONFLICT DO NOTHING)"
+        )
+    values = ", ".join(f"(:k{i})" for i in range(keys))
+    parts += [
+        f"new_item AS ({_ITEM_OF_STORY})",
+        'keyed AS (INSERT INTO item_keys ("key", item_id, first_seen, last_seen) '
+        f'SELECT k."key", new_item.id, :i_seen_at, :i_seen_at FROM new_item, (VALUES {values}) '
+        'AS k("key") ON CONFLICT DO NOTHING RETURNING item_id)',
+    ]
+    return (
+        f"WITH {', '.join(parts)} SELECT (SELECT id FROM story), (SELECT id FROM new_item), "
+        "(SELECT count(*) FROM keyed)"
     )
 
 
