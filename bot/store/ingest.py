@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -274,18 +274,19 @@ class IngestOps(StoreBase):
         params.update(ls=specific_limit, lw=weak_limit)
         # Run by the driver itself: this statement runs for every item and returns hundreds
         # of rows, and SQLAlchemy's handling of them cost more than the database's.
-        rows, _ = self._run(conn, _lookup_sql(len(specific), len(weak)), params, fetch=True)
+        sql = _lookup_sql(len(specific), len(weak), self.is_postgres)
+        rows, _ = self._run(conn, sql, params, fetch=True)
         # Specific names: newest first (a story's rows: one time). Weak names: nearest the
         # item's time first (an outlet polled late brings items older than stories known).
+        # Both orders are numbers or text the statement computed: no time is parsed here.
         rows.sort(key=itemgetter(2), reverse=True)
-        at = _instant(mid)
         nearest = [r for r in rows if r[0]]
-        nearest.sort(key=lambda r: abs(_instant(r[2]) - at))  # stable: newest first on ties
+        nearest.sort(key=itemgetter(3))  # stable: newest first on ties
         rows = [r for r in rows if not r[0]] + nearest
         limits = (specific_limit, weak_limit)
         taken: tuple[set[str], set[str]] = (set(), set())
         out = []
-        for group, story_id, _, sources in rows:
+        for group, story_id, _, _, sources in rows:
             if story_id in taken[group] or len(taken[group]) >= limits[group]:
                 continue
             taken[group].add(story_id)
@@ -886,23 +887,16 @@ def _driver_style(sql: str, postgres: bool) -> str:
 
 
 @lru_cache(maxsize=256)
-def _instant(value: datetime | str) -> float:
-    """A stored time as the driver returns it (SQLite: naive UTC text) in seconds."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
-
-
-@lru_cache(maxsize=256)
-def _lookup_sql(specific: int, weak: int) -> str:
+def _lookup_sql(specific: int, weak: int, postgres: bool) -> str:
     """The story lookup for this many specific and weak names (see `story_lookup_in`): each
     name's most recent rows (a weak name's: the latest before the item's time and the first
     after it), read off the index (name, published), with their story's outlets.
 
     Grouping and ordering are left to the caller: a few hundred rows are sorted faster in
-    Python than in SQLite's temporary b-trees. Plain SQL that SQLite and PostgreSQL both run.
+    Python than in SQLite's temporary b-trees. Each row comes with its time as a key that sorts
+    like it (SQLite's stored text; PostgreSQL's seconds since the epoch, exact to the
+    microsecond) and its distance from the item's time (`:mid`) as a number, both computed by
+    the database: parsing them into datetimes cost more than the rest of the lookup's Python.
     """
 
     def per_name(group: int, param: str, limit: str, start: str, end: str, order: str) -> str:
@@ -916,8 +910,12 @@ def _lookup_sql(specific: int, weak: int) -> str:
     # a weak name's stories nearest the item's time: the latest before it, the first after it
     names += [per_name(1, f"w{i}", "lw", "start", "mid", "DESC") for i in range(weak)]
     names += [per_name(1, f"w{i}", "lw", "mid", "end", "ASC") for i in range(weak)]
-    sql = (
-        f"SELECT n.grp, n.story_id, n.published, s.sources FROM ({' UNION ALL '.join(names)}) "
-        "AS n JOIN stories AS s ON s.id = n.story_id"
+    if postgres:
+        when = "date_part('epoch', n.published)"
+        away = f"abs({when} - date_part('epoch', CAST(:mid AS TIMESTAMPTZ)))"
+    else:  # days, exact to the millisecond (SQLite's date functions read no further)
+        when, away = "n.published", "abs(julianday(n.published) - julianday(:mid))"
+    return (
+        f"SELECT n.grp, n.story_id, {when}, {away}, s.sources "
+        f"FROM ({' UNION ALL '.join(names)}) AS n JOIN stories AS s ON s.id = n.story_id"
     )
-    return sql
