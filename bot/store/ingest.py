@@ -269,12 +269,16 @@ class IngestOps(StoreBase):
         utc = self._utc_param()
         mid = start + (end - start) / 2  # the item's time
         params: dict[str, Any] = {"start": utc(start), "mid": utc(mid), "end": utc(end)}
-        params.update({f"s{i}": n for i, n in enumerate(specific)})
-        params.update({f"w{i}": n for i, n in enumerate(weak)})
         params.update(ls=specific_limit, lw=weak_limit)
+        if self.is_postgres:  # one statement for any number of names (see `_PG_LOOKUP`)
+            sql = _PG_LOOKUP
+            params.update(specific=specific, weak=weak)
+        else:
+            sql = _lookup_sql(len(specific), len(weak))
+            params.update({f"s{i}": n for i, n in enumerate(specific)})
+            params.update({f"w{i}": n for i, n in enumerate(weak)})
         # Run by the driver itself: this statement runs for every item and returns hundreds
         # of rows, and SQLAlchemy's handling of them cost more than the database's.
-        sql = _lookup_sql(len(specific), len(weak), self.is_postgres)
         rows, _ = self._run(conn, sql, params, fetch=True)
         # Specific names: newest first (a story's rows: one time). Weak names: nearest the
         # item's time first (an outlet polled late brings items older than stories known).
@@ -887,16 +891,16 @@ def _driver_style(sql: str, postgres: bool) -> str:
 
 
 @lru_cache(maxsize=256)
-def _lookup_sql(specific: int, weak: int, postgres: bool) -> str:
-    """The story lookup for this many specific and weak names (see `story_lookup_in`): each
-    name's most recent rows (a weak name's: the latest before the item's time and the first
-    after it), read off the index (name, published), with their story's outlets.
+def _lookup_sql(specific: int, weak: int) -> str:
+    """SQLite: the story lookup for this many specific and weak names (see `story_lookup_in`):
+    each name's most recent rows (a weak name's: the latest before the item's time and the
+    first after it), read off the index (name, published), with their story's outlets.
 
     Grouping and ordering are left to the caller: a few hundred rows are sorted faster in
     Python than in SQLite's temporary b-trees. Each row comes with its time as a key that sorts
-    like it (SQLite's stored text; PostgreSQL's seconds since the epoch, exact to the
-    microsecond) and its distance from the item's time (`:mid`) as a number, both computed by
-    the database: parsing them into datetimes cost more than the rest of the lookup's Python.
+    like it (the stored text) and its distance from the item's time (`:mid`, in days, exact
+    to the millisecond: SQLite's date functions read no further), both computed by the
+    database: parsing them into datetimes cost more than the rest of the lookup's Python.
     """
 
     def per_name(group: int, param: str, limit: str, start: str, end: str, order: str) -> str:
@@ -910,12 +914,39 @@ def _lookup_sql(specific: int, weak: int, postgres: bool) -> str:
     # a weak name's stories nearest the item's time: the latest before it, the first after it
     names += [per_name(1, f"w{i}", "lw", "start", "mid", "DESC") for i in range(weak)]
     names += [per_name(1, f"w{i}", "lw", "mid", "end", "ASC") for i in range(weak)]
-    if postgres:
-        when = "date_part('epoch', n.published)"
-        away = f"abs({when} - date_part('epoch', CAST(:mid AS TIMESTAMPTZ)))"
-    else:  # days, exact to the millisecond (SQLite's date functions read no further)
-        when, away = "n.published", "abs(julianday(n.published) - julianday(:mid))"
     return (
-        f"SELECT n.grp, n.story_id, {when}, {away}, s.sources "
+        "SELECT n.grp, n.story_id, n.published, "
+        "abs(julianday(n.published) - julianday(:mid)), s.sources "
         f"FROM ({' UNION ALL '.join(names)}) AS n JOIN stories AS s ON s.id = n.story_id"
     )
+
+
+def _pg_per_name(group: int, names: str, limit: str, start: str, end: str, order: str) -> str:
+    """PostgreSQL: for each name of the array `:names`, its `:limit` rows in [start, end]
+    nearest `end` (DESC) or `start` (ASC), read off the index (name, published)."""
+    return (
+        f"SELECT {group} AS grp, x.story_id, x.published "
+        f"FROM unnest(CAST(:{names} AS TEXT[])) AS q(name) CROSS JOIN LATERAL ("
+        "SELECT story_id, published FROM story_names WHERE name = q.name "
+        f"AND published >= :{start} AND published <= :{end} "
+        f"ORDER BY published {order} LIMIT :{limit}) AS x"
+    )
+
+
+# PostgreSQL: the lookup of `_lookup_sql` with the names as two arrays, so that one statement
+# (prepared once per connection by the driver) serves every item, whatever its names. Each
+# row's time comes as seconds since the epoch (exact to the microsecond), its distance from
+# the item's time too: numbers, cheaper for the driver and for the caller than datetimes.
+_PG_LOOKUP = (
+    "SELECT n.grp, n.story_id, date_part('epoch', n.published), "
+    "abs(date_part('epoch', n.published) - date_part('epoch', CAST(:mid AS TIMESTAMPTZ))), "
+    "s.sources FROM ("
+    + " UNION ALL ".join(
+        (
+            _pg_per_name(0, "specific", "ls", "start", "end", "DESC"),
+            _pg_per_name(1, "weak", "lw", "start", "mid", "DESC"),
+            _pg_per_name(1, "weak", "lw", "mid", "end", "ASC"),
+        )
+    )
+    + ") AS n JOIN stories AS s ON s.id = n.story_id"
+)
