@@ -549,12 +549,22 @@ def _stories_of_real_feeds(store: Store, real: Path) -> set[frozenset[str]]:
     return {frozenset(links) for links in by_story.values()}
 
 
+@pytest.mark.parametrize("limits", [None, (4, 2)], ids=["shipped", "few candidates"])
 def test_real_feeds_make_the_same_stories_as_on_sqlite(
-    store: Store, tmp_path: Path, real_feeds: Path
+    store: Store,
+    tmp_path: Path,
+    real_feeds: Path,
+    limits: tuple[int, int] | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Replicas on PostgreSQL tell the same news as one alert exactly as a SQLite install
-    does: the story lookup is another statement there (the names as arrays), so the real
-    snapshots' items are told apart on both databases and compared, story by story."""
+    does: the story lookup is another statement there (the names as arrays, the stories
+    picked by the server), so the real snapshots' items are told apart on both databases and
+    compared, story by story; also with so few candidates per lookup that which stories are
+    picked, and in what order, decides."""
+    if limits:
+        monkeypatch.setattr(dedup, "MAX_SPECIFIC_CANDIDATES", limits[0])
+        monkeypatch.setattr(dedup, "MAX_WEAK_CANDIDATES", limits[1])
     on_sqlite = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
     try:
         expected = _stories_of_real_feeds(on_sqlite, real_feeds)

@@ -270,15 +270,15 @@ class IngestOps(StoreBase):
         mid = start + (end - start) / 2  # the item's time
         params: dict[str, Any] = {"start": utc(start), "mid": utc(mid), "end": utc(end)}
         params.update(ls=specific_limit, lw=weak_limit)
-        if self.is_postgres:  # one statement for any number of names (see `_PG_LOOKUP`)
-            sql = _PG_LOOKUP
+        if self.is_postgres:  # the server picks the stories (see `_PG_LOOKUP`)
             params.update(specific=specific, weak=weak)
-        else:
-            sql = _lookup_sql(len(specific), len(weak))
-            params.update({f"s{i}": n for i, n in enumerate(specific)})
-            params.update({f"w{i}": n for i, n in enumerate(weak)})
+            return self._run(conn, _PG_LOOKUP, params, fetch=True)[0]
+        params.update({f"s{i}": n for i, n in enumerate(specific)})
+        params.update({f"w{i}": n for i, n in enumerate(weak)})
         # Run by the driver itself: this statement runs for every item and returns hundreds
-        # of rows, and SQLAlchemy's handling of them cost more than the database's.
+        # of rows, and SQLAlchemy's handling of them cost more than the database's. SQLite
+        # runs in this process: the stories are picked here, where it costs less.
+        sql = _lookup_sql(len(specific), len(weak))
         rows, _ = self._run(conn, sql, params, fetch=True)
         # Specific names: newest first (a story's rows: one time). Weak names: nearest the
         # item's time first (an outlet polled late brings items older than stories known).
@@ -933,14 +933,15 @@ def _pg_per_name(group: int, names: str, limit: str, start: str, end: str, order
     )
 
 
-# PostgreSQL: the lookup of `_lookup_sql` with the names as two arrays, so that one statement
-# (prepared once per connection by the driver) serves every item, whatever its names. Each
-# row's time comes as seconds since the epoch (exact to the microsecond), its distance from
-# the item's time too: numbers, cheaper for the driver and for the caller than datetimes.
+# PostgreSQL: the whole lookup of `story_lookup_in` in the server, names as two arrays (one
+# statement, prepared once per connection, whatever the item's names): each name's rows as
+# `_lookup_sql` reads them, then the `:ls` newest stories of the specific names and the `:lw`
+# nearest the item's time (`:mid`; newest first on ties) of the weak names, less those among
+# the first, in that order, with their outlets. (A story's names are filed at its time, so a
+# story has one time in every row.) What a server does costs this process nothing: only the
+# stories chosen are sent, not every name's rows.
 _PG_LOOKUP = (
-    "SELECT n.grp, n.story_id, date_part('epoch', n.published), "
-    "abs(date_part('epoch', n.published) - date_part('epoch', CAST(:mid AS TIMESTAMPTZ))), "
-    "s.sources FROM ("
+    "WITH n AS ("
     + " UNION ALL ".join(
         (
             _pg_per_name(0, "specific", "ls", "start", "end", "DESC"),
@@ -948,5 +949,16 @@ _PG_LOOKUP = (
             _pg_per_name(1, "weak", "lw", "mid", "end", "ASC"),
         )
     )
-    + ") AS n JOIN stories AS s ON s.id = n.story_id"
+    + "), spec AS (SELECT DISTINCT story_id, published FROM n WHERE grp = 0 "
+    "ORDER BY published DESC, story_id LIMIT :ls), "
+    "weak AS (SELECT story_id, published, abs(date_part('epoch', published) - "
+    "date_part('epoch', CAST(:mid AS TIMESTAMPTZ))) AS away "
+    "FROM (SELECT DISTINCT story_id, published FROM n WHERE grp = 1) AS w "
+    "ORDER BY away, published DESC, story_id LIMIT :lw) "
+    "SELECT s.id, s.sources FROM ("
+    "SELECT story_id, 0 AS g, row_number() OVER (ORDER BY published DESC, story_id) AS r "
+    "FROM spec UNION ALL "
+    "SELECT story_id, 1, row_number() OVER (ORDER BY away, published DESC, story_id) FROM weak "
+    "WHERE story_id NOT IN (SELECT story_id FROM spec)"
+    ") AS o JOIN stories AS s ON s.id = o.story_id ORDER BY o.g, o.r"
 )
