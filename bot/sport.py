@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Literal, get_args
 from urllib.parse import unquote, urlsplit
 
-from bot.text import fold, tokenize
+from bot.text import fold, tokenize, word_texts
 
 Sport = Literal["calcio", "tennis", "basket", "volley", "ciclismo", "motori", "rugby", "altro"]
 SPORTS: tuple[str, ...] = get_args(Sport)
@@ -492,7 +492,7 @@ def word_scores(*texts: str) -> dict[str, int]:
     seen: set[tuple[Phrase, str]] = set()
     scores: dict[str, int] = defaultdict(int)
     for text in texts:
-        words = [t.text for t in tokenize(text)]
+        words = word_texts(text)
         for i, word in enumerate(words):
             for phrase, sport, weight in index.get(word, ()):
                 if tuple(words[i : i + len(phrase)]) == phrase and (phrase, sport) not in seen:
@@ -501,8 +501,11 @@ def word_scores(*texts: str) -> dict[str, int]:
     return dict(scores)
 
 
+@lru_cache(maxsize=4096)
 def sport_of_words(title: str, summary: str = "") -> SportVerdict:
-    """The sport the words point to: enough evidence, and more than any other sport's."""
+    """The sport the words point to: enough evidence, and more than any other sport's.
+
+    Kept per text: the lists' matcher and the subscribers' each judge the same item."""
     scores = word_scores(title, summary)
     if not scores:
         return SportVerdict(None)

@@ -373,13 +373,22 @@ class StoryKey:
     episodes: frozenset[str] = frozenset()  # the referee's calls the title names (a goal, …)
     # Derived once, not per comparison (an item is compared with dozens of stories): the
     # tokens of the matched terms, and every name the title mentions or the item matched.
+    # Also the title's names and sentence starters (`titled`), its names that are not
+    # competitions, places or media (`own`), and the clubs of the match it reports.
     who_tokens: frozenset[str] = field(init=False, repr=False, compare=False)
     mentioned: frozenset[str] = field(init=False, repr=False, compare=False)
+    titled: frozenset[str] = field(init=False, repr=False, compare=False)
+    own: frozenset[str] = field(init=False, repr=False, compare=False)
+    match_clubs: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         who = frozenset().union(*self.who) if self.who else frozenset()
+        titled = self.names | self.maybe
         object.__setattr__(self, "who_tokens", who)
-        object.__setattr__(self, "mentioned", self.names | self.maybe | who)
+        object.__setattr__(self, "mentioned", titled | who)
+        object.__setattr__(self, "titled", titled)
+        object.__setattr__(self, "own", self.names - NOT_CLUBS)
+        object.__setattr__(self, "match_clubs", _clubs_of_the_match(self))
 
     def at(self, published: datetime | None, source: str) -> StoryKey:
         """The same analysis seen at another time or from another outlet."""
@@ -697,7 +706,26 @@ def analyse(
     published: datetime | None = None,
     source: str = "",
 ) -> StoryKey:
-    """The comparison key of an item: what happened (kinds, words, numbers) and who."""
+    """The comparison key of an item: what happened (kinds, words, numbers) and who.
+
+    What the title and summary tell is worked out once per text (`_told`): a headline that
+    other outlets retell, or that is compared again as a story's later item, costs a copy.
+    """
+    told = _told(title, summary, tuple(names))
+    return _replace(told, who=tuple(who), published=published, source=source)
+
+
+@lru_cache(maxsize=4096)
+def _told(
+    title: str,
+    summary: str,
+    names: Iterable[str],
+    who: Iterable[frozenset[str]] = (),
+    published: datetime | None = None,
+    source: str = "",
+) -> StoryKey:
+    """`analyse` of a title and summary, before who matched, when and at which outlet (the
+    caller leaves those out and sets them on a copy)."""
     found = _where(_set_aside(_analyse(title), title), title)
     text = folded_text(title)
     if " nazionale " in f" {text} ":  # "Pre-convocati nazionale": Italy's team
@@ -860,16 +888,16 @@ def _who_tokens(key: StoryKey) -> frozenset[str]:
 
 def shared_names(a: StoryKey, b: StoryKey) -> frozenset[str]:
     """Names both headlines mention (a sentence starter counts if the other calls it a name)."""
-    return (a.names & b.names) | (a.names & b.maybe) | (a.maybe & b.names)
+    return (a.names & b.titled) | (a.maybe & b.names)
 
 
 def _distinct(groups: Iterable[frozenset[str]], names: frozenset[str]) -> int:
-    return sum(1 for g in groups if g & names)
+    return sum(1 for g in groups if not g.isdisjoint(names))
 
 
 def _strong_count(a: StoryKey, b: StoryKey, strong: frozenset[str]) -> int:
     """How many different specific names two headlines share (a full name counts once)."""
-    if not a.groups or not b.groups:
+    if not strong or not a.groups or not b.groups:
         return len(strong)
     return min(_distinct(a.groups, strong), _distinct(b.groups, strong))
 
@@ -877,15 +905,18 @@ def _strong_count(a: StoryKey, b: StoryKey, strong: frozenset[str]) -> int:
 def _shared_who(a: StoryKey, b: StoryKey) -> int:
     """Specific people both items are about: a matched term both items have (in the title or
     among their matched terms), named in at least one title. Clubs do not count."""
-    a_title, b_title = a.names | a.maybe, b.names | b.maybe
-    a_all, b_all = a_title | _who_tokens(a), b_title | _who_tokens(b)
+    if not a.who and not b.who:
+        return 0
+    a_title, b_title = a.titled, b.titled
+    a_all, b_all = a.mentioned, b.mentioned
+    # the cheapest tests first: most matched terms are not the other item's
     people = {
         g
         for g in {*a.who, *b.who}
-        if (g - WEAK_NAMES)
-        and g & (a_title | b_title)
-        and g & a_all
-        and g & b_all
+        if not g.isdisjoint(a_all)
+        and not g.isdisjoint(b_all)
+        and not g <= WEAK_NAMES
+        and not (g.isdisjoint(a_title) and g.isdisjoint(b_title))
         and (g & a_title or _about_no_one_else(a, g))
         and (g & b_title or _about_no_one_else(b, g))
     }
@@ -964,10 +995,10 @@ def _named_in_each_other(a: StoryKey, b: StoryKey) -> bool:
     ("Spalletti, riflessioni sulla rosa", whose summary tells Juventus's night in Istanbul,
     and "Devono rifare la Juve", whose summary quotes Spalletti): the summaries say that the
     two pieces are about the same people, which their titles tell only in part."""
-    a_own, b_own = a.names - NOT_CLUBS, b.names - NOT_CLUBS
-    if a_own == b_own or not a_own or not b_own:
+    a_own, b_own = a.own, b.own
+    if not a_own or not b_own or a_own == b_own:
         return False
-    a_title, b_title = a.names | a.maybe, b.names | b.maybe
+    a_title, b_title = a.titled, b.titled
     if not a_own <= b_title | b.context or not b_own <= a_title | a.context:
         return False
     if a_own <= b_title and b_own <= a_title:
@@ -1004,7 +1035,7 @@ def _front_page_of_the_match(front: StoryKey, report: StoryKey) -> bool:
 def _nothing_in_common(a: StoryKey, b: StoryKey) -> bool:
     """No content word, no specific name and at most one club in common: the quick answer
     for most candidates (every rule below needs more)."""
-    return _apart(a, b, _match_clubs(b))
+    return _apart(a, b, b.match_clubs)
 
 
 def _apart(a: StoryKey, b: StoryKey | StoryReach, b_match_clubs: frozenset[str]) -> bool:
@@ -1015,14 +1046,14 @@ def _apart(a: StoryKey, b: StoryKey | StoryReach, b_match_clubs: frozenset[str])
     """
     if not a.words.isdisjoint(b.words):
         return False
-    shared = a.mentioned & b.mentioned
     if a.clubs & b.clubs and a.kinds & b.kinds & MATCH_REPORTS:
         return False  # one club's match told twice (see `_one_clubs_result_twice`)
-    if len(_match_clubs(a) & b_match_clubs) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
+    if len(a.match_clubs & b_match_clubs) >= 2 and (a.kinds | b.kinds) & MATCH_REPORTS:
         return False  # a front page on the two clubs' match (see `_front_page_of_the_match`)
     if a.episodes & b.episodes and a.clubs & b.clubs:
         return False  # one call of the referee in a club's match (see `_one_referees_call`)
-    return len(shared) < 2 and not (shared - WEAK_NAMES)
+    shared = a.mentioned & b.mentioned
+    return len(shared) < 2 and shared <= WEAK_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -1091,14 +1122,13 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
         return True
     if _one_referees_call(a, b):
         return True
-    who = _shared_who(a, b)
     clubs = shared & WEAK_NAMES - NOT_CLUBS
     personal = kinds & PERSONAL_KINDS and "result" not in a.kinds | b.kinds
-    if personal and (who or (strong and clubs)):
+    if personal and (_shared_who(a, b) or (strong and clubs)):
         return True  # one person's injury, training, contract, call-up or ban (at one club)
     if "result" in a.kinds ^ b.kinds:
         return False  # a match report naming a player is not his own news
-    if who and kinds - {"interview", "refereeing"} and (common >= 1 or clubs):
+    if kinds - {"interview", "refereeing"} and (common >= 1 or clubs) and _shared_who(a, b):
         return True  # one person, one kind of event, and a club or a word in common
     return bool(shared) and not strong and _same_words_around_a_club(a, b, shared, common)
 
@@ -1129,6 +1159,11 @@ MATCH_REPORTS = frozenset({"result", "ratings"})  # what one match's reports tel
 
 
 def _match_clubs(key: StoryKey) -> frozenset[str]:
+    """The clubs of the match an item reports (worked out once per key)."""
+    return key.match_clubs
+
+
+def _clubs_of_the_match(key: StoryKey) -> frozenset[str]:
     """The clubs of the match an item reports: its title's, and its summary's when the result
     is read only there ("Juventus infuriata", whose summary says "l'Inter batte la Juventus
     3-2", reports Inter-Juventus)."""
@@ -1218,10 +1253,12 @@ def _same_words_around_a_club(
 ) -> bool:
     """Nearly the same words around a shared club, unless each names someone else:
     "X rinnova con la Roma fino al 2030" and "Y rinnova con la Roma…" are two stories."""
-    own_a = (a.names | a.maybe) - WEAK_NAMES - shared
-    own_b = (b.names | b.maybe) - WEAK_NAMES - shared
+    if common < 2 or similarity(a, b) < 0.6:
+        return False
+    own_a = a.titled - WEAK_NAMES - shared
+    own_b = b.titled - WEAK_NAMES - shared
     named_apart = bool(own_a) and bool(own_b)
-    return similarity(a, b) >= 0.6 and common >= 2 and not named_apart
+    return not named_apart
 
 
 def _score(a: StoryKey, b: StoryKey) -> float:
@@ -1245,10 +1282,10 @@ def find_story_for(
     """
     best: tuple[float, str] | None = None
     for cand in candidates:
-        own = bool(key.source) and key.source in cand.sources
         others = (candidate_key(cand), *cand.members)
         if len(others) > 1 and _out_of_reach(key, _reach(cand, others)):
             continue
+        own = bool(key.source) and key.source in cand.sources
         for other in others:
             if not same_story(key, other, window_hours=window_hours, same_outlet=own):
                 continue
