@@ -165,6 +165,15 @@ def story_id_for(item: Item, salt: str = "") -> str:
     return hashlib.sha1(f"{item.key}{salt}".encode()).hexdigest()[:20]
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One feed's items of a poll, how they are matched, and whether they are its backlog."""
+
+    items: Sequence[Item]
+    match: MatchFn
+    backlog: bool
+
+
 def ingest(
     store: Store,
     feed: Feed,
@@ -176,53 +185,85 @@ def ingest(
     window_hours: int = stories.WINDOW_HOURS,
     stop: Callable[[], bool] | None = None,
 ) -> IngestResult:
-    """Store `items` of `feed`, assign stories and queue the alerts they owe (see module doc).
+    """Store `items` of `feed`, assign stories and queue the alerts they owe (see module doc)."""
+    (result,) = ingest_batches(
+        store,
+        [Batch(items, match, backlog)],
+        now=now,
+        window_hours=window_hours,
+        stop=stop,
+    )
+    return result
 
-    Items are taken oldest first, so the first outlet of a story is the one its alert shows.
+
+def ingest_batches(
+    store: Store,
+    batches: Sequence[Batch],
+    *,
+    now: datetime,
+    window_hours: int = stories.WINDOW_HOURS,
+    stop: Callable[[], bool] | None = None,
+) -> list[IngestResult]:
+    """Store the items of several feeds' batches as one stream; one result per batch.
+
+    Items are taken oldest first across every batch (ties: by outlet, then by batch and
+    place in its feed), so the first outlet of a story is the one its alert shows, and the
+    stories of a poll cycle do not depend on which feed's fetch ended first.
     New items are stored in chunks (see module doc), each chunk whole or not at all.
     `stop` is asked between items (a SIGTERM during a big feed): once it says True the items
     done so far are committed and the rest is left for the next poll.
     """
-    total = IngestResult()
-    ordered = sorted(items, key=lambda it: it.published or now)
-    seen = store.known_keys(k for it in ordered for k in it.keys)
+    totals = [IngestResult() for _ in batches]
+    ordered = sorted(
+        ((item, n) for n, batch in enumerate(batches) for item in batch.items),
+        key=lambda entry: (entry[0].published or now, entry[0].source, entry[1]),
+    )
+    seen = store.known_keys(k for it, _ in ordered for k in it.keys)
     fresh_after = now - KEY_REFRESH
     todo = []
-    for item in ordered:
+    for item, n in ordered:
         if not item.keys:
             continue
         if all(k in seen and seen[k] >= fresh_after for k in item.keys):
-            total.known_items += 1  # listed again, nothing new: no write at all
+            totals[n].known_items += 1  # listed again, nothing new: no write at all
             continue
-        todo.append(item)
-    ingest_one = partial(
-        _ingest_one, store, match=match, now=now, backlog=backlog, window_hours=window_hours
-    )
+        todo.append((item, n))
+    ingest_one = [
+        partial(
+            _ingest_one,
+            store,
+            match=batch.match,
+            now=now,
+            backlog=batch.backlog,
+            window_hours=window_hours,
+        )
+        for batch in batches
+    ]
     stopped = stop or (lambda: False)
-    # Keys of this batch stored so far: an item sharing one is checked as known, as is one
-    # whose keys were partly known before the batch.
+    # Keys of this stream stored so far: an item sharing one is checked as known, as is one
+    # whose keys were partly known before the stream.
     stored: set[str] = set()
-    size = 1 if store.is_postgres and not backlog else CHUNK_ITEMS
+    chunk_end = partial(_chunk_end, todo, [b.backlog for b in batches], store.is_postgres)
     if not todo:
-        return total
+        return totals
     with store.writer() as transaction:
         start = 0
         while start < len(todo) and not stopped():
-            chunk = todo[start : start + size]
+            chunk = todo[start : chunk_end(start)]
             taken = len(chunk)  # the items of the chunk this transaction got to
             try:
                 with transaction() as conn:
-                    done = IngestResult()
+                    done = [IngestResult() for _ in batches]
                     added: set[str] = set()
-                    for n, item in enumerate(chunk):
-                        if n and stopped():
-                            taken = n  # the items done so far are committed, each one whole
+                    for i, (item, n) in enumerate(chunk):
+                        if i and stopped():
+                            taken = i  # the items done so far are committed, each one whole
                             break
                         check = any(k in seen or k in stored or k in added for k in item.keys)
                         try:
-                            done.add(ingest_one(conn, item, check_known=check, wait=n == 0))
+                            done[n].add(ingest_one[n](conn, item, check_known=check, wait=i == 0))
                         except _Taken:
-                            taken = n  # the items before it commit; it starts the next chunk
+                            taken = i  # the items before it commit; it starts the next chunk
                             break
                         added.update(item.keys)
                     faults.checkpoint(faults.DEDUP_BEFORE_COMMIT)
@@ -231,12 +272,27 @@ def ingest(
                 # ran at once), or PostgreSQL broke a deadlock with another writer by rolling
                 # this one back: store the chunk again an item per transaction, retrying a
                 # deadlock's victim.
-                done = _one_by_one(store, chunk, ingest_one, stopped)
+                done = _one_by_one(store, chunk, ingest_one, stopped, len(batches))
             faults.checkpoint(faults.DEDUP_AFTER_COMMIT)
             stored |= added
-            total.add(done)
+            for total, part in zip(totals, done, strict=True):
+                total.add(part)
             start += taken
-    return total
+    return totals
+
+
+def _chunk_end(
+    todo: Sequence[tuple[Item, int]], backlog: Sequence[bool], postgres: bool, start: int
+) -> int:
+    """Where the chunk starting at `start` ends: `CHUNK_ITEMS` items, but on PostgreSQL a new
+    item (not a backlog's) is a chunk of its own (see `CHUNK_ITEMS`), and a backlog's items are
+    chunked together only up to the next new item."""
+    end = min(start + CHUNK_ITEMS, len(todo))
+    if not postgres:
+        return end
+    if not backlog[todo[start][1]]:
+        return start + 1
+    return next((i for i in range(start, end) if not backlog[todo[i][1]]), end)
 
 
 class _Taken(Exception):
@@ -249,21 +305,22 @@ DEADLOCK_ATTEMPTS = 5  # tries of one item chosen as a deadlock's victim (Postgr
 
 def _one_by_one(
     store: Store,
-    chunk: Sequence[Item],
-    ingest_one: Callable[..., IngestResult],
+    chunk: Sequence[tuple[Item, int]],
+    ingest_one: Sequence[Callable[..., IngestResult]],
     stopped: Callable[[], bool],
-) -> IngestResult:
+    batches: int,
+) -> list[IngestResult]:
     """A chunk again, an item per transaction, each checked as possibly known."""
-    total = IngestResult()
-    for item in chunk:
+    totals = [IngestResult() for _ in range(batches)]
+    for item, n in chunk:
         if stopped():
             break
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
             try:
                 with store.transaction() as conn:
-                    total.add(ingest_one(conn, item, check_known=True))
+                    totals[n].add(ingest_one[n](conn, item, check_known=True))
             except AlreadyKnown:
-                total.known_items += 1  # rolled back: someone else stored it first
+                totals[n].known_items += 1  # rolled back: someone else stored it first
             except Deadlock:
                 # The writer that won goes on and commits; this item, rolled back whole, is
                 # tried again.
@@ -271,7 +328,7 @@ def _one_by_one(
                     raise
                 continue
             break
-    return total
+    return totals
 
 
 def _ingest_one(

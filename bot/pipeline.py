@@ -14,15 +14,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 import httpx
 
 from bot import metrics
-from bot.dedup import IngestResult, ingest
+from bot.dedup import Batch, IngestResult, ingest_batches
 from bot.fetch import FetchResult, confirm_move, fetch, is_due, next_state
 from bot.models import Feed, FeedState, Item, ItemContext, Match
-from bot.parse import parse
+from bot.parse import ParseResult, parse
 from bot.store import Store
 from bot.websub import Discovery, advertised
 
@@ -86,6 +87,40 @@ class CycleReport:
         }
 
 
+@dataclass(slots=True)
+class _Fetched:
+    """A feed fetched and parsed, its items not ingested yet (a cycle ingests every feed's
+    items together, once all of its fetches are in)."""
+
+    feed: Feed
+    parsed: ParseResult
+    result: FetchResult | None  # None: a document pushed by the feed's hub
+    new_state: FeedState | None  # None: a push, which leaves the poll state alone
+    backlog: bool
+    now: datetime
+
+    def outcome(self, ingested: IngestResult) -> FeedOutcome:
+        """What the poll did, once its items are ingested."""
+        items = self.parsed.items
+        if self.result is None:
+            return FeedOutcome(
+                self.feed, "pushed", len(items), ingested, warning=self.parsed.warning
+            )
+        floors = [f for f in (self.result.cache_floor, self.parsed.ttl_floor) if f]
+        return FeedOutcome(
+            self.feed,
+            "ok",
+            len(items),
+            ingested,
+            warning=self.parsed.warning,
+            published=tuple(i.published for i in items if i.published and i.published <= self.now),
+            outlet_floor=max(floors) if floors else None,
+            hub=advertised(
+                self.result.link_hub, self.result.link_self, self.parsed.hub, self.feed.url
+            ),
+        )
+
+
 class Pipeline:
     """Polls feeds into the store; `matcher()` is asked anew each poll so reloads take effect.
 
@@ -132,9 +167,8 @@ class Pipeline:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.error("feed %r: unexpected failure: %r", feed.name, exc, exc_info=exc)
             metrics.POLLS.labels(feed=feed.name, outcome="error").inc()
-            return FeedOutcome(feed, "error", error=f"unexpected {type(exc).__name__}: {exc}")
+            return _unexpected(feed, exc)
 
     async def _poll_feed(self, feed: Feed, respect_backoff: bool) -> FeedOutcome:
         started = time.perf_counter()
@@ -142,25 +176,75 @@ class Pipeline:
         if respect_backoff and not is_due(state, self.clock()):
             return FeedOutcome(feed, "skipped")
         async with self._gate:
-            result = await fetch(self.client, feed, state, max_bytes=self.max_bytes)
-            outcome = await self._absorb(feed, state, result)
-        metrics.POLLS.labels(feed=feed.name, outcome=outcome.status).inc()
+            got = await self._fetch_and_parse(feed, state)
+            if isinstance(got, _Fetched):
+                (ingested,) = await asyncio.to_thread(self._ingest, [got])
+                got = got.outcome(ingested)
+        metrics.POLLS.labels(feed=feed.name, outcome=got.status).inc()
         metrics.POLL_SECONDS.observe(time.perf_counter() - started)
-        return outcome
+        return got
 
     async def poll_all(self, feeds: Sequence[Feed], *, respect_backoff: bool = True) -> CycleReport:
         """Every feed once (under the pipeline's bound); one line of counts at the end.
 
-        `poll --once` is an explicit request to poll everything, so it ignores backoff.
+        The feeds are fetched and parsed at once, and their new items are ingested together,
+        oldest first, once every fetch of the cycle is in: which outlet starts a story (and is
+        the one its alert shows) then does not depend on which fetch ended first. A slow feed
+        holds the others back at most until its fetch gives up (the fetch timeout, and the
+        fetch's overall deadline). `poll --once` is an explicit request to poll everything,
+        so it ignores backoff.
         """
-        polls = (self.poll_feed(f, respect_backoff=respect_backoff) for f in feeds)
-        report = CycleReport(list(await asyncio.gather(*polls)))
+        started = time.perf_counter()
+        got = list(await asyncio.gather(*(self._fetch_one(f, respect_backoff) for f in feeds)))
+        fetched = [g for g in got if isinstance(g, _Fetched)]
+        if fetched:
+            done = iter(await self._ingest_cycle(fetched))
+            got = [next(done) if isinstance(g, _Fetched) else g for g in got]
+        outcomes: list[FeedOutcome] = got  # type: ignore[assignment]
+        for outcome in outcomes:
+            metrics.POLLS.labels(feed=outcome.feed.name, outcome=outcome.status).inc()
+            metrics.POLL_SECONDS.observe(time.perf_counter() - started)
+        report = CycleReport(outcomes)
         log.info("poll cycle %s", " ".join(f"{k}={v}" for k, v in report.summary().items()))
         return report
 
-    async def _absorb(
-        self, feed: Feed, state: FeedState | None, result: FetchResult
-    ) -> FeedOutcome:
+    async def _fetch_one(self, feed: Feed, respect_backoff: bool) -> FeedOutcome | _Fetched:
+        """One feed of a cycle, fetched and parsed (or why not); never raises, like poll_feed."""
+        try:
+            state = await asyncio.to_thread(self.store.feed_state, feed.url)
+            if respect_backoff and not is_due(state, self.clock()):
+                return FeedOutcome(feed, "skipped")
+            async with self._gate:
+                return await self._fetch_and_parse(feed, state)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return _unexpected(feed, exc)
+
+    async def _ingest_cycle(self, fetched: list[_Fetched]) -> list[FeedOutcome]:
+        """The cycle's items in one stream; should that fail unexpectedly (a bug one item
+        triggers), each feed again on its own, so that the fault costs only its feed."""
+        try:
+            ingested = await asyncio.to_thread(self._ingest, fetched)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("poll cycle: ingest failed, feed by feed now: %r", exc, exc_info=exc)
+            return [await self._ingest_alone(f) for f in fetched]
+        return [f.outcome(result) for f, result in zip(fetched, ingested, strict=True)]
+
+    async def _ingest_alone(self, fetched: _Fetched) -> FeedOutcome:
+        try:
+            (ingested,) = await asyncio.to_thread(self._ingest, [fetched])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return _unexpected(fetched.feed, exc)
+        return fetched.outcome(ingested)
+
+    async def _fetch_and_parse(self, feed: Feed, state: FeedState | None) -> FeedOutcome | _Fetched:
+        """Fetch and parse; a failed or unchanged fetch ends here (its state saved)."""
+        result = await fetch(self.client, feed, state, max_bytes=self.max_bytes)
         now = self.clock()
         new_state = next_state(state, result, now, feed.interval)
         if result.status == "error":
@@ -185,22 +269,7 @@ class Pipeline:
             # A login wall or error page served with 200 is not the feed's first listing: had it
             # counted as the backlog, the real items of the next poll would all alert at once.
             new_state = replace(new_state, polled_at=None)
-        ingested = await asyncio.to_thread(
-            self._ingest, feed, parsed.items, now, backlog, new_state
-        )
-        floors = [f for f in (result.cache_floor, parsed.ttl_floor) if f]
-        return FeedOutcome(
-            feed,
-            "ok",
-            len(parsed.items),
-            ingested,
-            warning=parsed.warning,
-            published=tuple(
-                i.published for i in parsed.items if i.published and i.published <= now
-            ),
-            outlet_floor=max(floors) if floors else None,
-            hub=advertised(result.link_hub, result.link_self, parsed.hub, feed.url),
-        )
+        return _Fetched(feed, parsed, result, new_state, backlog, now)
 
     async def ingest_push(
         self, feed: Feed, body: bytes, content_type: str | None = None
@@ -219,8 +288,9 @@ class Pipeline:
         if parsed.warning:
             log.warning("feed %r (pushed): %s", feed.name, parsed.warning)
         backlog = state is None or state.polled_at is None
-        ingested = await asyncio.to_thread(self._ingest, feed, parsed.items, now, backlog, None)
-        return FeedOutcome(feed, "pushed", len(parsed.items), ingested, warning=parsed.warning)
+        pushed = _Fetched(feed, parsed, None, None, backlog, now)
+        (ingested,) = await asyncio.to_thread(self._ingest, [pushed])
+        return pushed.outcome(ingested)
 
     @staticmethod
     def _follow_move(
@@ -241,44 +311,45 @@ class Pipeline:
             )
         return moved
 
-    def _ingest(
-        self,
-        feed: Feed,
-        items: list[Item],
-        now: datetime,
-        backlog: bool,
-        new_state: FeedState | None,
-    ) -> IngestResult:
-        """Items first, then the feed's validators: a crash between them re-reads, never loses.
+    def _ingest(self, fetched: list[_Fetched]) -> list[IngestResult]:
+        """Every item of `fetched` in one stream, then each feed's validators: a crash between
+        them re-reads, never loses.
 
         Runs in a worker thread: asking for the matcher reads subscribers' terms from the store
         (and may rebuild their small index), which must not block the event loop.
         """
         matcher = self.matcher()
-
-        def match(item: Item) -> list[Match]:
-            context = ItemContext(link=item.link, categories=item.categories, sport=feed.sport)
-            found = matcher.match(item.title, item.summary, context)
-            for m in found:
-                name = "personal" if m.watchlist.startswith("watch:") else m.watchlist
-                metrics.MATCHES.labels(watchlist=name).inc()
-            return found
-
-        stale, fresh = split_stale(items, now, self.max_age)
+        now = max(f.now for f in fetched)
+        batches = []
+        for f in fetched:
+            stale, fresh = split_stale(f.parsed.items, now, self.max_age)
+            match = partial(_match, matcher, f.feed)
+            batches += [Batch(stale, match, True), Batch(fresh, match, f.backlog)]
         stop = self._stopping.is_set
-        result = ingest(self.store, feed, stale, match, now=now, backlog=True, stop=stop)
-        result.add(ingest(self.store, feed, fresh, match, now=now, backlog=backlog, stop=stop))
+        parts = ingest_batches(self.store, batches, now=now, stop=stop)
+        results = parts[0::2]  # each feed's stale items, then its fresh ones
+        for result, fresh in zip(results, parts[1::2], strict=True):
+            result.add(fresh)
         if stop():
-            # Perhaps only part of the feed was stored: keep the old state (validators, first
-            # poll or not), so the next poll reads the feed again, as it was, and stores the rest.
-            log.info(
-                "feed %r: stopped after %d new items; the rest next time",
-                feed.name,
-                result.new_items + result.backlog_items,
-            )
-            return result
-        if new_state is not None:  # None: a push, which leaves the poll state alone
-            self.store.save_feed_state(feed.url, new_state)
+            # Perhaps only part of the feeds was stored: keep their old state (validators,
+            # first poll or not), so the next poll reads them again, as they were, and stores
+            # the rest.
+            for f, result in zip(fetched, results, strict=True):
+                log.info(
+                    "feed %r: stopped after %d new items; the rest next time",
+                    f.feed.name,
+                    result.new_items + result.backlog_items,
+                )
+            return results
+        for f, result in zip(fetched, results, strict=True):
+            self._done(f, result)
+        return results
+
+    def _done(self, fetched: _Fetched, result: IngestResult) -> None:
+        """A feed's items are stored: its validators now, and its counts."""
+        feed = fetched.feed
+        if fetched.new_state is not None:
+            self.store.save_feed_state(feed.url, fetched.new_state)
         for kind, n in (
             ("new", result.new_items),
             ("known", result.known_items),
@@ -286,13 +357,29 @@ class Pipeline:
         ):
             if n:
                 metrics.ITEMS.labels(feed=feed.name, kind=kind).inc(n)
-        if backlog and result.backlog_items:
+        if fetched.backlog and result.backlog_items:
             log.info(
                 "feed %r first poll: %d items taken as seen (a new feed's backlog alerts no one)",
                 feed.name,
                 result.backlog_items,
             )
-        return result
+
+
+def _match(matcher: MatchesText, feed: Feed, item: Item) -> list[Match]:
+    """An item's matches, counted per watchlist."""
+    context = ItemContext(link=item.link, categories=item.categories, sport=feed.sport)
+    found = matcher.match(item.title, item.summary, context)
+    for m in found:
+        name = "personal" if m.watchlist.startswith("watch:") else m.watchlist
+        metrics.MATCHES.labels(watchlist=name).inc()
+    return found
+
+
+def _unexpected(feed: Feed, exc: Exception) -> FeedOutcome:
+    """A fault nobody foresaw (a parser bug, a store outage): logged with its traceback and
+    reported as this feed's error; the other feeds carry on."""
+    log.error("feed %r: unexpected failure: %r", feed.name, exc, exc_info=exc)
+    return FeedOutcome(feed, "error", error=f"unexpected {type(exc).__name__}: {exc}")
 
 
 def split_stale(

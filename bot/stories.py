@@ -85,7 +85,7 @@ GENERIC = _words(
     trasferta quotidiano quotidiani titolo titola scrive dice parla parole annuncio
     clamoroso clamorosa svolta retroscena ecco cosa dove come quando grande grandi nuovo nuova
     primo secondo terzo contro pronostico quote esclusiva esclusivo breaking ufficialmente
-    rassegna stampa foto
+    rassegna stampa foto orario probabili formazioni formazione vedere tv streaming
     """
 )
 
@@ -292,7 +292,8 @@ KIND_PHRASES: dict[str, re.Pattern[str]] = {
     "result": re.compile(r"\bnon bast(a|ano)\b"),
     "training": re.compile(r"\b(si allena\w*|in gruppo|a parte|con i compagni)\b"),
     "injury": re.compile(
-        r"\b(si opera|si ferma|si fa male|tempi di recupero|torna a disposizione|in dubbio)\b"
+        r"\b(si opera|si ferma|si fa male|si e fatto male|tempi di recupero"
+        r"|torna a disposizione|in dubbio)\b"
     ),
     # the day's front pages or news in brief: many pieces of news, none of them told
     "roundup": re.compile(r"\b(le prime pagine|ultimissime)\b"),
@@ -312,6 +313,10 @@ _SCORER_SIGNS = re.compile(
     r"\bfirma (l |il |la |un |una )?(impresa|gol|rete|rimonta|vittoria|pari)"
 )
 _INFINITIVE = ("are", "ere", "ire")
+NOT_INFINITIVES = _words("muscolare muscolari particolare spettacolare regolare titolare")
+_LOSES_SOMEONE = re.compile(r"\bperde anche lui\b")
+# "Il Real Madrid vuole Allegri", "tenta di nuovo Allegri": wanting someone (a name) is a rumour
+_WANTS = re.compile(r"\b(?:vuole|vogliono|tenta|tentano) (?:di nuovo |ancora )?(\w+)")
 _FOUGHT = re.compile(r"\bsi (?:e |sono |era |erano )?batt\w*")
 _MOVES_TO = re.compile(r"\bpass(?:a|ano|era) (?:a|al|all|alla|allo|ai) (\w+)")
 KIND_EXCLUDE = _words(
@@ -424,7 +429,7 @@ def _word_key(word: str) -> str:
     for family, prefixes in EVENT_FAMILIES.items():
         if word.startswith(prefixes):
             return family
-    if len(word) > 5 and word.endswith(_INFINITIVE):
+    if len(word) > 5 and word.endswith(_INFINITIVE) and word not in NOT_INFINITIVES:
         return "to " + _stem(word)  # "battere la Juve vuol dire…" is not "batte la Juve"
     return _stem(word)
 
@@ -463,6 +468,7 @@ def event_kinds(text: str) -> frozenset[str]:
     folded = folded_text(text)
     found = {kind for kind, phrase in KIND_PHRASES.items() if phrase.search(folded)}
     folded = _FOUGHT.sub(" ", folded)  # "si è battuto con dignità": fought, not beaten
+    folded = _LOSES_SOMEONE.sub(" ", folded)  # "Conte perde anche lui": a player, no match
     if _SCORER_SIGNS.search(folded):
         found.add("result")
         folded = _SCORER_SIGNS.sub(" ", folded)
@@ -471,6 +477,8 @@ def event_kinds(text: str) -> frozenset[str]:
             found.add("transfer")
             folded = folded[: moved.start()] + " " + folded[moved.start(1) :]
     names = _analyse(text).inner  # "Vincenzo" Vivarini has not won anything
+    if any(m[1] in names for m in _WANTS.finditer(folded)):  # "il Real vuole Allegri"
+        found.add("transfer")
     previous = ""
     for word in folded.split():
         previous, before = word, previous
@@ -479,13 +487,15 @@ def event_kinds(text: str) -> frozenset[str]:
         if word in KIND_EXCLUDE or word in names:
             continue
         found.update(kind for kind, words in KIND_WORDS.items() if word in words)
-        if len(word) > 5 and word.endswith(_INFINITIVE):
+        if len(word) > 5 and word.endswith(_INFINITIVE) and word not in NOT_INFINITIVES:
             continue
         found.update(kind for kind, prefixes in KIND_PREFIXES.items() if word.startswith(prefixes))
     if scores(text):
         found.add("result")
     if "sacking" in found:  # "esonerato dopo la quinta sconfitta", "esonero ufficiale"
         found -= {"result", "signing"}
+    if "moviola" in folded.split():  # "La moviola di Bologna-Milan 0-3": the calls, no result
+        found.discard("result")
     return frozenset(found)
 
 
@@ -694,7 +704,10 @@ def analyse(
         names = (*names, "italia")
     extra = frozenset(names) - found.names - found.maybe
     who_ = tuple(who)
-    kinds = event_kinds(title) | quoted_words(title)
+    quoted = quoted_words(title)
+    # someone's words after a match ("Sarri dopo il pari con il Cagliari: «…»") are his words,
+    # not the match report, whatever result they mention
+    kinds = quoted | (event_kinds(title) - {"result"} if quoted else event_kinds(title))
     told = event_kinds(summary[:400]) if summary else frozenset()
     from_summary = bool(told) and (not kinds or (kinds <= REFEREE_KINDS and "result" in told))
     if from_summary:  # "Furia Juve contro l'arbitro": the summary says the match ended 3-2
@@ -1070,7 +1083,7 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
         return True  # three people, or two people and a club (Zirkzee, Gasperini, Roma)
     if strong >= 1 and common >= 1 and similarity(a, b) >= SAME_WORDS:
         return True
-    if a.quoted & b.quoted and (common >= 1 or strong >= 2):
+    if a.quoted & b.quoted and (common >= 1 or strong >= 2 or _same_days_words(a, b)):
         return True  # one person's outburst quoted twice: words are picked differently
     if len(shared) >= 2 and a.scores and b.scores and scores_agree(a.scores, b.scores):
         return True
@@ -1088,6 +1101,17 @@ def _evidence_agrees(a: StoryKey, b: StoryKey) -> bool:
     if who and kinds - {"interview", "refereeing"} and (common >= 1 or clubs):
         return True  # one person, one kind of event, and a club or a word in common
     return bool(shared) and not strong and _same_words_around_a_club(a, b, shared, common)
+
+
+QUOTED_HOURS = 12  # one person's words quoted by two outlets: the same evening's
+
+
+def _same_days_words(a: StoryKey, b: StoryKey) -> bool:
+    """Two titles quoting the same person within hours (both times known): his words of one
+    evening (Palladino after Atalanta-Juventus, as CdS and Tuttosport picked them)."""
+    if a.published is None or b.published is None:
+        return False
+    return _within(a.published, b.published, QUOTED_HOURS)
 
 
 def _one_match_reported_twice(a: StoryKey, b: StoryKey, kinds: frozenset[str]) -> bool:

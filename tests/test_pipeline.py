@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from feedserver import FeedServer
+from feedserver import FeedServer, rss
 
 from bot import pipeline as pipeline_module
 from bot.fetch import make_client
@@ -157,3 +157,53 @@ async def test_old_news_newly_listed_alerts_no_one(store: Store, feed_server: Fe
     assert (outcome.ingest.backlog_items, outcome.ingest.new_items) == (1, 1)
     (alert,) = store.pending_alerts(now)
     assert alert.title == "Milan, notizia fresca"
+
+
+INTER_WIN = "Tue, 25 Nov 2025 22:50:00 +0100"
+INTER_WIN_LATER = "Tue, 25 Nov 2025 23:20:00 +0100"
+
+
+async def _cycle_alerts(
+    store: Store, feed_server: FeedServer, slow: str, now: datetime
+) -> list[tuple[str, str, tuple[str, ...]]]:
+    """One `poll --once` cycle over two outlets' reports of one match, the `slow` outlet's
+    answer arriving last; the alerts it owes (title shown, outlet, "anche su")."""
+    fan = store.subscriber("7")
+    assert fan is not None
+    store.subscribe(fan.id, "list", "inter")
+    head, tail = b'<?xml version="1.0"?><rss version="2.0"><channel>', b"</channel></rss>"
+    feeds = [Feed("CdS", feed_server.url("/cds.xml")), Feed("TMW", feed_server.url("/tmw.xml"))]
+    matcher = CombinedMatcher((Matcher([Watchlist("inter", (Term("Inter"),))]),))
+    async with make_client() as client:
+        pipe = Pipeline(store, client, lambda: matcher, clock=lambda: now)
+        for path in ("/cds.xml", "/tmw.xml"):
+            feed_server.set(path, head + tail)
+        await pipe.poll_all(feeds)  # the (empty) backlogs
+        feed_server.set(
+            "/cds.xml",
+            rss(("Champions, l'Inter batte l'Atletico 2-1", "https://cds.example/1", INTER_WIN)),
+            delay=0.3 if slow == "CdS" else 0.0,
+        )
+        feed_server.set(
+            "/tmw.xml",
+            rss(("Inter-Atletico 2-1, Chivu vince", "https://tmw.example/1", INTER_WIN_LATER)),
+            delay=0.3 if slow == "TMW" else 0.0,
+        )
+        await pipe.poll_all(feeds)
+    return [(a.title, a.source, tuple(a.also)) for a in store.pending_alerts(now)]
+
+
+async def test_a_cycles_stories_do_not_depend_on_which_fetch_ends_first(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Within one cycle the items of every feed are taken in publication order, whichever
+    outlet answered first: the earlier report starts the story and is the one alerted."""
+    now = datetime(2025, 11, 25, 23, 30, tzinfo=UTC)
+    seen = []
+    for slow in ("CdS", "TMW"):
+        store = Store.open(f"sqlite:///{tmp_path / f'{slow}.db'}")
+        try:
+            seen.append(await _cycle_alerts(store, feed_server, slow, now))
+        finally:
+            store.close()
+    assert seen[0] == seen[1] == [("Champions, l'Inter batte l'Atletico 2-1", "CdS", ("TMW",))]

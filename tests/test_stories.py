@@ -749,3 +749,168 @@ def test_a_round_of_results_is_none_of_its_matches_and_a_third_club_is_the_table
         source="D",
     )
     assert same_story(match, same_match)
+
+
+def test_someones_words_after_a_match_are_not_the_match_report() -> None:
+    """A title quoting a coach after a match ("Sarri dopo il pari con il Cagliari: «…»",
+    "… ancora più valore alla nostra vittoria") tells his words, not the result: apart from
+    the reports of the match, and one story with his other words."""
+    sarri = story_key(
+        'Sarri dopo il pari con il Cagliari: "Lazio, è una stagione maledetta"',
+        published=datetime(2026, 2, 21, 22, 31, tzinfo=UTC),
+        source="CdS",
+        summary="Il tecnico biancoceleste mastica amaro dopo lo 0-0 in Sardegna e comunica"
+        " l’infortunio di Rovella",
+    )
+    report = story_key(
+        "Cagliari, un pareggio di carattere contro la Lazio. L'Unione Sarda titola: \"È un buon"
+        ' punto"',
+        published=datetime(2026, 2, 22, 6, 58, tzinfo=UTC),
+        source="TMW",
+        summary="Seconda gara consecutiva in casa senza reti per il Cagliari, che contro la Lazio"
+        " non va oltre lo 0-0 nel posticipo del sabato della 26ª giornata di Serie A.",
+    )
+    assert "result" not in sarri.kinds and "result" in report.kinds
+    assert not same_story(sarri, report)
+    palladino = story_key(
+        'Gioia Palladino: "La Juve mi ha impressionato, ancora più valore alla nostra vittoria"',
+        published=datetime(2026, 2, 5, 22, 37, tzinfo=UTC),
+        source="Tuttosport",
+        summary="L'allenatore dell'Atalanta elogia la prestazione dei bianconeri ed esalta quella"
+        " dei suoi ragazzi dopo il passaggio del turno in Coppa Italia",
+    )
+    atalanta = story_key(
+        "Atalanta, capolavoro Palladino: ancora una volta tabù della Juve",
+        published=datetime(2026, 2, 6, 6, 39, tzinfo=UTC),
+        source="CdS",
+        summary="L'allenatore aveva già battuto i bianconeri con il Monza e la Fiorentina, si è"
+        " ripetuto grazie al tris della Dea, ora in semifinale di Coppa Italia",
+    )
+    assert not same_story(palladino, atalanta)
+    vanoli = story_key(
+        'Le dure parole di Vanoli ai giocatori della Fiorentina: "Si facciano un esame di'
+        ' coscienza". E De Gea parla di schiaffi',
+        published=datetime(2026, 3, 3, 6, 45, tzinfo=UTC),
+        source="CdS",
+        summary="Dopo la sconfitta di Udine il tecnico della Viola non le manda a dire ai"
+        " giocatori.",
+    )
+    udinese = story_key(
+        "Kabasele-Davis-Buksa, l'Udinese travolge la Fiorentina: Vanoli resta in zona"
+        " retrocessione",
+        published=datetime(2026, 3, 2, 21, 40, tzinfo=UTC),
+        source="Tuttosport",
+        summary="I friulani si impongono 3-0 al Bluenergy Stadium e scavalcano Parma e Lazio",
+    )
+    assert not same_story(vanoli, udinese)
+
+
+def test_a_moviola_with_the_score_is_not_the_match_report() -> None:
+    """ "La moviola di Bologna-Milan 0-3": the score names the match the referee is judged in;
+    the piece tells the referee's calls, not the result."""
+    moviola = story_key(
+        "La moviola di Bologna-Milan 0-3: Gabbia-Rowe, non c'è rigore. Heggem da giallo",
+        published=datetime(2026, 2, 4, 6, 43, tzinfo=UTC),
+        source="CdS",
+        summary="Il giudizio alla prestazione dell'arbitro Manganiello e ai suoi assistenti nel"
+        " match del 'Dall'Ara' tra i rossoblù di Italiano e i rossoneri di Allegri",
+    )
+    report = story_key(
+        "Allegri versus Italiano è come Tyson contro Heidi: finisce molto male (proprio come a"
+        " Bologna)",
+        published=datetime(2026, 2, 3, 21, 39, tzinfo=UTC),
+        source="Napolista",
+        summary="Bologna-Milan 0-3. Il Milan si diverte come al luna park con la difesa rossoblù.",
+    )
+    assert "result" not in moviola.kinds
+    assert not same_story(moviola, report)
+
+
+def test_an_outlets_tv_previews_of_two_matches_are_two_stories() -> None:
+    """One outlet's template ("orario, diretta, probabili formazioni e dove vedere in tv") on
+    two matches of one evening: the template's words tell the kind, not the news."""
+    bodo = story_key(
+        "Bodø/Glimt-Inter: probabili formazioni, orario e dove vedere in tv e streaming la"
+        " Champions League",
+        published=datetime(2026, 2, 17, 6, 41, 51, tzinfo=UTC),
+        source="Tuttosport",
+    )
+    dortmund = story_key(
+        "Borussia Dortmund-Atalanta: orario, diretta, probabili formazioni e dove vedere in tv e"
+        " streaming la Champions",
+        published=datetime(2026, 2, 17, 6, 41, 57, tzinfo=UTC),
+        source="Tuttosport",
+    )
+    assert not same_story(bodo, dortmund)
+
+
+def test_one_coachs_words_after_a_match_quoted_by_two_outlets_are_one_story() -> None:
+    """The same person quoted in both titles within hours: his words of one evening, however
+    differently each outlet picks them; his words of another day are another story."""
+    cds = story_key(
+        'Palladino: "Sto ritrovando la vera Atalanta. Vittoria per i tifosi"',
+        published=datetime(2026, 2, 5, 22, 32, tzinfo=UTC),
+        source="CdS",
+        summary='Il tecnico festeggia il bel successo sulla Juve e guarda avanti: "Ora servono'
+        ' altri risultati positivi"',
+    )
+    tuttosport = story_key(
+        'Gioia Palladino: "La Juve mi ha impressionato, ancora più valore alla nostra vittoria"',
+        published=datetime(2026, 2, 5, 22, 37, tzinfo=UTC),
+        source="Tuttosport",
+        summary="L'allenatore dell'Atalanta elogia la prestazione dei bianconeri ed esalta quella"
+        " dei suoi ragazzi dopo il passaggio del turno in Coppa Italia",
+    )
+    assert same_story(cds, tuttosport)
+    assert not same_story(
+        story_key(
+            'Fabregas: "Notte storica per Como, ma la felicità deve durare al massimo 5\'"',
+            published=datetime(2026, 9, 11, 8, 9, tzinfo=UTC),
+            source="Gazzetta",
+        ),
+        story_key(
+            "Fabregas: “Se l’Inter avesse vinto 1-0, non avrei dormito”",
+            published=datetime(2026, 3, 5, 15, 57, tzinfo=UTC),
+            source="Napolista",
+        ),
+    )
+
+
+def test_a_club_that_wants_a_person_is_a_transfer_rumour() -> None:
+    """ "Il Real Madrid vuole Allegri", "tenta di nuovo Allegri": a rumour about where he may
+    go, whatever words each outlet picks; "Lucio vuole personalità" wants no one."""
+    assert "transfer" in event_kinds(
+        "Il Real Madrid (che di calcio ne capisce) vuole Allegri. In passato, Florentino ci ha"
+        " già provato due volte"
+    )
+    assert "transfer" in event_kinds("Il Real Madrid tenta di nuovo Allegri: in corsa anche Klopp")
+    assert "transfer" not in event_kinds("Lucio vuole personalità")
+    allegri = [frozenset({"massimiliano", "allegri"})]
+    cds = story_key(
+        "Il Real Madrid tenta di nuovo Allegri: in corsa anche Klopp. Ma il Milan…",
+        published=datetime(2026, 3, 4, 6, 42, tzinfo=UTC),
+        source="CdS",
+        who=allegri,
+        summary="All’orizzonte un nuovo assalto madridista (anche Klopp nel mirino). Il tecnico"
+        " livornese a Milano sta bene e il suo contratto scadrà nel 2027",
+    )
+    napolista = story_key(
+        "Il Real Madrid (che di calcio ne capisce) vuole Allegri. In passato, Florentino ci ha"
+        " già provato due volte",
+        published=datetime(2026, 3, 4, 6, 49, tzinfo=UTC),
+        source="Napolista",
+        who=allegri,
+        summary="Dopo i tentativi del 2019 e del 2021, il Madrid ci riprova. C'è anche Klopp in"
+        " orbita Real.",
+    )
+    assert same_story(cds, napolista)
+
+
+def test_one_players_injury_told_again_reads_as_his_injury() -> None:
+    """ "sovraccarico muscolare" is an injury ("muscolare" is no infinitive), "si è fatto male"
+    is getting hurt, and "Conte perde anche lui" loses a player, not a match."""
+    kinds = event_kinds(
+        "Lobotka si è fatto male a Verona: sovraccarico muscolare. Conte perde anche lui"
+    )
+    assert kinds == {"injury"}
+    assert event_kinds("Si fa male pure Lobotka (again): fastidio muscolare") == {"injury"}
