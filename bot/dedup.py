@@ -380,13 +380,15 @@ def _ingest_one(
     if story_id is None:
         story_id = story_id_for(item)
         stored = stories.title_names(item.title) | stories.who_names(terms)
+        # the story, its names, the item and its keys: one statement on PostgreSQL
         new = partial(
-            store.create_story_in, conn, item=item, item_id=None, names=stored,
-            published=published, now=now, index=lookup,
+            store.create_story_with_item_in, conn, item=item, names=stored,
+            published=published, now=now, index=lookup, backlog=backlog,
         )  # fmt: skip
-        if not new(story_id):  # an old story of a forgotten key lives on
+        item_id = new(story_id)
+        if item_id is None:  # an old story of a forgotten key lives on
             story_id = story_id_for(item, salt=now.isoformat())
-            new(story_id)
+            item_id = new(story_id)
         _remember(_analyses(store), story_id, key, published)
         sources = [item.source]
         new_outlet = False
@@ -394,24 +396,25 @@ def _ingest_one(
         # later items find the story by this item's names too (filed at the story's time),
         # and compare with it
         joined = _analyses(store).get(story_id)
-        joined_as = store.join_story_in(
+        joined_as = store.join_story_with_item_in(
             conn,
             story_id,
-            None,
-            item.source,
+            item,
             now,
             sources=dict(found)[story_id],
             wait=wait,
             index=lookup if joined is not None else (),
             filed=joined.candidate.published if joined is not None else published,
+            backlog=backlog,
         )
         if joined_as is None:
             raise _Taken(story_id)
-        sources = joined_as
+        sources, item_id = joined_as
         new_outlet = item.source not in sources
         if joined is not None:
             _add_member(joined, _member_key(item.title, item.summary, published, item.source))
-    item_id = store.add_item_in(conn, item, now=now, backlog=backlog, story_id=story_id)
+    if item_id is None:  # even the salted story id was taken: the item joins that story
+        item_id = store.add_item_in(conn, item, now=now, backlog=backlog, story_id=story_id)
     faults.checkpoint(faults.DEDUP_AFTER_ITEM_INSERT)
     if new_outlet and not backlog:
         result.updates = store.flag_update_in(

@@ -11,13 +11,17 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from conftest import ROOT, WATCHLISTS
 from sqlalchemy import Connection, text
 
 from bot import dedup, stories
 from bot.dedup import IngestResult, ingest
 from bot.models import Feed, FeedState, Item, Match
+from bot.parse import parse_bytes
+from bot.registry import Registry
 from bot.store import Store, migrations
 from bot.store.base import Deadlock
 
@@ -524,3 +528,47 @@ def test_backlogs_of_feeds_polled_at_once_go_in_chunks_without_deadlocks(
     with store.engine.connect() as conn:
         outlets = conn.execute(text("SELECT sources FROM stories")).scalars().all()
     assert all(len(json.loads(s)) == feeds + 1 for s in outlets)
+
+
+def _stories_of_real_feeds(store: Store, real: Path) -> set[frozenset[str]]:
+    """The real snapshots' items, each snapshot a feed's first poll, grouped as `store` tells
+    them: each story as the set of its items' links."""
+    registry = Registry(ROOT / "bot" / "feeds.yaml", WATCHLISTS)
+    assert registry.load().ok
+    matcher = registry.matcher()
+    for path in sorted(real.glob("*.xml")):
+        feed = Feed(path.stem, f"https://{path.stem}.example/rss")
+        found = parse_bytes(path.read_bytes(), feed, fetched_at=T0).items
+        ingest(store, feed, found, lambda it: matcher.match(it.title, it.summary), now=T0,
+               backlog=True)  # fmt: skip
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT story_id, link FROM items")).all()
+    by_story: dict[str, set[str]] = {}
+    for story_id, link in rows:
+        by_story.setdefault(story_id, set()).add(link)
+    return {frozenset(links) for links in by_story.values()}
+
+
+@pytest.mark.parametrize("limits", [None, (4, 2)], ids=["shipped", "few candidates"])
+def test_real_feeds_make_the_same_stories_as_on_sqlite(
+    store: Store,
+    tmp_path: Path,
+    real_feeds: Path,
+    limits: tuple[int, int] | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Replicas on PostgreSQL tell the same news as one alert exactly as a SQLite install
+    does: the story lookup is another statement there (the names as arrays, the stories
+    picked by the server), so the real snapshots' items are told apart on both databases and
+    compared, story by story; also with so few candidates per lookup that which stories are
+    picked, and in what order, decides."""
+    if limits:
+        monkeypatch.setattr(dedup, "MAX_SPECIFIC_CANDIDATES", limits[0])
+        monkeypatch.setattr(dedup, "MAX_WEAK_CANDIDATES", limits[1])
+    on_sqlite = Store.open(f"sqlite:///{tmp_path / 'state.db'}")
+    try:
+        expected = _stories_of_real_feeds(on_sqlite, real_feeds)
+    finally:
+        on_sqlite.close()
+    assert sum(1 for links in expected if len(links) > 1) >= 10  # stories of several items
+    assert _stories_of_real_feeds(store, real_feeds) == expected

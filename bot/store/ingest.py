@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -155,18 +155,7 @@ class IngestOps(StoreBase):
     ) -> int:
         """Store a new item (of `story_id`, when already known) with all its keys; returns its
         id. Raises AlreadyKnown if any key was stored meanwhile (the caller must roll back)."""
-        utc = self._utc_param()
-        params = {
-            "feed_url": item.feed_url,
-            "source": item.source,
-            "title": item.title,
-            "summary": item.summary,
-            "link": item.link,
-            "published": utc(item.published),
-            "story_id": story_id,
-            "backlog": backlog,
-            "seen_at": utc(now),
-        }
+        params = self._item_params(item, now=now, backlog=backlog, story_id=story_id)
         keys = list(dict.fromkeys(storable_key(k) for k in item.keys))
         if self.is_postgres and keys:
             # the item and its keys in one statement (a round trip to the server costs more
@@ -182,6 +171,76 @@ class IngestOps(StoreBase):
             # at once): the caller rolls back and counts it as known, never as a second item.
             raise AlreadyKnown(item.key)
         return int(item_id)
+
+    def _item_params(
+        self, item: Item, *, now: datetime, backlog: bool, story_id: str | None = None
+    ) -> dict[str, Any]:
+        """An item's row as `_INSERT_ITEM` takes it."""
+        utc = self._utc_param()
+        return {
+            "feed_url": item.feed_url,
+            "source": item.source,
+            "title": item.title,
+            "summary": item.summary,
+            "link": item.link,
+            "published": utc(item.published),
+            "story_id": story_id,
+            "backlog": backlog,
+            "seen_at": utc(now),
+        }
+
+    def _with_item(
+        self,
+        conn: Connection,
+        story_sql: str,
+        params: dict[str, Any],
+        item: Item,
+        *,
+        now: datetime,
+        backlog: bool,
+        names: int,
+    ) -> int | None:
+        """PostgreSQL: `story_sql` (writes one story and returns its id, or writes nothing),
+        its index under `names` names (`:n0`…) and `item` stored in that story with its keys,
+        in ONE statement (a round trip costs more than any of the writes). Returns the item's
+        id, or None when the story was not written (then nothing was). Raises AlreadyKnown as
+        `add_item_in` does."""
+        keys = list(dict.fromkeys(storable_key(k) for k in item.keys))
+        row = {f"i_{k}": v for k, v in self._item_params(item, now=now, backlog=backlog).items()}
+        row.update({f"k{i}": key for i, key in enumerate(keys)})
+        sql = _story_item_sql(story_sql, names, len(keys))
+        [(story_id, item_id, added)], _ = self._run(conn, sql, params | row, fetch=True)
+        if story_id is None:
+            return None
+        if item_id is None or added < len(keys):
+            raise AlreadyKnown(item.key)  # as in `add_item_in`
+        return int(item_id)
+
+    def create_story_with_item_in(
+        self,
+        conn: Connection,
+        story_id: str,
+        item: Item,
+        names: Iterable[str],
+        *,
+        published: datetime,
+        now: datetime,
+        index: Iterable[str],
+        backlog: bool,
+    ) -> int | None:
+        """`create_story_in` then `add_item_in` of its first item: the item's id, or None (and
+        nothing written) when a story with this id exists. PostgreSQL: one statement."""
+        if not self.is_postgres or not item.keys:
+            made = self.create_story_in(
+                conn, story_id, item, None, names, published=published, now=now, index=index
+            )
+            if not made:
+                return None
+            return self.add_item_in(conn, item, now=now, backlog=backlog, story_id=story_id)
+        params, indexed = self._story_params(story_id, item, names, published, now, index)
+        return self._with_item(
+            conn, _INSERT_STORY, params, item, now=now, backlog=backlog, names=len(indexed)
+        )
 
     def story_lookup_in(
         self,
@@ -210,23 +269,28 @@ class IngestOps(StoreBase):
         utc = self._utc_param()
         mid = start + (end - start) / 2  # the item's time
         params: dict[str, Any] = {"start": utc(start), "mid": utc(mid), "end": utc(end)}
+        params.update(ls=specific_limit, lw=weak_limit)
+        if self.is_postgres:  # the server picks the stories (see `_PG_LOOKUP`)
+            params.update(specific=specific, weak=weak)
+            return self._run(conn, _PG_LOOKUP, params, fetch=True)[0]
         params.update({f"s{i}": n for i, n in enumerate(specific)})
         params.update({f"w{i}": n for i, n in enumerate(weak)})
-        params.update(ls=specific_limit, lw=weak_limit)
         # Run by the driver itself: this statement runs for every item and returns hundreds
-        # of rows, and SQLAlchemy's handling of them cost more than the database's.
-        rows, _ = self._run(conn, _lookup_sql(len(specific), len(weak)), params, fetch=True)
+        # of rows, and SQLAlchemy's handling of them cost more than the database's. SQLite
+        # runs in this process: the stories are picked here, where it costs less.
+        sql = _lookup_sql(len(specific), len(weak))
+        rows, _ = self._run(conn, sql, params, fetch=True)
         # Specific names: newest first (a story's rows: one time). Weak names: nearest the
         # item's time first (an outlet polled late brings items older than stories known).
+        # Both orders are numbers or text the statement computed: no time is parsed here.
         rows.sort(key=itemgetter(2), reverse=True)
-        at = _instant(mid)
         nearest = [r for r in rows if r[0]]
-        nearest.sort(key=lambda r: abs(_instant(r[2]) - at))  # stable: newest first on ties
+        nearest.sort(key=itemgetter(3))  # stable: newest first on ties
         rows = [r for r in rows if not r[0]] + nearest
         limits = (specific_limit, weak_limit)
         taken: tuple[set[str], set[str]] = (set(), set())
         out = []
-        for group, story_id, _, sources in rows:
+        for group, story_id, _, _, sources in rows:
             if story_id in taken[group] or len(taken[group]) >= limits[group]:
                 continue
             taken[group].add(story_id)
@@ -306,25 +370,10 @@ class IngestOps(StoreBase):
         names later items can find it by. `item_id`: the stored item to assign to the story
         (None when the item is stored afterwards, with the story's id).
         """
-        names = sorted(set(names))
-        utc = self._utc_param()
-        when, at = utc(published), utc(now)
-        params = {
-            "id": story_id,
-            "title": item.title,
-            "summary": item.summary,
-            "url": item.link,
-            "source": item.source,
-            "published": when,
-            "sources": json.dumps([item.source]),
-            "names": json.dumps(names),
-            "now": at,
-        }
-        indexed = sorted({*names, *(index or ())})
+        params, indexed = self._story_params(story_id, item, names, published, now, index)
         # Run by the driver itself (see `_run`): one story per new piece of news. PostgreSQL:
         # the story and its names in one statement (a round trip costs more than either).
         if self.is_postgres and indexed:
-            params.update({f"n{i}": n for i, n in enumerate(indexed)})
             created, _ = self._run(conn, _story_and_names_sql(len(indexed)), params, fetch=True)
         else:
             created, _ = self._run(conn, _INSERT_STORY, params, fetch=True)
@@ -335,6 +384,34 @@ class IngestOps(StoreBase):
         if item_id is not None:
             conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
         return True
+
+    def _story_params(
+        self,
+        story_id: str,
+        item: Item,
+        names: Iterable[str],
+        published: datetime,
+        now: datetime,
+        index: Iterable[str] | None,
+    ) -> tuple[dict[str, Any], list[str]]:
+        """A new story's row as `_INSERT_STORY` takes it, with its index names as `:n0`…
+        (returned too, sorted)."""
+        names = sorted(set(names))
+        utc = self._utc_param()
+        params = {
+            "id": story_id,
+            "title": item.title,
+            "summary": item.summary,
+            "url": item.link,
+            "source": item.source,
+            "published": utc(published),
+            "sources": json.dumps([item.source]),
+            "names": json.dumps(names),
+            "now": utc(now),
+        }
+        indexed = sorted({*names, *(index or ())})
+        params.update({f"n{i}": n for i, n in enumerate(indexed)})
+        return params, indexed
 
     def join_story_in(
         self,
@@ -356,6 +433,57 @@ class IngestOps(StoreBase):
         transaction holds the story (see `lock_story_if_free_in`). `index`: more names to find
         the story by (see `index_story_names_in`), filed at `filed` (PostgreSQL: in the same
         statement as the join, once the story's row is locked)."""
+        joined = self._join(
+            conn, story_id, item_id, source, now, sources=sources, wait=wait, index=index,
+            filed=filed, add=None,
+        )  # fmt: skip
+        return None if joined is None else joined[0]
+
+    def join_story_with_item_in(
+        self,
+        conn: Connection,
+        story_id: str,
+        item: Item,
+        now: datetime,
+        *,
+        sources: str | None,
+        wait: bool,
+        index: Iterable[str],
+        filed: datetime,
+        backlog: bool,
+    ) -> tuple[list[str], int] | None:
+        """`join_story_in` of `item`'s outlet then `add_item_in` of `item` in the story: (the
+        story's outlets before, the item's id), or None as `join_story_in`. PostgreSQL: one
+        statement (unless the story changed since `sources` were read)."""
+        if self.is_postgres and item.keys:
+            return self._join(
+                conn, story_id, None, item.source, now, sources=sources, wait=wait,
+                index=index, filed=filed, add=(item, backlog),
+            )  # type: ignore[return-value]  # fmt: skip
+        before = self.join_story_in(
+            conn, story_id, None, item.source, now, sources=sources, wait=wait, index=index,
+            filed=filed,
+        )  # fmt: skip
+        if before is None:
+            return None
+        return before, self.add_item_in(conn, item, now=now, backlog=backlog, story_id=story_id)
+
+    def _join(
+        self,
+        conn: Connection,
+        story_id: str,
+        item_id: int | None,
+        source: str,
+        now: datetime,
+        *,
+        sources: str | None,
+        wait: bool,
+        index: Iterable[str],
+        filed: datetime | None,
+        add: tuple[Item, bool] | None,
+    ) -> tuple[list[str], int | None] | None:
+        """`join_story_in`; with `add` (PostgreSQL: an item and whether it is a backlog's), the
+        item is stored in the story by the join's statement: (outlets before, its id)."""
         if_free = not wait and self.is_postgres
         indexed = sorted(set(index))
         named: dict[str, Any] = {}
@@ -374,7 +502,14 @@ class IngestOps(StoreBase):
                 "now": self._utc_param()(now),
             }
             join = _JOIN_STORY_IF_FREE if if_free else _JOIN_STORY
-            if named:  # the story's new names in the same statement
+            if add is not None:  # the names and the item in the same statement
+                added = self._with_item(
+                    conn, f"{join} RETURNING id", params | named, add[0], now=now,
+                    backlog=add[1], names=len(indexed) if named else 0,
+                )  # fmt: skip
+                if added is not None:
+                    return before, added
+            elif named:  # the story's new names in the same statement
                 sql = _join_and_names_sql(join, len(indexed))
                 done, _ = self._run(conn, sql, params | named, fetch=True)
                 if done:
@@ -390,7 +525,7 @@ class IngestOps(StoreBase):
             sources = None  # changed by another writer since read: read again
         if item_id is not None:
             conn.execute(_SET_ITEM_STORY, {"item": item_id, "story": story_id})
-        return before
+        return before, item_id
 
     def lock_story_if_free_in(self, conn: Connection, story_id: str) -> bool:
         """Lock a story's row for this transaction unless another writer's transaction holds
@@ -679,6 +814,41 @@ def _item_and_keys_sql(count: int) -> str:
     )
 
 
+_ITEM_OF_STORY = (
+    "INSERT INTO items (feed_url, source, title, summary, link, published, story_id, backlog, "
+    "seen_at) SELECT :i_feed_url, :i_source, :i_title, :i_summary, :i_link, "
+    "CAST(:i_published AS TIMESTAMPTZ), story.id, CAST(:i_backlog AS BOOLEAN), "
+    "CAST(:i_seen_at AS TIMESTAMPTZ) FROM story RETURNING id"
+)
+
+
+@lru_cache(maxsize=256)
+def _story_item_sql(story_sql: str, names: int, keys: int) -> str:
+    """PostgreSQL: `story_sql` (a statement returning the id of the story it wrote, or
+    nothing), the story's index under `names` names, an item in that story and its `keys` keys,
+    in one statement; returns (story id, item id, keys not known before), the ids NULL when
+    nothing was written. (Every part of a WITH runs once, whether the rest reads it or not.)"""
+    parts = [f"story AS ({story_sql})"]
+    if names:
+        values = ", ".join(f"(:n{i})" for i in range(names))
+        parts.append(
+            f"named AS (INSERT INTO {story_names.name} (story_id, name, published) "
+            f"SELECT story.id, v.name, :published FROM story, (VALUES {values}) AS v(name) "
+            "ON CONFLICT DO NOTHING)"
+        )
+    values = ", ".join(f"(:k{i})" for i in range(keys))
+    parts += [
+        f"new_item AS ({_ITEM_OF_STORY})",
+        'keyed AS (INSERT INTO item_keys ("key", item_id, first_seen, last_seen) '
+        f'SELECT k."key", new_item.id, :i_seen_at, :i_seen_at FROM new_item, (VALUES {values}) '
+        'AS k("key") ON CONFLICT DO NOTHING RETURNING item_id)',
+    ]
+    return (
+        f"WITH {', '.join(parts)} SELECT (SELECT id FROM story), (SELECT id FROM new_item), "
+        "(SELECT count(*) FROM keyed)"
+    )
+
+
 def _story_and_names_sql(count: int) -> str:
     """PostgreSQL: insert a story (unless its id exists) indexed under `count` names,
     returning its id if it was created."""
@@ -721,23 +891,16 @@ def _driver_style(sql: str, postgres: bool) -> str:
 
 
 @lru_cache(maxsize=256)
-def _instant(value: datetime | str) -> float:
-    """A stored time as the driver returns it (SQLite: naive UTC text) in seconds."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
-
-
-@lru_cache(maxsize=256)
 def _lookup_sql(specific: int, weak: int) -> str:
-    """The story lookup for this many specific and weak names (see `story_lookup_in`): each
-    name's most recent rows (a weak name's: the latest before the item's time and the first
-    after it), read off the index (name, published), with their story's outlets.
+    """SQLite: the story lookup for this many specific and weak names (see `story_lookup_in`):
+    each name's most recent rows (a weak name's: the latest before the item's time and the
+    first after it), read off the index (name, published), with their story's outlets.
 
     Grouping and ordering are left to the caller: a few hundred rows are sorted faster in
-    Python than in SQLite's temporary b-trees. Plain SQL that SQLite and PostgreSQL both run.
+    Python than in SQLite's temporary b-trees. Each row comes with its time as a key that sorts
+    like it (the stored text) and its distance from the item's time (`:mid`, in days, exact
+    to the millisecond: SQLite's date functions read no further), both computed by the
+    database: parsing them into datetimes cost more than the rest of the lookup's Python.
     """
 
     def per_name(group: int, param: str, limit: str, start: str, end: str, order: str) -> str:
@@ -751,8 +914,51 @@ def _lookup_sql(specific: int, weak: int) -> str:
     # a weak name's stories nearest the item's time: the latest before it, the first after it
     names += [per_name(1, f"w{i}", "lw", "start", "mid", "DESC") for i in range(weak)]
     names += [per_name(1, f"w{i}", "lw", "mid", "end", "ASC") for i in range(weak)]
-    sql = (
-        f"SELECT n.grp, n.story_id, n.published, s.sources FROM ({' UNION ALL '.join(names)}) "
-        "AS n JOIN stories AS s ON s.id = n.story_id"
+    return (
+        "SELECT n.grp, n.story_id, n.published, "
+        "abs(julianday(n.published) - julianday(:mid)), s.sources "
+        f"FROM ({' UNION ALL '.join(names)}) AS n JOIN stories AS s ON s.id = n.story_id"
     )
-    return sql
+
+
+def _pg_per_name(group: int, names: str, limit: str, start: str, end: str, order: str) -> str:
+    """PostgreSQL: for each name of the array `:names`, its `:limit` rows in [start, end]
+    nearest `end` (DESC) or `start` (ASC), read off the index (name, published)."""
+    return (
+        f"SELECT {group} AS grp, x.story_id, x.published "
+        f"FROM unnest(CAST(:{names} AS TEXT[])) AS q(name) CROSS JOIN LATERAL ("
+        "SELECT story_id, published FROM story_names WHERE name = q.name "
+        f"AND published >= :{start} AND published <= :{end} "
+        f"ORDER BY published {order} LIMIT :{limit}) AS x"
+    )
+
+
+# PostgreSQL: the whole lookup of `story_lookup_in` in the server, names as two arrays (one
+# statement, prepared once per connection, whatever the item's names): each name's rows as
+# `_lookup_sql` reads them, then the `:ls` newest stories of the specific names and the `:lw`
+# nearest the item's time (`:mid`; newest first on ties) of the weak names, less those among
+# the first, in that order, with their outlets. (A story's names are filed at its time, so a
+# story has one time in every row.) What a server does costs this process nothing: only the
+# stories chosen are sent, not every name's rows.
+_PG_LOOKUP = (
+    "WITH n AS ("
+    + " UNION ALL ".join(
+        (
+            _pg_per_name(0, "specific", "ls", "start", "end", "DESC"),
+            _pg_per_name(1, "weak", "lw", "start", "mid", "DESC"),
+            _pg_per_name(1, "weak", "lw", "mid", "end", "ASC"),
+        )
+    )
+    + "), spec AS (SELECT DISTINCT story_id, published FROM n WHERE grp = 0 "
+    "ORDER BY published DESC, story_id LIMIT :ls), "
+    "weak AS (SELECT story_id, published, abs(date_part('epoch', published) - "
+    "date_part('epoch', CAST(:mid AS TIMESTAMPTZ))) AS away "
+    "FROM (SELECT DISTINCT story_id, published FROM n WHERE grp = 1) AS w "
+    "ORDER BY away, published DESC, story_id LIMIT :lw) "
+    "SELECT s.id, s.sources FROM ("
+    "SELECT story_id, 0 AS g, row_number() OVER (ORDER BY published DESC, story_id) AS r "
+    "FROM spec UNION ALL "
+    "SELECT story_id, 1, row_number() OVER (ORDER BY away, published DESC, story_id) FROM weak "
+    "WHERE story_id NOT IN (SELECT story_id FROM spec)"
+    ") AS o JOIN stories AS s ON s.id = o.story_id ORDER BY o.g, o.r"
+)
