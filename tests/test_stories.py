@@ -651,6 +651,17 @@ def test_a_front_page_naming_the_two_clubs_of_last_nights_match_is_its_story() -
     assert not same_story(transfer, report)
 
 
+def palladino_after_juve() -> StoryKey:
+    """Tuttosport quoting Palladino after Atalanta knocked Juve out of the Coppa Italia."""
+    return story_key(
+        'Gioia Palladino: "La Juve mi ha impressionato, ancora più valore alla nostra vittoria"',
+        published=datetime(2026, 2, 5, 22, 37, tzinfo=UTC),
+        source="Tuttosport",
+        summary="L'allenatore dell'Atalanta elogia la prestazione dei bianconeri ed esalta quella"
+        " dei suoi ragazzi dopo il passaggio del turno in Coppa Italia",
+    )
+
+
 def istanbul_pieces(t0: datetime = T0) -> tuple[StoryKey, StoryKey]:
     """TuttoJuve's two pieces on Juve after Istanbul: "Spalletti, riflessioni sulla rosa" and,
     15 minutes later, "Devono rifare la Juve". No word and no title name in common: each
@@ -772,13 +783,7 @@ def test_someones_words_after_a_match_are_not_the_match_report() -> None:
     )
     assert "result" not in sarri.kinds and "result" in report.kinds
     assert not same_story(sarri, report)
-    palladino = story_key(
-        'Gioia Palladino: "La Juve mi ha impressionato, ancora più valore alla nostra vittoria"',
-        published=datetime(2026, 2, 5, 22, 37, tzinfo=UTC),
-        source="Tuttosport",
-        summary="L'allenatore dell'Atalanta elogia la prestazione dei bianconeri ed esalta quella"
-        " dei suoi ragazzi dopo il passaggio del turno in Coppa Italia",
-    )
+    palladino = palladino_after_juve()
     atalanta = story_key(
         "Atalanta, capolavoro Palladino: ancora una volta tabù della Juve",
         published=datetime(2026, 2, 6, 6, 39, tzinfo=UTC),
@@ -854,13 +859,7 @@ def test_one_coachs_words_after_a_match_quoted_by_two_outlets_are_one_story() ->
         summary='Il tecnico festeggia il bel successo sulla Juve e guarda avanti: "Ora servono'
         ' altri risultati positivi"',
     )
-    tuttosport = story_key(
-        'Gioia Palladino: "La Juve mi ha impressionato, ancora più valore alla nostra vittoria"',
-        published=datetime(2026, 2, 5, 22, 37, tzinfo=UTC),
-        source="Tuttosport",
-        summary="L'allenatore dell'Atalanta elogia la prestazione dei bianconeri ed esalta quella"
-        " dei suoi ragazzi dopo il passaggio del turno in Coppa Italia",
-    )
+    tuttosport = palladino_after_juve()
     assert same_story(cds, tuttosport)
     assert not same_story(
         story_key(
